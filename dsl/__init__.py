@@ -1,0 +1,83 @@
+"""The rules language: `parse` text to a Ruleset, `check` it, or `load` a file and do both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from dsl.ast import Ruleset
+from dsl.check import check
+from dsl.errors import Diagnostic, LeadrulesError, RulesError, Span, UsageError
+from dsl.parser import parse_statements
+
+__all__ = ["Analysis", "Diagnostic", "LeadrulesError", "Ruleset", "RulesError", "Span",
+           "UsageError", "analyze", "check", "load", "parse", "read_source"]
+
+
+@attrs.frozen
+class Analysis:
+    """A ruleset as far as it parsed, and every diagnostic about it, sorted."""
+
+    ruleset: Ruleset
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+    def raise_for_errors(self, strict: bool = False) -> Ruleset:
+        """The ruleset, or RulesError with every error (and warnings too when strict)."""
+        bad = self.diagnostics if strict else self.errors
+        if bad:
+            raise RulesError(bad, {self.ruleset.path: self.ruleset.source})
+        return self.ruleset
+
+
+def analyze(text: str, path: str = "<rules>") -> Analysis:
+    """Parse and check rule text; statements that do not parse are reported and left out."""
+    statements, syntax = parse_statements(text, path)
+    ruleset = Ruleset(tuple(statements), path=path, source=text)
+    found = sorted([*syntax, *check(ruleset)], key=Diagnostic.sort_key)
+    return Analysis(ruleset, tuple(found))
+
+
+def parse(text: str, path: str = "<rules>") -> Ruleset:
+    """The Ruleset of rule text; RulesError listing every syntax error if any line is malformed."""
+    statements, syntax = parse_statements(text, path)
+    if syntax:
+        raise RulesError(syntax, {path: text})
+    return Ruleset(tuple(statements), path=path, source=text)
+
+
+def read_source(path: str | Path) -> str:
+    """The text of a rule file; UsageError if it is missing, RulesError if it is not UTF-8."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such rule file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a rule file") from None
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        line = data[:error.start].count(b"\n") + 1
+        col = len(data[line_start:error.start].decode("utf-8", "replace")) + 1
+        span = Span(str(path), line, col, line, col + 1)
+        shown = data.decode("utf-8", "replace")
+        raise RulesError([Diagnostic("bad-encoding", f"byte 0x{data[error.start]:02x} is not UTF-8",
+                                     span, hint="save the file as UTF-8")],
+                         {str(path): shown}) from None
+
+
+def load(path: str | Path, strict: bool = False) -> Ruleset:
+    """Read, parse and check a rule file; RulesError with every error if it has any."""
+    return analyze(read_source(path), str(path)).raise_for_errors(strict)

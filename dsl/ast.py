@@ -1,0 +1,256 @@
+"""The rules language as data: frozen attrs nodes whose source span equality ignores."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Union
+
+import attrs
+
+from dsl.errors import Span
+
+
+def _span():
+    return attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+def node(cls):
+    """A frozen AST node with a keyword-only `span` that equality and repr ignore."""
+    cls.__annotations__["span"] = "Span | None"
+    cls.span = _span()
+    return attrs.frozen(cls)
+
+
+# --- names and values --------------------------------------------------------------------
+
+@node
+class Name:
+    """A declared or referenced name: an event, a field, a stage."""
+    text: str
+
+
+@node
+class Ref:
+    """A name inside a condition: a lead field, an event property or a built-in (`bant.all`)."""
+    path: tuple[str, ...]
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+
+@node
+class Literal:
+    """A written value: a string, an int, a Decimal or a boolean."""
+    value: Union[str, int, Decimal, bool]
+
+
+@node
+class Symbol:
+    """A bare word used as a value, such as the grade letter in `grade in [A, B]`."""
+    name: str
+
+
+Value = Union[Literal, Symbol]
+
+
+# --- conditions ----------------------------------------------------------------------------
+
+@node
+class Compare:
+    """`left OP right` with OP one of = != < <= > >=."""
+    left: Ref
+    op: str
+    right: Value
+
+
+@node
+class InList:
+    """`left in [...]`, or `left not in [...]` when negated."""
+    left: Ref
+    values: tuple[Value, ...]
+    negated: bool = False
+
+
+@node
+class TextMatch:
+    """`left contains / starts with / ends with VALUE`."""
+    left: Ref
+    op: str
+    value: Value
+
+
+@node
+class IsMissing:
+    """`left is missing`, or `left is set` when negated."""
+    left: Ref
+    negated: bool = False
+
+
+@node
+class Truthy:
+    """A name used alone as a condition, such as `bant.all`."""
+    ref: Ref
+
+
+@node
+class And:
+    """All of the items hold."""
+    items: tuple
+
+
+@node
+class Or:
+    """Any of the items holds."""
+    items: tuple
+
+
+@node
+class Not:
+    """The item does not hold."""
+    item: object
+
+
+Condition = Union[Compare, InList, TextMatch, IsMissing, Truthy, And, Or, Not]
+
+
+# --- statements ----------------------------------------------------------------------------
+
+@node
+class RulesetName:
+    """`ruleset "NAME"`."""
+    name: str
+
+
+@node
+class EventsDecl:
+    """`events a, b, c`: the event types the rules may refer to."""
+    names: tuple[Name, ...]
+
+
+@node
+class ActivityExcludes:
+    """`activity excludes a, b`: declared events that do not count as activity."""
+    names: tuple[Name, ...]
+
+
+@node
+class FieldDecl:
+    """`name: type` inside `fields`."""
+    name: Name
+    type: Name
+
+
+@node
+class FieldsDecl:
+    """`fields title: text, employees: number`."""
+    fields: tuple[FieldDecl, ...]
+
+
+@node
+class ScoreRule:
+    """`when EVENT [where COND] then ±N`."""
+    event: Name
+    where: Condition | None
+    points: int
+
+
+@node
+class ScoreBounds:
+    """`score between LOW and HIGH`: the score is clamped after every change."""
+    low: int
+    high: int
+
+
+@node
+class FitRule:
+    """`fit ±N if COND` over profile fields."""
+    points: int
+    cond: Condition
+
+
+@node
+class Classify:
+    """`grade A if COND`, `band 1 otherwise`: the first line that holds gives the class."""
+    kind: str
+    value: str
+    cond: Condition | None
+
+
+@node
+class Disqualify:
+    """`disqualify "REASON" if COND`."""
+    reason: str
+    cond: Condition
+
+
+@node
+class BantDecl:
+    """`bant from EVENT, reset on EVENT, ...`."""
+    source: Name
+    resets: tuple[Name, ...]
+
+
+@node
+class StagesDecl:
+    """`stages A, B, C`: the funnel in order; a lead starts in the first."""
+    names: tuple[Name, ...]
+
+
+@node
+class OnCondition:
+    """Trigger `if COND`: the move is taken when COND holds after an event."""
+    cond: Condition
+
+
+@node
+class OnEvent:
+    """Trigger `on EVENT [where COND]`."""
+    event: Name
+    where: Condition | None
+
+
+@node
+class OnActivity:
+    """Trigger `on any activity`."""
+
+
+@node
+class StageMove:
+    """`stage FROM -> TO trigger`; FROM is None for `*` (any stage)."""
+    source: Name | None
+    target: Name
+    trigger: Union[OnCondition, OnEvent, OnActivity]
+
+
+Statement = Union[RulesetName, EventsDecl, ActivityExcludes, FieldsDecl, ScoreRule, ScoreBounds,
+                  FitRule, Classify, Disqualify, BantDecl, StagesDecl, StageMove]
+
+
+@attrs.frozen
+class Ruleset:
+    """A parsed rule file: its statements in file order, and the text they came from."""
+
+    statements: tuple
+    path: str = attrs.field(default="<rules>", eq=False)
+    source: str = attrs.field(default="", eq=False, repr=False)
+
+    def of(self, *kinds: type) -> list:
+        """The statements of the given node classes, in file order."""
+        return [s for s in self.statements if isinstance(s, kinds)]
+
+    @property
+    def name(self) -> str | None:
+        found = self.of(RulesetName)
+        return found[0].name if found else None
+
+    def text_of(self, span: Span | None) -> str:
+        """The source text a span covers, continuation lines joined with single spaces."""
+        if span is None:
+            return ""
+        lines = self.source.splitlines()[span.line - 1:span.end_line]
+        if not lines:
+            return ""
+        lines[-1] = lines[-1][:span.end_col - 1]
+        lines[0] = lines[0][span.col - 1:]
+        return " ".join(line.strip() for line in lines if line.strip())

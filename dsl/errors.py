@@ -1,0 +1,74 @@
+"""The one exception hierarchy of leadrules, and how a located problem is rendered."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import attrs
+
+
+@attrs.frozen
+class Span:
+    """Where a piece of rule text is: 1-based line and column, end exclusive."""
+
+    path: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@attrs.frozen
+class Diagnostic:
+    """One finding about a rule file: a stable code, a message, a place, and what to write instead."""
+
+    code: str
+    message: str
+    span: Span
+    severity: str = "error"
+    hint: str | None = None
+
+    def sort_key(self) -> tuple:
+        return (self.span.path, self.span.line, self.span.col, self.code)
+
+    def render(self, source: str | None = None) -> str:
+        """`path:line:col: severity[code]: message`, the source line underlined, then the hint."""
+        out = [f"{self.span}: {self.severity}[{self.code}]: {self.message}"]
+        lines = source.splitlines() if source is not None else []
+        if 0 < self.span.line <= len(lines):
+            text = lines[self.span.line - 1].expandtabs(1)
+            gutter = " " * len(str(self.span.line))
+            end = self.span.end_col if self.span.end_line == self.span.line else len(text) + 1
+            width = max(1, min(end, len(text) + 1) - self.span.col)
+            out.append(f"{self.span.line} | {text}")
+            out.append(f"{gutter} | {' ' * (self.span.col - 1)}{'^' * width}")
+        if self.hint:
+            out.append(f"  = hint: {self.hint}")
+        return "\n".join(out)
+
+
+class LeadrulesError(Exception):
+    """Root of every error leadrules raises on purpose; the CLI turns these into exit codes."""
+
+    exit_code = 1
+
+
+class RulesError(LeadrulesError):
+    """A rule file has errors; carries every diagnostic, sorted, and the source to show them in."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], sources: dict[str, str] | None = None):
+        self.diagnostics = tuple(sorted(diagnostics, key=Diagnostic.sort_key))
+        self.sources = dict(sources or {})
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n\n".join(d.render(self.sources.get(d.span.path)) for d in self.diagnostics)
+
+
+class UsageError(LeadrulesError):
+    """The command was asked for something it cannot do (missing file, bad option value)."""
+
+    exit_code = 2

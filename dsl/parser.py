@@ -1,0 +1,417 @@
+"""Rule text to AST: split a file into statements, parse each with the Lark grammar, build nodes."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from decimal import Decimal
+
+import attrs
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+from dsl import ast
+from dsl.errors import Diagnostic, Span
+
+STATEMENT_KEYWORDS = ("ruleset", "events", "activity", "fields", "when", "score", "fit", "grade",
+                      "band", "disqualify", "bant", "stages", "stage")
+FIELD_TYPES = ("text", "number", "date", "boolean")
+GRADES = ("A", "B", "C", "D")
+BANDS = (1, 2, 3, 4)
+
+
+@functools.cache
+def _lark() -> Lark:
+    """The LALR parser, built once per process from the grammar file beside this module."""
+    return Lark.open("grammar.lark", rel_to=__file__, parser="lalr", start="start",
+                     propagate_positions=True, maybe_placeholders=True)
+
+
+@attrs.frozen
+class Chunk:
+    """One statement's text and the line it starts on."""
+
+    line: int
+    text: str
+
+
+def _code_part(line: str) -> tuple[str, int]:
+    """The line without its comment, and the bracket depth it opens (negative if it closes)."""
+    depth, in_string, i = 0, False, 0
+    while i < len(line):
+        ch = line[i]
+        if in_string:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == "#":
+            return line[:i], depth
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        i += 1
+    return line, depth
+
+
+def _starts_statement(line: str) -> bool:
+    words = line.split(None, 1)
+    return bool(words) and words[0] in STATEMENT_KEYWORDS and not line[:1].isspace()
+
+
+def split_statements(text: str) -> list[Chunk]:
+    """Statements are lines; one continues after a trailing comma or inside open brackets,
+    unless the next line starts a new statement at its first column."""
+    chunks: list[Chunk] = []
+    start, lines, depth, open_end = 0, [], 0, False
+    for number, line in enumerate(text.splitlines(), start=1):
+        code, change = _code_part(line)
+        if lines and open_end and not _starts_statement(line):
+            lines.append(line)
+        else:
+            if lines:
+                chunks.append(Chunk(start, "\n".join(lines)))
+            lines, depth = [], 0
+            if not code.strip():
+                open_end = False
+                continue
+            start, lines = number, [line]
+        depth += change
+        stripped = code.rstrip()
+        open_end = depth > 0 or stripped.endswith(",") or (open_end and not stripped)
+    if lines:
+        chunks.append(Chunk(start, "\n".join(lines)))
+    return chunks
+
+
+class _Located(Exception):
+    """A problem found while building nodes; becomes a Diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        self.diagnostic = diagnostic
+
+
+class _Builder(Transformer):
+    """Turns one statement's parse tree into AST nodes, spans shifted to file lines."""
+
+    def __init__(self, path: str, first_line: int):
+        super().__init__()
+        self.path, self.offset = path, first_line - 1
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- positions and problems
+    def span(self, item) -> Span | None:
+        line = getattr(item, "line", None)
+        if line is None or getattr(item, "empty", False):
+            return None
+        return Span(self.path, line + self.offset, item.column,
+                    item.end_line + self.offset, item.end_column)
+
+    def problem(self, code: str, item, message: str, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, self.span(item), hint=hint))
+
+    def name(self, token: Token) -> ast.Name:
+        return ast.Name(str(token), span=self.span(token))
+
+    def points(self, token: Token) -> int:
+        text = str(token)
+        if "." in text:
+            self.problem("bad-points", token, f"points must be whole numbers, not {text}",
+                         hint=f"write {text.split('.')[0]}")
+        elif text[0] not in "+-":
+            self.problem("missing-sign", token, f"points need a sign: {text}",
+                         hint=f"write +{text} or -{text}")
+        return int(Decimal(text))
+
+    def integer(self, token: Token) -> int:
+        value = _number(token)
+        if not isinstance(value, int):
+            self.problem("bad-number", token, f"expected a whole number, not {token}")
+            return int(value)
+        return value
+
+    # -- statements
+    @v_args(meta=True)
+    def ruleset_decl(self, meta, items):
+        return ast.RulesetName(_unquote(items[0]), span=self.span(meta))
+
+    @v_args(meta=True)
+    def events_decl(self, meta, items):
+        return ast.EventsDecl(items[0], span=self.span(meta))
+
+    @v_args(meta=True)
+    def activity_decl(self, meta, items):
+        return ast.ActivityExcludes(items[0], span=self.span(meta))
+
+    def name_list(self, items):
+        return tuple(self.name(t) for t in items)
+
+    @v_args(meta=True)
+    def fields_decl(self, meta, items):
+        return ast.FieldsDecl(tuple(items), span=self.span(meta))
+
+    @v_args(meta=True)
+    def field_decl(self, meta, items):
+        name, kind = items
+        if str(kind) not in FIELD_TYPES:
+            close = difflib.get_close_matches(str(kind), FIELD_TYPES, n=1)
+            self.problem("unknown-type", kind, f"unknown field type '{kind}'",
+                         hint=f"did you mean '{close[0]}'?" if close else
+                         "field types are " + ", ".join(FIELD_TYPES))
+        return ast.FieldDecl(self.name(name), self.name(kind), span=self.span(meta))
+
+    @v_args(meta=True)
+    def when_rule(self, meta, items):
+        event, where, points = items
+        return ast.ScoreRule(self.name(event), where, self.points(points), span=self.span(meta))
+
+    def where(self, items):
+        return items[0]
+
+    @v_args(meta=True)
+    def score_bounds(self, meta, items):
+        low, high = (self.integer(t) for t in items)
+        if low > high:
+            self.problem("bad-bounds", meta, f"the lower bound {low} is above the upper bound {high}",
+                         hint=f"write score between {high} and {low}")
+        return ast.ScoreBounds(low, high, span=self.span(meta))
+
+    @v_args(meta=True)
+    def fit_rule(self, meta, items):
+        return ast.FitRule(self.points(items[0]), items[1], span=self.span(meta))
+
+    @v_args(meta=True)
+    def grade_rule(self, meta, items):
+        letter, cond = items
+        if str(letter) not in GRADES:
+            self.problem("bad-grade", letter, f"'{letter}' is not a grade",
+                         hint="grades are A, B, C and D")
+        return ast.Classify("grade", str(letter), _guard(cond), span=self.span(meta))
+
+    @v_args(meta=True)
+    def band_rule(self, meta, items):
+        number, cond = items
+        if _number(number) not in BANDS:
+            self.problem("bad-band", number, f"'{number}' is not a band",
+                         hint="bands are 1, 2, 3 and 4")
+        return ast.Classify("band", str(number), _guard(cond), span=self.span(meta))
+
+    def otherwise(self, items):
+        return _OTHERWISE
+
+    @v_args(meta=True)
+    def disqualify_rule(self, meta, items):
+        return ast.Disqualify(_unquote(items[0]), items[1], span=self.span(meta))
+
+    @v_args(meta=True)
+    def bant_decl(self, meta, items):
+        source, resets = items
+        return ast.BantDecl(self.name(source), resets or (), span=self.span(meta))
+
+    @v_args(meta=True)
+    def stages_decl(self, meta, items):
+        return ast.StagesDecl(items[0], span=self.span(meta))
+
+    @v_args(meta=True)
+    def stage_move(self, meta, items):
+        source, target, trigger = items
+        return ast.StageMove(source, self.name(target), trigger, span=self.span(meta))
+
+    def stage_from(self, items):
+        return self.name(items[0])
+
+    def any_stage(self, items):
+        return None
+
+    @v_args(meta=True)
+    def on_condition(self, meta, items):
+        return ast.OnCondition(items[0], span=self.span(meta))
+
+    @v_args(meta=True)
+    def on_activity(self, meta, items):
+        return ast.OnActivity(span=self.span(meta))
+
+    @v_args(meta=True)
+    def on_event(self, meta, items):
+        return ast.OnEvent(self.name(items[0]), items[1], span=self.span(meta))
+
+    # -- conditions
+    @v_args(meta=True)
+    def or_cond(self, meta, items):
+        return ast.Or(tuple(items), span=self.span(meta))
+
+    @v_args(meta=True)
+    def and_cond(self, meta, items):
+        return ast.And(tuple(items), span=self.span(meta))
+
+    @v_args(meta=True)
+    def negate(self, meta, items):
+        return ast.Not(items[0], span=self.span(meta))
+
+    @v_args(meta=True)
+    def compare(self, meta, items):
+        left, op, right = items
+        return ast.Compare(left, str(op), right, span=self.span(meta))
+
+    @v_args(meta=True)
+    def in_list(self, meta, items):
+        return ast.InList(items[0], items[1], span=self.span(meta))
+
+    @v_args(meta=True)
+    def not_in_list(self, meta, items):
+        return ast.InList(items[0], items[1], negated=True, span=self.span(meta))
+
+    def _text_match(op):  # noqa: N805 - builds one method per text operator
+        @v_args(meta=True)
+        def method(self, meta, items):
+            return ast.TextMatch(items[0], op, items[1], span=self.span(meta))
+        return method
+
+    contains = _text_match("contains")
+    starts_with = _text_match("starts with")
+    ends_with = _text_match("ends with")
+
+    @v_args(meta=True)
+    def is_missing(self, meta, items):
+        return ast.IsMissing(items[0], span=self.span(meta))
+
+    @v_args(meta=True)
+    def is_set(self, meta, items):
+        return ast.IsMissing(items[0], negated=True, span=self.span(meta))
+
+    @v_args(meta=True)
+    def truthy(self, meta, items):
+        return ast.Truthy(items[0], span=self.span(meta))
+
+    @v_args(meta=True)
+    def ref(self, meta, items):
+        return ast.Ref(tuple(str(t) for t in items), span=self.span(meta))
+
+    def string(self, items):
+        return ast.Literal(_unquote(items[0]), span=self.span(items[0]))
+
+    def number(self, items):
+        return ast.Literal(_number(items[0]), span=self.span(items[0]))
+
+    def symbol(self, items):
+        word = str(items[0])
+        if word in ("true", "false"):
+            return ast.Literal(word == "true", span=self.span(items[0]))
+        return ast.Symbol(word, span=self.span(items[0]))
+
+    def list(self, items):
+        return tuple(v for v in items if v is not None)
+
+    def start(self, items):
+        return items[0]
+
+
+_OTHERWISE = object()
+
+
+def _guard(cond):
+    return None if cond is _OTHERWISE else cond
+
+
+def _number(token) -> int | Decimal:
+    text = str(token)
+    return Decimal(text) if "." in text else int(text)
+
+
+def _unquote(token) -> str:
+    body = str(token)[1:-1]
+    return body.replace('\\"', '"').replace("\\\\", "\\")
+
+
+# -- syntax errors --------------------------------------------------------------------------
+
+_TERMINAL_WORDS = {
+    "NAME": "a name", "NUMBER": "a number", "STRING": 'a "quoted text"',
+    "CMP_OP": "a comparison (= != < <= > >=)", "$END": "the end of the line",
+}
+
+
+def _describe(terminal: str) -> str:
+    if terminal in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[terminal]
+    try:
+        return f"'{_lark().get_terminal(terminal).pattern.value}'"
+    except KeyError:
+        return terminal.lower()
+
+
+def _expected(names) -> str:
+    words = sorted({_describe(n) for n in names})
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
+
+
+def _syntax_diagnostic(error: UnexpectedInput, chunk: Chunk, path: str) -> Diagnostic:
+    line = error.line + chunk.line - 1 if error.line > 0 else chunk.line
+    col = max(error.column, 1)
+    if isinstance(error, UnexpectedCharacters):
+        char = chunk.text[error.pos_in_stream]
+        span = Span(path, line, col, line, col + 1)
+        return Diagnostic("syntax", f"unexpected character {char!r}", span,
+                          hint="names are letters, digits and _; text goes in double quotes")
+    token = getattr(error, "token", None)
+    expected = getattr(error, "accepts", None) or getattr(error, "expected", None) or set()
+    if token is None or token.type == "$END":
+        last = chunk.text.splitlines()[-1]
+        end = len(last.rstrip()) + 1
+        span = Span(path, chunk.line + chunk.text.count("\n"), end, chunk.line + chunk.text.count("\n"), end + 1)
+        return Diagnostic("syntax", "the statement ends too early", span,
+                          hint=f"expected {_expected(expected)}")
+    span = Span(path, line, col, line, col + max(len(str(token)), 1))
+    if token.start_pos == 0 or (token.type == "NAME" and _is_first_token(chunk, token)):
+        close = difflib.get_close_matches(str(token), STATEMENT_KEYWORDS, n=1)
+        return Diagnostic("unknown-statement", f"a statement cannot start with '{token}'", span,
+                          hint=f"did you mean '{close[0]}'?" if close else
+                          "statements start with " + ", ".join(STATEMENT_KEYWORDS))
+    if set(expected) <= {"$END"}:
+        return Diagnostic("syntax", f"unexpected '{token}' after a complete statement", span,
+                          hint="remove it, or start a new statement on its own line")
+    return Diagnostic("syntax", f"unexpected '{token}'", span, hint=f"expected {_expected(expected)}")
+
+
+def _is_first_token(chunk: Chunk, token: Token) -> bool:
+    return not chunk.text[:token.start_pos].strip()
+
+
+def _build(builder: _Builder, tree):
+    """The statement's node, or None when it nests deeper than Python's stack allows."""
+    try:
+        return builder.transform(tree)
+    except RecursionError:
+        return None
+    except VisitError as error:  # a bug in a builder method, never the user's fault
+        if isinstance(error.orig_exc, RecursionError):
+            return None
+        raise error.orig_exc from error
+
+
+def parse_statements(text: str, path: str) -> tuple[list, list[Diagnostic]]:
+    """Every statement that parses, in order, and a diagnostic for each that does not."""
+    statements, diagnostics = [], []
+    for chunk in split_statements(text):
+        try:
+            tree = _lark().parse(chunk.text)
+        except UnexpectedInput as error:
+            diagnostics.append(_syntax_diagnostic(error, chunk, path))
+            continue
+        builder = _Builder(path, chunk.line)
+        statement = _build(builder, tree)
+        if statement is None:
+            diagnostics.append(Diagnostic("too-deep", "this statement is nested too deeply to read",
+                                          Span(path, chunk.line, 1, chunk.line, 2),
+                                          hint="split the condition into simpler rules"))
+            continue
+        if builder.diagnostics:
+            diagnostics.extend(builder.diagnostics)
+        else:
+            statements.append(statement)
+    return statements, diagnostics
