@@ -1,0 +1,129 @@
+"""The command line: exit codes and exact output, then a look at the store."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine.store import Store
+
+DATA = Path(__file__).parent / "data"
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def golden(name: str, actual: str) -> str:
+    path = DATA / name
+    if os.environ.get("LEADRULES_UPDATE_GOLDEN"):
+        path.write_text(actual, encoding="utf-8")
+    return path.read_text(encoding="utf-8")
+
+
+def mask(output: str, db: Path) -> str:
+    output = output.replace(str(db.resolve()), "<DB>")
+    return re.sub(r"from \S+b2b\.rules", "from <RULES>/b2b.rules", output)
+
+
+def test_demo_prints_funnel_and_top_leads(tmp_path):
+    db = tmp_path / "demo.db"
+    result = invoke("demo", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert mask(result.output, db) == golden("demo.expected", mask(result.output, db))
+
+
+def test_demo_reuses_the_database_and_adds_nothing_twice(tmp_path):
+    db = tmp_path / "demo.db"
+    invoke("demo", "--db", db, "--top", 0)
+    second = invoke("demo", "--db", db, "--top", 0)
+    assert second.exit_code == 0
+    assert f"Database: {db.resolve()} (reused)" in second.output
+    assert "0 events added, 5983 duplicates skipped, 0 leads created from events" in second.output
+    with Store(db) as store:
+        counts = store.counts()
+        assert (counts.leads, counts.events, counts.runs) == (337, 5946, 2)
+        first, latest = store.results(1), store.results(2)
+    assert first == latest
+
+
+def test_demo_stores_results_for_every_lead(tmp_path):
+    db = tmp_path / "demo.db"
+    invoke("demo", "--db", db, "--top", 0)
+    with Store(db) as store:
+        run = store.latest_run()
+        results = {r["lead_id"]: r for r in store.results(run["run_id"])}
+    assert len(results) == 337
+    assert run["ruleset_name"] == "B2B demand funnel"
+    assert results["L000089"] == {"lead_id": "L000089", "score": 150, "fit": 50, "grade": "B",
+                                  "band": 1, "priority": "B1", "stage": "Customer",
+                                  "disqualified": None}
+    assert {r["disqualified"] for r in results.values()} == {None, "competitor", "student",
+                                                             "applicant"}
+
+
+def test_sample_writes_deterministic_files(tmp_path):
+    a = invoke("sample", "--leads", 50, "--seed", 3, "--out", tmp_path / "a")
+    invoke("sample", "--leads", 50, "--seed", 3, "--out", tmp_path / "b")
+    assert a.exit_code == 0
+    assert a.output.splitlines()[0] == f"Wrote 50 leads to {tmp_path / 'a' / 'leads.csv'}"
+    for name in ("leads.csv", "events.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_bundled_sample_is_what_the_generator_makes(tmp_path):
+    from engine.bundled import sample_paths
+    invoke("sample", "--leads", 300, "--seed", 1, "--out", tmp_path)
+    leads, events = sample_paths()
+    assert (tmp_path / "leads.csv").read_bytes() == leads.read_bytes()
+    assert (tmp_path / "events.csv").read_bytes() == events.read_bytes()
+
+
+def test_sample_rejects_zero_leads(tmp_path):
+    result = invoke("sample", "--leads", 0, "--out", tmp_path)
+    assert result.exit_code == 2
+    assert "Invalid value for '--leads': 0 is not in the range x>=1." in result.output
+
+
+def test_check_passes_on_every_bundled_ruleset():
+    from engine.bundled import ruleset_path
+    folder = ruleset_path().parent
+    for path in sorted(folder.glob("*.rules")):
+        result = invoke("check", "--strict", path)
+        assert (result.exit_code, result.output) == (0, f"{path}: ok\n")
+
+
+def test_check_reports_errors_and_exits_1(tmp_path):
+    rules = tmp_path / "bad.rules"
+    rules.write_text("events webinar_signup\nwhen webinar_sigup then 25\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(rules)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"{rules}:2:25: error[missing-sign]: points need a sign: 25\n"
+        "2 | when webinar_sigup then 25\n"
+        "  | " + " " * 24 + "^^\n"
+        "  = hint: write +25 or -25\n\n"
+        f"{rules}: 1 error, 0 warnings\n")
+
+
+def test_check_missing_file_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "nope.rules")])
+    assert (result.exit_code, result.output) == (2, f"error: {tmp_path / 'nope.rules'}: no such rule file\n")
+
+
+def test_demo_on_a_file_that_is_not_a_database_fails_cleanly(tmp_path):
+    db = tmp_path / "not.db"
+    db.write_text("hello, I am a text file\n" * 100)
+    result = CliRunner().invoke(main, ["demo", "--db", str(db)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: {db}: cannot open store: file is not a database")
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["check"], ["sample"]])
+def test_every_help_shows_an_example(command):
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output
