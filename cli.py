@@ -30,6 +30,9 @@ class Group(click.Group):
             click.echo(f"error: {error}" if not isinstance(error, dsl.RulesError) else str(error),
                        err=True)
             ctx.exit(error.exit_code)
+        except OSError as error:  # a file we were asked to write could not be written
+            click.echo(f"error: {error.filename or ''}: {error.strerror}", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,6 +2,8 @@
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,24 @@ def test_every_help_shows_an_example(command):
     result = invoke(*command, "--help")
     assert result.exit_code == 0
     assert "Example" in result.output
+
+
+def test_installed_command_runs_from_any_directory(tmp_path):
+    """The console script finds its grammar, ruleset and sample wherever it is installed."""
+    exe = Path(sys.executable).parent / "leadrules"
+    if not exe.exists():
+        pytest.skip("the leadrules command is not installed in this environment")
+    done = subprocess.run([str(exe), "demo", "--top", "1"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    db = (tmp_path / "leadrules-demo.db").resolve()
+    assert done.stdout.splitlines()[0] == f"Database: {db} (created)"
+    assert "Scored:   337 leads, 5946 events" in done.stdout
+
+
+def test_sample_into_an_unwritable_place_fails_cleanly(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = CliRunner().invoke(main, ["sample", "--leads", "5", "--out", str(blocker / "sub")])
+    assert result.exit_code == 1
+    assert result.output == f"error: {blocker / 'sub'}: Not a directory\n"
