@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Union
 
@@ -41,8 +42,42 @@ class Ref:
 
 @node
 class Literal:
-    """A written value: a string, an int, a Decimal or a boolean."""
-    value: Union[str, int, Decimal, bool]
+    """A written value: a string, an int, a Decimal, a boolean or a date."""
+    value: Union[str, int, Decimal, bool, date]
+
+
+MICROS_PER = {"hours": 3_600_000_000, "days": 86_400_000_000, "weeks": 604_800_000_000}
+
+
+@node
+class Duration:
+    """`30 days`, `2 weeks`, `12 hours`; the unit is always stored in the plural."""
+    amount: int
+    unit: str
+
+    @property
+    def micros(self) -> int:
+        return self.amount * MICROS_PER[self.unit]
+
+
+@node
+class DaysInStage:
+    """The built-in `days in stage`: whole days since the lead entered its current stage."""
+
+
+@node
+class DaysSinceActivity:
+    """The built-in `days since last activity`."""
+
+
+@node
+class CountWithin:
+    """`count EVENT within D`: how many such events in the window ending at the current moment."""
+    event: Name
+    window: Duration
+
+
+Operand = Union[Ref, DaysInStage, DaysSinceActivity, CountWithin]
 
 
 @node
@@ -59,7 +94,7 @@ Value = Union[Literal, Symbol]
 @node
 class Compare:
     """`left OP right` with OP one of = != < <= > >=."""
-    left: Ref
+    left: object
     op: str
     right: Value
 
@@ -148,11 +183,57 @@ class FieldsDecl:
 
 
 @node
+class Once:
+    """Limit `once` (per lead, ever) or `once per D`."""
+    per: Duration | None = None
+
+
+@node
+class AtMost:
+    """Limit `at most N times [per D]`, counted over the events that earned points."""
+    times: int
+    per: Duration | None = None
+
+
+@node
+class Within:
+    """`within D`: the points count only while the event is younger than D."""
+    window: Duration
+
+
+@node
+class Decay:
+    """`decay P% every D`: the points shrink stepwise with the event's age."""
+    percent: Union[int, Decimal]
+    every: Duration
+
+
+Limit = Union[Once, AtMost, Within, Decay]
+
+
+@node
+class Action:
+    """`assign "OWNER"`, `enroll "CAMPAIGN"` or `alert "TEXT"`."""
+    kind: str
+    text: str
+
+
+@node
 class ScoreRule:
-    """`when EVENT [where COND] then ±N`."""
+    """`when EVENT [where COND] then ±N [limits] [and ACTION ...]`, or `then ACTION`."""
     event: Name
     where: Condition | None
-    points: int
+    points: int | None
+    limits: tuple = ()
+    actions: tuple[Action, ...] = ()
+
+
+@node
+class InactivityRule:
+    """`when no activity for D then ±N | ACTION`: once per quiet spell."""
+    quiet: Duration
+    points: int | None
+    actions: tuple[Action, ...] = ()
 
 
 @node
@@ -171,10 +252,59 @@ class FitRule:
 
 @node
 class Classify:
-    """`grade A if COND`, `band 1 otherwise`: the first line that holds gives the class."""
+    """`grade A if COND`, `band 1 otherwise`, `label hot if COND`: the first line that holds
+    gives the class."""
     kind: str
     value: str
     cond: Condition | None
+
+
+@node
+class OnEntering:
+    """`on entering STAGE ACTION [if COND | otherwise]`."""
+    stage: Name
+    action: Action
+    cond: Condition | None = None
+    otherwise: bool = False
+
+
+@node
+class Sla:
+    """`sla STAGE: EVENT within D`."""
+    stage: Name
+    event: Name
+    window: Duration
+
+
+@node
+class Entered:
+    """Goal measure `entered STAGE`: how many leads entered it."""
+    stage: Name
+
+
+@node
+class Conversion:
+    """Goal measure `conversion FROM -> TO`, a percentage."""
+    source: Name
+    target: Name
+
+
+@node
+class LeadsIn:
+    """Goal measure `leads in STAGE`."""
+    stage: Name
+
+
+@node
+class Goal:
+    """`goal "NAME": MEASURE OP VALUE [between DATE and DATE | by DATE]`."""
+    name: str
+    measure: Union[Entered, Conversion, LeadsIn]
+    op: str
+    target: Union[int, Decimal]
+    percent: bool = False
+    start: date | None = None
+    end: date | None = None
 
 
 @node
@@ -223,8 +353,9 @@ class StageMove:
     trigger: Union[OnCondition, OnEvent, OnActivity]
 
 
-Statement = Union[RulesetName, EventsDecl, ActivityExcludes, FieldsDecl, ScoreRule, ScoreBounds,
-                  FitRule, Classify, Disqualify, BantDecl, StagesDecl, StageMove]
+Statement = Union[RulesetName, EventsDecl, ActivityExcludes, FieldsDecl, ScoreRule,
+                  InactivityRule, ScoreBounds, FitRule, Classify, Disqualify, BantDecl, StagesDecl,
+                  StageMove, OnEntering, Sla, Goal]
 
 
 @attrs.frozen

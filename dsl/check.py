@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from decimal import Decimal
 from typing import Callable, Iterator
 
@@ -13,7 +14,6 @@ from dsl.errors import Diagnostic
 
 BUILTINS = ("score", "fit", "grade", "band", "priority", "stage")
 BANT_MEMBERS = ("all", "any", "count", "budget", "authority", "need", "timeline")
-NUMERIC_BUILTINS = ("score", "fit", "band")
 
 
 def walk(node) -> Iterator:
@@ -75,50 +75,54 @@ def declared_once(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
                          hint="merge the two lines into one")
 
 
-def _event_names(ruleset: ast.Ruleset) -> Iterator[ast.Name]:
+# Where names of events and stages stand in the tree: node class -> its attributes.
+EVENT_NAMES = {ast.ScoreRule: ("event",), ast.OnEvent: ("event",), ast.BantDecl: ("source", "resets"),
+               ast.ActivityExcludes: ("names",), ast.Sla: ("event",), ast.CountWithin: ("event",)}
+STAGE_NAMES = {ast.StageMove: ("source", "target"), ast.OnEntering: ("stage",), ast.Sla: ("stage",),
+               ast.Entered: ("stage",), ast.LeadsIn: ("stage",), ast.Conversion: ("source", "target")}
+
+
+def _names(ruleset: ast.Ruleset, table: dict) -> Iterator[ast.Name]:
+    """Every name standing where the table says, in file order."""
     for statement in ruleset.statements:
-        if isinstance(statement, ast.ScoreRule):
-            yield statement.event
-        elif isinstance(statement, ast.StageMove) and isinstance(statement.trigger, ast.OnEvent):
-            yield statement.trigger.event
-        elif isinstance(statement, ast.BantDecl):
-            yield statement.source
-            yield from statement.resets
-        elif isinstance(statement, ast.ActivityExcludes):
-            yield from statement.names
+        for node in walk(statement):
+            for attribute in table.get(type(node), ()):
+                value = getattr(node, attribute)
+                yield from (v for v in (value if isinstance(value, tuple) else (value,)) if v)
 
 
 def events_known(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
     """Every event a rule names is declared in `events`."""
-    for name in _event_names(ruleset):
+    for name in _names(ruleset, EVENT_NAMES):
         if name.text not in scope.events:
             yield _error("unknown-event", name, f"unknown event '{name.text}'",
                          hint=suggest(name.text, scope.events) or "declare it in the events line")
 
 
 def stages_known(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
-    """Every stage a move names is declared in `stages`."""
-    moves = ruleset.of(ast.StageMove)
-    if moves and not scope.stages:
-        yield _error("missing-stages", moves[0], "stage moves need a 'stages' line",
+    """Every stage a rule names is declared in `stages` (or is the built-in Disqualified)."""
+    names = list(_names(ruleset, STAGE_NAMES))
+    if names and not scope.stages:
+        yield _error("missing-stages", names[0], "stages are named but there is no 'stages' line",
                      hint="list the funnel in order, e.g. stages Name, Lead, Customer")
         return
-    for move in moves:
-        for name in (move.source, move.target):
-            if name is not None and name.text not in scope.stages:
-                yield _error("unknown-stage", name, f"unknown stage '{name.text}'",
-                             hint=suggest(name.text, scope.stages) or "declare it in the stages line")
+    for name in names:
+        if name.text not in scope.stages and name.text != "Disqualified":
+            yield _error("unknown-stage", name, f"unknown stage '{name.text}'",
+                         hint=suggest(name.text, scope.stages) or "declare it in the stages line")
 
 
 def _conditions(ruleset: ast.Ruleset) -> Iterator[tuple[object, bool]]:
     """Every condition with whether it is an event's `where` (event properties allowed)."""
     for statement in ruleset.statements:
         for node in walk(statement):
-            if isinstance(node, (ast.ScoreRule, ast.OnEvent)) and node.where is not None:
-                yield node.where, True
-            elif isinstance(node, (ast.FitRule, ast.Classify, ast.Disqualify, ast.OnCondition)):
-                if node.cond is not None:
-                    yield node.cond, False
+            where = getattr(node, "where", None) if isinstance(node, (ast.ScoreRule, ast.OnEvent)) \
+                else None
+            cond = getattr(node, "cond", None) if not isinstance(node, ast.OnEvent) else None
+            if where is not None:
+                yield where, True
+            if cond is not None and not isinstance(node, (ast.And, ast.Or, ast.Not)):
+                yield cond, False
 
 
 def names_known(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
@@ -148,25 +152,125 @@ def _bant_ref(ref: ast.Ref, scope: Scope) -> Iterator[Diagnostic]:
                      "where BANT comes from", hint="add e.g. bant from sales_qualification")
 
 
+NUMERIC_OPERANDS = (ast.DaysInStage, ast.DaysSinceActivity, ast.CountWithin)
+
+
+def _kind_of_operand(operand, scope: Scope) -> str | None:
+    """What a left-hand side holds: number, text, date, boolean, grade, band; None if unknown."""
+    if isinstance(operand, NUMERIC_OPERANDS):
+        return "number"
+    if len(operand.path) != 1:
+        return None
+    name = operand.path[0]
+    return {"score": "number", "fit": "number", "band": "number", "grade": "grade"}.get(
+        name, scope.fields.get(name))
+
+
+def _kind_of_value(value) -> str:
+    if isinstance(value, ast.Symbol):
+        return "word"
+    v = value.value
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, Decimal)):
+        return "number"
+    return "date" if isinstance(v, date) else "text"
+
+
+# Which written values each kind of name may be compared with.
+COMPATIBLE = {"number": {"number"}, "text": {"text"}, "date": {"date"},
+              "boolean": {"boolean"}, "grade": {"word", "text"}}
+SHOWN = {"number": "a number", "text": 'text in quotes', "date": "a date like 2027-12-31",
+         "boolean": "true or false", "grade": "a grade letter"}
+
+
 def types_match(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
-    """A number field or numeric built-in is compared with a number, a text field with text."""
+    """A name is compared with values of its own type: a number field with numbers, and so on."""
     for cond, _ in _conditions(ruleset):
         for node in walk(cond):
-            if isinstance(node, ast.Compare) and len(node.left.path) == 1:
-                name = node.left.path[0]
-                kind = "number" if name in NUMERIC_BUILTINS else scope.fields.get(name)
-                value = node.right.value if isinstance(node.right, ast.Literal) else node.right.name
-                is_number = isinstance(value, (int, Decimal)) and not isinstance(value, bool)
-                if kind == "number" and not is_number:
-                    yield _error("type-mismatch", node, f"'{name}' is a number but is compared "
-                                 f"with {_shown(node.right)}", hint="compare it with a number")
-                elif kind == "text" and is_number:
-                    yield _error("type-mismatch", node, f"'{name}' is text but is compared with "
-                                 f"the number {value}", hint=f'write "{value}" in quotes')
+            if isinstance(node, ast.Compare):
+                left, values = node.left, (node.right,)
+            elif isinstance(node, ast.InList):
+                left, values = node.left, node.values
+            else:
+                continue
+            kind = _kind_of_operand(left, scope)
+            for value in values:
+                if kind in COMPATIBLE and _kind_of_value(value) not in COMPATIBLE[kind]:
+                    yield _error("type-mismatch", value, f"{_describe_operand(left)} is "
+                                 f"{ARTICLE[kind]} but is compared with {_shown(value)}",
+                                 hint=_type_hint(kind, value))
+
+
+ARTICLE = {"number": "a number", "text": "text", "date": "a date", "boolean": "a boolean",
+           "grade": "a grade"}
+
+
+def _type_hint(kind: str, value) -> str:
+    if kind == "text" and _kind_of_value(value) in ("number", "word", "date"):
+        raw = value.name if isinstance(value, ast.Symbol) else value.value
+        return f'write "{raw}" in quotes'
+    return f"compare it with {SHOWN[kind]}"
+
+
+def _describe_operand(operand) -> str:
+    if isinstance(operand, ast.Ref):
+        return f"'{operand.dotted}'"
+    return {ast.DaysInStage: "'days in stage'", ast.DaysSinceActivity: "'days since last activity'",
+            ast.CountWithin: "'count ... within'"}[type(operand)]
 
 
 def _shown(value) -> str:
-    return f'"{value.value}"' if isinstance(value, ast.Literal) else f"'{value.name}'"
+    if isinstance(value, ast.Symbol):
+        return f"the word {value.name}"
+    if isinstance(value.value, str):
+        return f'"{value.value}"'
+    return str(value.value).lower() if isinstance(value.value, bool) else f"{value.value}"
+
+
+def limits_fit(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
+    """A scoring rule has at most one count limit, and not both `within` and `decay`."""
+    for rule in ruleset.of(ast.ScoreRule):
+        counts = [lim for lim in rule.limits if isinstance(lim, (ast.Once, ast.AtMost))]
+        ages = [lim for lim in rule.limits if isinstance(lim, (ast.Within, ast.Decay))]
+        if {type(a) for a in ages} == {ast.Within, ast.Decay}:
+            yield _error("within-and-decay", rule, "a rule cannot have both 'within' and 'decay'",
+                         hint="use within to drop old points, or decay to shrink them, not both")
+        for extra in [*counts[1:], *([] if len({type(a) for a in ages}) > 1 else ages[1:])]:
+            yield _error("conflicting-limits", extra, "this rule already has a limit of this kind",
+                         hint="keep one of them")
+        if rule.points is None and rule.limits:
+            yield _error("conflicting-limits", rule.limits[0], "limits apply to points, and this "
+                         "rule gives none", hint="write e.g. then +10 once")
+
+
+def goals_possible(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
+    """A goal's period ends after it starts, and only a conversion is a percentage."""
+    for goal in ruleset.of(ast.Goal):
+        if goal.start and goal.end and goal.end < goal.start:
+            yield _error("bad-period", goal, f"the goal's period ends ({goal.end}) before it "
+                         f"starts ({goal.start})", hint=f"write between {goal.end} and {goal.start}")
+        if goal.percent != isinstance(goal.measure, ast.Conversion):
+            yield _error("bad-goal", goal.measure, "only a conversion is measured in percent"
+                         if goal.percent else "a conversion is a percentage",
+                         hint="write e.g. conversion Lead -> SalesLead >= 20%" if not goal.percent
+                         else "remove the %")
+
+
+DECLARATIONS = (ast.RulesetName, ast.EventsDecl, ast.ActivityExcludes, ast.FieldsDecl,
+                ast.StagesDecl, ast.BantDecl, ast.ScoreBounds)
+
+
+def rules_distinct(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
+    """The same rule written twice would count twice; that is never meant."""
+    seen: dict = {}
+    for statement in ruleset.statements:
+        if isinstance(statement, DECLARATIONS):
+            continue
+        first = seen.setdefault(statement, statement)
+        if first is not statement:
+            yield _error("duplicate-rule", statement, f"this rule repeats line {first.span.line}",
+                         hint="remove one of the two")
 
 
 def classes_acyclic(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
@@ -214,8 +318,8 @@ def unreachable_stages(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnosti
 
 
 PASSES: list[Callable[[ast.Ruleset, Scope], Iterator[Diagnostic]]] = [
-    declared_once, events_known, stages_known, names_known, types_match,
-    classes_acyclic, unreachable_lines, unreachable_stages,
+    declared_once, events_known, stages_known, names_known, types_match, limits_fit,
+    goals_possible, rules_distinct, classes_acyclic, unreachable_lines, unreachable_stages,
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import functools
 from decimal import Decimal
@@ -14,7 +15,9 @@ from dsl import ast
 from dsl.errors import Diagnostic, Span
 
 STATEMENT_KEYWORDS = ("ruleset", "events", "activity", "fields", "when", "score", "fit", "grade",
-                      "band", "disqualify", "bant", "stages", "stage")
+                      "band", "label", "disqualify", "bant", "stages", "stage", "on", "sla", "goal")
+UNITS = {"hour": "hours", "hours": "hours", "day": "days", "days": "days",
+         "week": "weeks", "weeks": "weeks"}
 FIELD_TYPES = ("text", "number", "date", "boolean")
 GRADES = ("A", "B", "C", "D")
 BANDS = (1, 2, 3, 4)
@@ -111,7 +114,10 @@ class _Builder(Transformer):
                     item.end_line + self.offset, item.end_column)
 
     def problem(self, code: str, item, message: str, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(code, message, self.span(item), hint=hint))
+        own = getattr(item, "span", None)
+        span = own if isinstance(own, Span) else self.span(item)
+        span = span or Span(self.path, self.offset + 1, 1, self.offset + 1, 2)
+        self.diagnostics.append(Diagnostic(code, message, span, hint=hint))
 
     def name(self, token: Token) -> ast.Name:
         return ast.Name(str(token), span=self.span(token))
@@ -165,8 +171,67 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def when_rule(self, meta, items):
-        event, where, points = items
-        return ast.ScoreRule(self.name(event), where, self.points(points), span=self.span(meta))
+        event, where, (points, limits, actions) = items
+        return ast.ScoreRule(self.name(event), where, points, limits, actions, span=self.span(meta))
+
+    @v_args(meta=True)
+    def inactivity_rule(self, meta, items):
+        quiet, (points, limits, actions) = items
+        for limit in limits:
+            self.problem("limit-on-inactivity", limit, "a quiet-spell rule fires once per spell "
+                         "and takes no limit", hint="remove the limit")
+        return ast.InactivityRule(quiet, points, actions, span=self.span(meta))
+
+    def outcome(self, items):
+        """(points or None, limits, actions) after `then`."""
+        points = self.points(items[0]) if isinstance(items[0], Token) else None
+        rest = items[1:] if points is not None else items
+        limits = tuple(i for i in rest if not isinstance(i, ast.Action))
+        return points, limits, tuple(i for i in rest if isinstance(i, ast.Action))
+
+    @v_args(meta=True)
+    def once(self, meta, items):
+        per = items[1] if len(items) > 1 else None
+        return ast.Once(per, span=self.span(meta))
+
+    @v_args(meta=True)
+    def at_most(self, meta, items):
+        times, per = items
+        count = self.integer(times)
+        if count < 1:
+            self.problem("bad-number", times, f"'at most {times} times' can never give points",
+                         hint="write at most 1 times or more, or remove the rule")
+        return ast.AtMost(count, per, span=self.span(meta))
+
+    @v_args(meta=True)
+    def within(self, meta, items):
+        return ast.Within(items[0], span=self.span(meta))
+
+    @v_args(meta=True)
+    def decay(self, meta, items):
+        percent, every = items
+        value = _number(percent)
+        if not 0 < value <= 100:
+            self.problem("bad-percent", percent, f"decay of {percent}% is not between 1 and 100",
+                         hint="write e.g. decay 50% every 30 days")
+        return ast.Decay(value, every, span=self.span(meta))
+
+    @v_args(meta=True)
+    def action(self, meta, items):
+        kind, text = items
+        return ast.Action(str(kind), _unquote(text), span=self.span(meta))
+
+    def unit(self, items):
+        return items[0]
+
+    @v_args(meta=True)
+    def duration(self, meta, items):
+        amount, unit = items
+        count = self.integer(amount)
+        if count < 1:
+            self.problem("bad-duration", amount, f"a duration of {amount} {unit} is too short",
+                         hint=f"write 1 {UNITS[str(unit)][:-1]} or more")
+        return ast.Duration(count, UNITS[str(unit)], span=self.span(meta))
 
     def where(self, items):
         return items[0]
@@ -199,8 +264,57 @@ class _Builder(Transformer):
                          hint="bands are 1, 2, 3 and 4")
         return ast.Classify("band", str(number), _guard(cond), span=self.span(meta))
 
+    @v_args(meta=True)
+    def label_rule(self, meta, items):
+        name, cond = items
+        return ast.Classify("label", str(name), _guard(cond), span=self.span(meta))
+
     def otherwise(self, items):
         return _OTHERWISE
+
+    @v_args(meta=True)
+    def on_entering(self, meta, items):
+        stage, action, cond = items
+        return ast.OnEntering(self.name(stage), action, _guard(cond), cond is _OTHERWISE,
+                              span=self.span(meta))
+
+    @v_args(meta=True)
+    def sla_decl(self, meta, items):
+        stage, event, window = items
+        return ast.Sla(self.name(stage), self.name(event), window, span=self.span(meta))
+
+    @v_args(meta=True)
+    def goal_decl(self, meta, items):
+        name, measure, op, target, percent, period = items
+        start, end = period or (None, None)
+        return ast.Goal(_unquote(name), measure, str(op), _number(target), percent is not None,
+                        start, end, span=self.span(meta))
+
+    @v_args(meta=True)
+    def entered(self, meta, items):
+        return ast.Entered(self.name(items[0]), span=self.span(meta))
+
+    @v_args(meta=True)
+    def conversion(self, meta, items):
+        return ast.Conversion(self.name(items[0]), self.name(items[1]), span=self.span(meta))
+
+    @v_args(meta=True)
+    def leads_in(self, meta, items):
+        return ast.LeadsIn(self.name(items[0]), span=self.span(meta))
+
+    def between(self, items):
+        return self.date_of(items[0]), self.date_of(items[1])
+
+    def by(self, items):
+        return None, self.date_of(items[0])
+
+    def date_of(self, token: Token) -> datetime.date | None:
+        try:
+            return datetime.date.fromisoformat(str(token))
+        except ValueError:
+            self.problem("bad-date", token, f"{token} is not a date in the calendar",
+                         hint="write YYYY-MM-DD, e.g. 2027-12-31")
+            return None
 
     @v_args(meta=True)
     def disqualify_rule(self, meta, items):
@@ -287,6 +401,21 @@ class _Builder(Transformer):
         return ast.Truthy(items[0], span=self.span(meta))
 
     @v_args(meta=True)
+    def days_in_stage(self, meta, items):
+        return ast.DaysInStage(span=self.span(meta))
+
+    @v_args(meta=True)
+    def days_since_activity(self, meta, items):
+        return ast.DaysSinceActivity(span=self.span(meta))
+
+    @v_args(meta=True)
+    def count_within(self, meta, items):
+        return ast.CountWithin(self.name(items[0]), items[1], span=self.span(meta))
+
+    def date(self, items):
+        return ast.Literal(self.date_of(items[0]), span=self.span(items[0]))
+
+    @v_args(meta=True)
     def ref(self, meta, items):
         return ast.Ref(tuple(str(t) for t in items), span=self.span(meta))
 
@@ -331,6 +460,8 @@ def _unquote(token) -> str:
 _TERMINAL_WORDS = {
     "NAME": "a name", "NUMBER": "a number", "STRING": 'a "quoted text"',
     "CMP_OP": "a comparison (= != < <= > >=)", "$END": "the end of the line",
+    "DATE": "a date like 2027-12-31", "ACTION_KIND": "an action (assign, enroll, alert)",
+    "PERCENT_SIGN": "'%'", "ONCE": "'once'",
 }
 
 

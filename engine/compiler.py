@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import operator
+from datetime import date
 from decimal import Decimal
 from typing import Callable
 
 import attrs
 
 from dsl import ast
-from dsl.check import Scope
-from engine.values import READERS, to_bool, to_number, to_text
+from dsl.check import Scope, walk
+from dsl.errors import Diagnostic, RulesError
+from engine.values import READERS, to_bool, to_date, to_number, to_text
 
 Predicate = Callable[[object], bool]
 Getter = Callable[[object], object]
@@ -118,6 +120,8 @@ def _reader(values) -> Callable:
     """Numbers compare as numbers, booleans as booleans, everything else as text."""
     if all(isinstance(v, bool) for v in values):
         return to_bool
+    if all(isinstance(v, date) for v in values):
+        return to_date
     if all(isinstance(v, (int, Decimal)) and not isinstance(v, bool) for v in values):
         return to_number
     return to_text
@@ -227,8 +231,35 @@ def _guarded(rules, value_of, scope: Scope, ref) -> tuple[Guarded, ...]:
     return tuple(Guarded(ref(r), value_of(r), compile_condition(r.cond, scope)) for r in rules)
 
 
+# Constructs the language accepts and `check` checks, but the evaluator does not run yet.
+NOT_EVALUATED_YET = {
+    ast.Once: "'once' limits", ast.AtMost: "'at most ... times' limits",
+    ast.Within: "'within' windows", ast.Decay: "'decay'", ast.Action: "actions",
+    ast.InactivityRule: "quiet-spell rules ('when no activity for ...')", ast.Sla: "SLAs",
+    ast.DaysInStage: "'days in stage'", ast.DaysSinceActivity: "'days since last activity'",
+    ast.CountWithin: "'count ... within'",
+}
+
+
+def _refuse_unevaluated(ruleset: ast.Ruleset) -> None:
+    """RulesError naming every construct this evaluator cannot run, rather than ignoring it."""
+    found = []
+    for statement in ruleset.statements:
+        for node in walk(statement):
+            what = NOT_EVALUATED_YET.get(type(node))
+            if isinstance(node, ast.Classify) and node.kind == "label":
+                what = "labels"
+            if what:
+                found.append(Diagnostic("not-evaluated-yet", f"{what} are checked but not yet "
+                                        "evaluated by this version of leadrules", node.span or
+                                        statement.span, hint="remove this to run the ruleset"))
+    if found:
+        raise RulesError(found, {ruleset.path: ruleset.source})
+
+
 def compile_ruleset(ruleset: ast.Ruleset) -> CompiledRuleset:
     """Compile a checked ruleset once; the result is reused for every lead."""
+    _refuse_unevaluated(ruleset)
     scope = Scope.of(ruleset)
 
     def ref(node) -> RuleRef:

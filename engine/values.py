@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 TRUE_WORDS = frozenset({"true", "yes", "1"})
@@ -46,4 +47,14 @@ def to_text(raw) -> str | None:
     return text if text != "" else None
 
 
-READERS = {"number": to_number, "boolean": to_bool, "text": to_text, "date": to_text}
+def to_date(raw) -> date | None:
+    """A calendar date from `2027-12-31` (or the date part of an ISO timestamp); else None."""
+    if raw is None or isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(str(raw).strip()[:10])
+    except ValueError:
+        return None
+
+
+READERS = {"number": to_number, "boolean": to_bool, "text": to_text, "date": to_date}

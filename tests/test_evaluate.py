@@ -171,3 +171,27 @@ def test_history_names_rule_line_and_text(rules):
     change = result.points[0]
     assert (change.rule.id, change.rule.text, change.cause, change.delta, change.score) == (
         "t.rules:7", "when webinar then +25", "e01", 25, 25)
+
+
+def test_constructs_not_evaluated_yet_are_refused_with_their_place():
+    from dsl.errors import RulesError
+    text = ("events a\nwhen a then +5 at most 2 times per 30 days\n"
+            "when no activity for 30 days then -10\nlabel hot if score > 50\n")
+    with pytest.raises(RulesError) as caught:
+        compile_ruleset(dsl.analyze(text, "t.rules").raise_for_errors())
+    assert [(d.code, d.span.line, d.span.col, d.message) for d in caught.value.diagnostics] == [
+        ("not-evaluated-yet", 2, 16, "'at most ... times' limits are checked but not yet "
+                                     "evaluated by this version of leadrules"),
+        ("not-evaluated-yet", 3, 1, "quiet-spell rules ('when no activity for ...') are checked "
+                                    "but not yet evaluated by this version of leadrules"),
+        ("not-evaluated-yet", 4, 1, "labels are checked but not yet evaluated by this version "
+                                    "of leadrules"),
+    ]
+
+
+def test_date_fields_compare_with_dates():
+    rules = compile_ruleset(dsl.analyze(
+        "fields signup: date\nfit +5 if signup < 2026-06-01\n").raise_for_errors())
+    fits = [evaluate(rules, "L", {"signup": value}, [], AS_OF).fit
+            for value in ("2026-05-31", "2026-06-01", "2026-05-31T23:00:00Z", "soon", None)]
+    assert fits == [5, 0, 5, 0, 0]

@@ -1,5 +1,6 @@
 """Parsing: statements to AST nodes, statement splitting, spans."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -10,6 +11,7 @@ from dsl.errors import Span
 from dsl.parser import split_statements
 
 N = ast.Name
+D = ast.Duration
 
 
 def ref(*path):
@@ -68,6 +70,48 @@ CASES = [
          ast.InList(ref("e"), (lit(True),), negated=True))))),
     ('fit +1 if title starts with "Head \\"of\\""',
      ast.FitRule(1, ast.TextMatch(ref("title"), "starts with", lit('Head "of"')))),
+    ("when email_click then +15 at most 3 times per 30 days",
+     ast.ScoreRule(N("email_click"), None, 15, (ast.AtMost(3, D(30, "days")),))),
+    ("when a then +5 once", ast.ScoreRule(N("a"), None, 5, (ast.Once(),))),
+    ("when a then +5 once per 1 week", ast.ScoreRule(N("a"), None, 5, (ast.Once(D(1, "weeks")),))),
+    ("when a then +5 at most 2 times", ast.ScoreRule(N("a"), None, 5, (ast.AtMost(2),))),
+    ("when a then +5 within 90 days", ast.ScoreRule(N("a"), None, 5, (ast.Within(D(90, "days")),))),
+    ("when a then +5 decay 50% every 12 hours",
+     ast.ScoreRule(N("a"), None, 5, (ast.Decay(50, D(12, "hours")),))),
+    ('when a then +5 once and alert "hot" and enroll "x"',
+     ast.ScoreRule(N("a"), None, 5, (ast.Once(),), (ast.Action("alert", "hot"),
+                                                     ast.Action("enroll", "x")))),
+    ('when a then enroll "x"', ast.ScoreRule(N("a"), None, None, (), (ast.Action("enroll", "x"),))),
+    ("when no activity for 30 days then -10", ast.InactivityRule(D(30, "days"), -10)),
+    ('when no activity for 60 days then enroll "Wake-up nurture"',
+     ast.InactivityRule(D(60, "days"), None, (ast.Action("enroll", "Wake-up nurture"),))),
+    ('label hot if priority in ["A1", "A2", "B1"]',
+     ast.Classify("label", "hot", ast.InList(ref("priority"), (lit("A1"), lit("A2"), lit("B1"))))),
+    ('on entering SalesLead assign "Vertrieb DACH" if country in ["DE", "AT", "CH"]',
+     ast.OnEntering(N("SalesLead"), ast.Action("assign", "Vertrieb DACH"),
+                    ast.InList(ref("country"), (lit("DE"), lit("AT"), lit("CH"))))),
+    ('on entering SalesLead assign "Sales International" otherwise',
+     ast.OnEntering(N("SalesLead"), ast.Action("assign", "Sales International"), None, True)),
+    ('on entering Lead enroll "Follow-up nurture"',
+     ast.OnEntering(N("Lead"), ast.Action("enroll", "Follow-up nurture"))),
+    ("sla SalesLead: sales_contacted within 2 days",
+     ast.Sla(N("SalesLead"), N("sales_contacted"), D(2, "days"))),
+    ('goal "25 new customers in 2027": entered Customer >= 25 between 2027-01-01 and 2027-12-31',
+     ast.Goal("25 new customers in 2027", ast.Entered(N("Customer")), ">=", 25, False,
+              date(2027, 1, 1), date(2027, 12, 31))),
+    ('goal "c": conversion Lead -> SalesLead >= 20% by 2027-06-30',
+     ast.Goal("c", ast.Conversion(N("Lead"), N("SalesLead")), ">=", 20, True, None,
+              date(2027, 6, 30))),
+    ('goal "n": leads in Lead < 500', ast.Goal("n", ast.LeadsIn(N("Lead")), "<", 500)),
+    ("stage A -> B if days in stage > 30 or days since last activity >= 7",
+     ast.StageMove(N("A"), N("B"), ast.OnCondition(ast.Or((
+         ast.Compare(ast.DaysInStage(), ">", lit(30)),
+         ast.Compare(ast.DaysSinceActivity(), ">=", lit(7))))))),
+    ("stage A -> B if count page_visit within 2 weeks >= 3",
+     ast.StageMove(N("A"), N("B"), ast.OnCondition(ast.Compare(
+         ast.CountWithin(N("page_visit"), D(2, "weeks")), ">=", lit(3))))),
+    ("fit +5 if signup < 2027-01-01",
+     ast.FitRule(5, ast.Compare(ref("signup"), "<", lit(date(2027, 1, 1))))),
 ]
 
 
@@ -115,3 +159,11 @@ def test_bundled_ruleset_parses_completely():
     assert kinds.count("ScoreRule") == 5
     assert kinds.count("StageMove") == 8
     assert kinds.count("Classify") == 8
+
+
+def test_the_sketch_ruleset_parses_and_checks_clean():
+    from pathlib import Path
+    path = Path(__file__).parent / "data" / "sketch.rules"
+    analysis = dsl.analyze(path.read_text(encoding="utf-8"), str(path))
+    assert analysis.diagnostics == ()
+    assert len(analysis.ruleset.statements) == 45
