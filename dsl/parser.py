@@ -62,7 +62,7 @@ def _code_part(line: str) -> tuple[str, int]:
 
 def _starts_statement(line: str) -> bool:
     words = line.split(None, 1)
-    return bool(words) and words[0] in STATEMENT_KEYWORDS and not line[:1].isspace()
+    return bool(words) and words[0].lower() in STATEMENT_KEYWORDS and not line[:1].isspace()
 
 
 def split_statements(text: str) -> list[Chunk]:
@@ -219,10 +219,10 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def action(self, meta, items):
         kind, text = items
-        return ast.Action(str(kind), _unquote(text), span=self.span(meta))
+        return ast.Action(str(kind).lower(), _unquote(text), span=self.span(meta))
 
     def unit(self, items):
-        return items[0]
+        return UNITS[str(items[0]).lower()]
 
     @v_args(meta=True)
     def duration(self, meta, items):
@@ -230,8 +230,8 @@ class _Builder(Transformer):
         count = self.integer(amount)
         if count < 1:
             self.problem("bad-duration", amount, f"a duration of {amount} {unit} is too short",
-                         hint=f"write 1 {UNITS[str(unit)][:-1]} or more")
-        return ast.Duration(count, UNITS[str(unit)], span=self.span(meta))
+                         hint=f"write 1 {unit[:-1]} or more")
+        return ast.Duration(count, unit, span=self.span(meta))
 
     def where(self, items):
         return items[0]
@@ -427,8 +427,8 @@ class _Builder(Transformer):
 
     def symbol(self, items):
         word = str(items[0])
-        if word in ("true", "false"):
-            return ast.Literal(word == "true", span=self.span(items[0]))
+        if word.lower() in ("true", "false"):
+            return ast.Literal(word.lower() == "true", span=self.span(items[0]))
         return ast.Symbol(word, span=self.span(items[0]))
 
     def list(self, items):

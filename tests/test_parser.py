@@ -167,3 +167,9 @@ def test_the_sketch_ruleset_parses_and_checks_clean():
     analysis = dsl.analyze(path.read_text(encoding="utf-8"), str(path))
     assert analysis.diagnostics == ()
     assert len(analysis.ruleset.statements) == 45
+
+
+def test_keywords_are_read_in_any_case():
+    upper = dsl.parse('When x THEN +25 Once per 2 Days AND Enroll "y"\nfit +1 if a = TRUE\n')
+    lower = dsl.parse('when x then +25 once per 2 days and enroll "y"\nfit +1 if a = true\n')
+    assert upper == lower
