@@ -54,6 +54,9 @@ def parse(text: str, path: str = "<rules>") -> Ruleset:
     return Ruleset(tuple(statements), path=path, source=text)
 
 
+MAX_RULE_FILE_BYTES = 2 * 1024 * 1024  # thousands of times a real ruleset; beyond it, a wrong file
+
+
 def read_source(path: str | Path) -> str:
     """The text of a rule file; UsageError if it is missing, RulesError if it is not UTF-8."""
     path = Path(path)
@@ -65,6 +68,11 @@ def read_source(path: str | Path) -> str:
         raise UsageError(f"{path}: is a directory, not a rule file") from None
     except OSError as error:
         raise UsageError(f"{path}: cannot read: {error.strerror}") from None
+    if len(data) > MAX_RULE_FILE_BYTES:
+        raise RulesError([Diagnostic(
+            "file-too-large", f"this file has {len(data) / 1e6:.1f} MB; a rule file has at most "
+            f"{MAX_RULE_FILE_BYTES // (1024 * 1024)} MB", Span(str(path), 1, 1, 1, 2),
+            hint="is this really a rule file? split a huge ruleset into several files")]) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

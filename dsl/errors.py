@@ -31,6 +31,13 @@ class Diagnostic:
     severity: str = "error"
     hint: str | None = None
 
+    def to_dict(self) -> dict:
+        """The diagnostic as plain data, for `--format json`."""
+        return {"path": self.span.path, "line": self.span.line, "col": self.span.col,
+                "end_line": self.span.end_line, "end_col": self.span.end_col,
+                "severity": self.severity, "code": self.code, "message": self.message,
+                "hint": self.hint}
+
     def sort_key(self) -> tuple:
         return (self.span.path, self.span.line, self.span.col, self.code)
 

@@ -87,3 +87,24 @@ if given:
         analysis = dsl.analyze(text, "fuzz.rules")
         for diagnostic in analysis.diagnostics:
             assert diagnostic.render(text).startswith("fuzz.rules:")
+
+
+def test_a_huge_file_is_refused_quickly(tmp_path):
+    path = tmp_path / "huge.rules"
+    path.write_bytes(b"when a then +1\n" * 700_000)  # 10.5 MB
+    with pytest.raises(RulesError) as caught:
+        dsl.read_source(path)
+    assert caught.value.render() == (
+        f"{path}:1:1: error[file-too-large]: this file has 10.5 MB; a rule file has at most 2 MB\n"
+        "  = hint: is this really a rule file? split a huge ruleset into several files")
+
+
+def test_binary_garbage_and_empty_files_give_diagnostics_not_crashes(tmp_path):
+    garbage = bytes(range(256)) * 40
+    (tmp_path / "bin.rules").write_bytes(garbage)
+    with pytest.raises(RulesError) as caught:
+        dsl.read_source(tmp_path / "bin.rules")
+    assert [d.code for d in caught.value.diagnostics] == ["bad-encoding"]
+    text = garbage.decode("latin-1")
+    assert all(d.render(text) for d in dsl.analyze(text).diagnostics)
+    assert dsl.analyze("").diagnostics == ()
