@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +12,7 @@ import click
 
 import dsl
 from dsl.errors import LeadrulesError
+from dsl.format import format_source
 from engine import bundled, report
 from engine.compiler import compile_ruleset
 from engine.events import format_timestamp
@@ -44,6 +48,7 @@ def main():
     Examples:
       leadrules demo                      score the bundled sample with the b2b rules
       leadrules check rulesets/b2b.rules  find mistakes in a rule file
+      leadrules fmt --check rulesets/     lay rule files out the one canonical way
       leadrules sample --leads 1000 --out data/
     """
 
@@ -88,29 +93,108 @@ def demo(db: Path, top: int):
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-def check(files: tuple[Path, ...], strict: bool):
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one object with every diagnostic, for editors and CI.")
+def check(files: tuple[Path, ...], strict: bool, output: str):
     """Check rule files for mistakes; exit 1 if any file has errors.
 
+    FILES may be rule files or directories (every .rules file below them).
     Every error names the file, line and column, shows the line, and says
-    what to write instead.
+    what to write instead. Warnings (a line that can never be chosen, a stage
+    no move leads into) are shown but fail only with --strict.
 
     \b
-    Example:
+    Examples:
       leadrules check rulesets/b2b.rules
+      leadrules check --strict --format json rulesets/*.rules
     """
-    failed = False
-    for path in files:
-        analysis = dsl.analyze(dsl.read_source(path), str(path))
-        for diagnostic in analysis.diagnostics:
-            click.echo(diagnostic.render(analysis.ruleset.source) + "\n")
-        bad = analysis.diagnostics if strict else analysis.errors
-        failed = failed or bool(bad)
-        click.echo(f"{path}: {_count(analysis.errors, 'error')}, "
-                   f"{_count(analysis.warnings, 'warning')}" if analysis.diagnostics else f"{path}: ok")
+    analyses = [_analyze_file(path) for path in _rule_files(files)]
+    failed = any(a.diagnostics if strict else a.errors for a in analyses)
+    if output == "json":
+        click.echo(json.dumps({"ok": not failed, "files": [
+            {"path": a.ruleset.path, "errors": len(a.errors), "warnings": len(a.warnings),
+             "diagnostics": [d.to_dict() for d in a.diagnostics]} for a in analyses]},
+            indent=2, ensure_ascii=False))
+    else:
+        for a in analyses:
+            for diagnostic in a.diagnostics:
+                click.echo(diagnostic.render(a.ruleset.source) + "\n")
+            click.echo(f"{a.ruleset.path}: {_count(a.errors, 'error')}, "
+                       f"{_count(a.warnings, 'warning')}" if a.diagnostics else
+                       f"{a.ruleset.path}: ok")
     sys.exit(1 if failed else 0)
+
+
+def _rule_files(paths: tuple[Path, ...]) -> list[Path]:
+    """The files named, with each directory replaced by the .rules files below it."""
+    found: list[Path] = []
+    for path in paths:
+        found.extend(sorted(path.rglob("*.rules")) if path.is_dir() else [path])
+    return found
+
+
+def _analyze_file(path: Path) -> dsl.Analysis:
+    """The analysis of a rule file; a file that is not UTF-8 is one bad-encoding diagnostic."""
+    try:
+        return dsl.analyze(dsl.read_source(path), str(path))
+    except dsl.RulesError as error:
+        source = next(iter(error.sources.values()), "")
+        return dsl.Analysis(dsl.Ruleset((), str(path), source), error.diagnostics)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit 1 and list the files that would change.")
+@click.option("--diff", is_flag=True, help="Write nothing; print the changes as a unified diff.")
+def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
+    """Rewrite rule files in the one canonical layout.
+
+    Keywords in lower case, single spaces, lists as ["a", "b"], the points of
+    consecutive `when` lines aligned; comments and blank-line groups are kept.
+    A file with syntax errors is reported and left as it is.
+
+    \b
+    Examples:
+      leadrules fmt rulesets/b2b.rules
+      leadrules fmt --check rulesets/*.rules     # in CI or a pre-commit hook
+      leadrules fmt --diff campaign.rules
+    """
+    changed, broken = [], False
+    files = _rule_files(files)
+    for path in files:
+        source = dsl.read_source(path)
+        try:
+            formatted = format_source(source, str(path))
+        except dsl.RulesError as error:
+            click.echo(error.render() + "\n", err=True)
+            broken = True
+            continue
+        if formatted == source:
+            continue
+        changed.append(path)
+        if diff:
+            click.echo("".join(difflib.unified_diff(
+                source.splitlines(keepends=True), formatted.splitlines(keepends=True),
+                f"{path}", f"{path} (formatted)")), nl=False)
+        elif check_only:
+            click.echo(f"would reformat {path}")
+        else:
+            _replace(path, formatted)
+            click.echo(f"reformatted {path}")
+    unchanged = len(files) - len(changed)
+    verb = "would be reformatted" if check_only or diff else "reformatted"
+    click.echo(f"{_count(changed, 'file')} {verb}, {unchanged} unchanged", err=True)
+    sys.exit(1 if broken or (check_only and changed) else 0)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write the file through a temporary file beside it, so a crash never leaves half a file."""
+    temporary = path.with_name(f".{path.name}.leadrules-fmt")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 @main.command()

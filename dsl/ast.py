@@ -8,7 +8,7 @@ from typing import Union
 
 import attrs
 
-from dsl.errors import Span
+from dsl.errors import Span, source_lines
 
 
 def _span():
@@ -379,7 +379,7 @@ class Ruleset:
         """The source text a span covers, continuation lines joined with single spaces."""
         if span is None:
             return ""
-        lines = self.source.splitlines()[span.line - 1:span.end_line]
+        lines = source_lines(self.source)[span.line - 1:span.end_line]
         if not lines:
             return ""
         lines[-1] = lines[-1][:span.end_col - 1]

@@ -7,6 +7,15 @@ from typing import Iterable
 import attrs
 
 
+def source_lines(text: str) -> list[str]:
+    """Lines as the grammar counts them: split at \\n only (a \\r before it is dropped), so
+    a form feed or U+2028 inside a line never shifts line numbers."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 @attrs.frozen
 class Span:
     """Where a piece of rule text is: 1-based line and column, end exclusive."""
@@ -44,7 +53,7 @@ class Diagnostic:
     def render(self, source: str | None = None) -> str:
         """`path:line:col: severity[code]: message`, the source line underlined, then the hint."""
         out = [f"{self.span}: {self.severity}[{self.code}]: {self.message}"]
-        lines = source.splitlines() if source is not None else []
+        lines = source_lines(source) if source is not None else []
         if 0 < self.span.line <= len(lines):
             text = lines[self.span.line - 1].expandtabs(1)
             gutter = " " * len(str(self.span.line))

@@ -12,7 +12,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from dsl import ast
-from dsl.errors import Diagnostic, Span
+from dsl.errors import Diagnostic, Span, source_lines
 
 STATEMENT_KEYWORDS = ("ruleset", "events", "activity", "fields", "when", "score", "fit", "grade",
                       "band", "label", "disqualify", "bant", "stages", "stage", "on", "sla", "goal")
@@ -38,7 +38,7 @@ class Chunk:
     text: str
 
 
-def _code_part(line: str) -> tuple[str, int]:
+def code_part(line: str) -> tuple[str, int]:
     """The line without its comment, and the bracket depth it opens (negative if it closes)."""
     depth, in_string, i = 0, False, 0
     while i < len(line):
@@ -70,8 +70,8 @@ def split_statements(text: str) -> list[Chunk]:
     unless the next line starts a new statement at its first column."""
     chunks: list[Chunk] = []
     start, lines, depth, open_end = 0, [], 0, False
-    for number, line in enumerate(text.splitlines(), start=1):
-        code, change = _code_part(line)
+    for number, line in enumerate(source_lines(text), start=1):
+        code, change = code_part(line)
         if lines and open_end and not _starts_statement(line):
             lines.append(line)
         else:
@@ -262,7 +262,8 @@ class _Builder(Transformer):
         if _number(number) not in BANDS:
             self.problem("bad-band", number, f"'{number}' is not a band",
                          hint="bands are 1, 2, 3 and 4")
-        return ast.Classify("band", str(number), _guard(cond), span=self.span(meta))
+        value = _number(number)
+        return ast.Classify("band", str(int(value)), _guard(cond), span=self.span(meta))
 
     @v_args(meta=True)
     def label_rule(self, meta, items):
@@ -492,7 +493,7 @@ def _syntax_diagnostic(error: UnexpectedInput, chunk: Chunk, path: str) -> Diagn
     token = getattr(error, "token", None)
     expected = getattr(error, "accepts", None) or getattr(error, "expected", None) or set()
     if token is None or token.type == "$END":
-        last = chunk.text.splitlines()[-1]
+        last = source_lines(chunk.text)[-1]
         end = len(last.rstrip()) + 1
         span = Span(path, chunk.line + chunk.text.count("\n"), end, chunk.line + chunk.text.count("\n"), end + 1)
         return Diagnostic("syntax", "the statement ends too early", span,

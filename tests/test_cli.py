@@ -1,5 +1,6 @@
 """The command line: exit codes and exact output, then a look at the store."""
 
+import json
 import os
 import re
 import subprocess
@@ -124,7 +125,7 @@ def test_demo_on_a_file_that_is_not_a_database_fails_cleanly(tmp_path):
     assert result.output.startswith(f"error: {db}: cannot open store: file is not a database")
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["check"], ["sample"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["check"], ["fmt"], ["sample"]])
 def test_every_help_shows_an_example(command):
     result = invoke(*command, "--help")
     assert result.exit_code == 0
@@ -150,3 +151,84 @@ def test_sample_into_an_unwritable_place_fails_cleanly(tmp_path):
     result = CliRunner().invoke(main, ["sample", "--leads", "5", "--out", str(blocker / "sub")])
     assert result.exit_code == 1
     assert result.output == f"error: {blocker / 'sub'}: Not a directory\n"
+
+
+def test_check_json_lists_every_diagnostic(tmp_path):
+    rules = tmp_path / "bad.rules"
+    rules.write_text("events webinar_signup\nwhen webinar_sigup then +25\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "--format", "json", str(rules)])
+    assert result.exit_code == 1
+    assert json.loads(result.output) == {"ok": False, "files": [{
+        "path": str(rules), "errors": 1, "warnings": 0, "diagnostics": [{
+            "path": str(rules), "line": 2, "col": 6, "end_line": 2, "end_col": 19,
+            "severity": "error", "code": "unknown-event",
+            "message": "unknown event 'webinar_sigup'", "hint": "did you mean 'webinar_signup'?"}]}]}
+
+
+def test_check_walks_directories_and_reports_bad_encoding(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "good.rules").write_text("events a\nwhen a then +1\n", encoding="utf-8")
+    (tmp_path / "latin1.rules").write_bytes(b"# Gesch\xe4ftsf\xfchrer\n")
+    (tmp_path / "notes.txt").write_text("not a rule file")
+    result = CliRunner().invoke(main, ["check", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == f"{tmp_path / 'latin1.rules'}:1:8: error[bad-encoding]: byte 0xe4 is not UTF-8"
+    assert result.output.splitlines()[-2:] == [f"{tmp_path / 'latin1.rules'}: 1 error, 0 warnings",
+                                               f"{tmp_path / 'sub' / 'good.rules'}: ok"]
+
+
+def test_check_strict_fails_on_warnings(tmp_path):
+    rules = tmp_path / "w.rules"
+    rules.write_text("grade A if fit >= 70\ngrade D otherwise\ngrade C if fit >= 30\n")
+    assert invoke("check", rules).exit_code == 0
+    assert CliRunner().invoke(main, ["check", "--strict", str(rules)]).exit_code == 1
+
+
+MESSY = 'WHEN  a THEN +1\nwhen bb then   -2\n'
+TIDY = "when a  then +1\nwhen bb then -2\n"
+
+
+def test_fmt_rewrites_in_place_and_says_so(tmp_path):
+    rules = tmp_path / "r.rules"
+    rules.write_text(MESSY, encoding="utf-8")
+    result = invoke("fmt", rules)
+    assert (result.exit_code, result.output) == (0, f"reformatted {rules}\n1 file reformatted, 0 unchanged\n")
+    assert rules.read_text(encoding="utf-8") == TIDY
+    again = invoke("fmt", rules)
+    assert (again.exit_code, again.output) == (0, "0 files reformatted, 1 unchanged\n")
+
+
+def test_fmt_check_lists_files_and_writes_nothing(tmp_path):
+    (tmp_path / "messy.rules").write_text(MESSY, encoding="utf-8")
+    (tmp_path / "tidy.rules").write_text(TIDY, encoding="utf-8")
+    result = CliRunner().invoke(main, ["fmt", "--check", str(tmp_path)])
+    assert (result.exit_code, result.output) == (
+        1, f"would reformat {tmp_path / 'messy.rules'}\n1 file would be reformatted, 1 unchanged\n")
+    assert (tmp_path / "messy.rules").read_text(encoding="utf-8") == MESSY
+
+
+def test_fmt_diff_prints_a_unified_diff(tmp_path):
+    rules = tmp_path / "r.rules"
+    rules.write_text(MESSY, encoding="utf-8")
+    result = invoke("fmt", "--diff", rules)
+    assert result.exit_code == 0
+    assert result.output == (
+        f"--- {rules}\n+++ {rules} (formatted)\n@@ -1,2 +1,2 @@\n"
+        "-WHEN  a THEN +1\n-when bb then   -2\n+when a  then +1\n+when bb then -2\n"
+        "1 file would be reformatted, 0 unchanged\n")
+    assert rules.read_text(encoding="utf-8") == MESSY
+
+
+def test_fmt_leaves_a_file_with_syntax_errors_alone(tmp_path):
+    rules = tmp_path / "bad.rules"
+    rules.write_text("when a then 25\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["fmt", str(rules)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"{rules}:1:13: error[missing-sign]: points need a sign: 25\n")
+    assert rules.read_text(encoding="utf-8") == "when a then 25\n"
+
+
+def test_fmt_check_passes_on_the_bundled_rulesets():
+    from engine.bundled import ruleset_path
+    result = invoke("fmt", "--check", ruleset_path().parent)
+    assert result.exit_code == 0

@@ -1,0 +1,316 @@
+"""Canonical rule text: a writer per node kind, and whole files with their comments kept."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import attrs
+
+import dsl
+from dsl import ast
+from dsl.errors import Diagnostic, RulesError, Span, source_lines
+from dsl.parser import code_part, split_statements
+
+# Layout decisions, each tested in tests/test_format.py:
+# - `events`, `fields` and `stages` lines longer than WIDTH characters wrap after a comma; each
+#   line takes as many names as fit in WIDTH (its trailing comma included, a trailing comment
+#   not counted), continuation lines align under the first name. Nothing else is ever wrapped.
+# - Alignment: a run is a maximal sequence of `when EVENT ... then` lines (ScoreRule, not the
+#   `when no activity` rule) with no blank line, comment line or other statement between them.
+#   If the run's longest `when ... ` part (the text before `then`, its one space included) is at
+#   most ALIGN_LIMIT characters, the others are padded so every `then` stands in that column;
+#   otherwise the whole run keeps single spaces. Nothing else is aligned.
+# - Parentheses only where the tree needs them: an Or or And inside an And, an Or inside an Or
+#   (so `(a or b) or c` keeps its shape), an And or Or inside a Not.
+# - Comments keep their text as written (`#note` stays `#note`), minus surrounding whitespace.
+WIDTH = 100
+ALIGN_LIMIT = 40  # a short table of points aligns; long `where` lines would only add noise
+_PRECEDENCE = {ast.Or: 1, ast.And: 2, ast.Not: 3}  # every other condition binds tightest (4)
+
+
+def write(node) -> str:
+    """The canonical text of any AST node."""
+    return _WRITERS[type(node)](node)
+
+
+# --- values ------------------------------------------------------------------------------------
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _number(value: int | Decimal) -> str:
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def _signed(points: int) -> str:
+    return f"{points:+d}"
+
+
+_LITERALS = {str: _quote, bool: lambda v: "true" if v else "false", int: _number,
+             Decimal: _number, date: date.isoformat}
+
+
+def _literal(node: ast.Literal) -> str:
+    return _LITERALS[type(node.value)](node.value)
+
+
+def _duration(node: ast.Duration) -> str:
+    unit = node.unit[:-1] if node.amount == 1 else node.unit
+    return f"{node.amount} {unit}"
+
+
+def _names(names) -> str:
+    return ", ".join(write(n) for n in names)
+
+
+def _list(values) -> str:
+    return "[" + ", ".join(write(v) for v in values) + "]"
+
+
+# --- conditions --------------------------------------------------------------------------------
+
+def _inner(node, floor: int) -> str:
+    """A sub-condition, in parentheses when it binds looser than `floor` needs."""
+    text = _WRITERS[type(node)](node)  # not via write(): one frame less per level of nesting
+    return f"({text})" if _PRECEDENCE.get(type(node), 4) < floor else text
+
+
+def _or(node: ast.Or) -> str:
+    return " or ".join([_inner(item, 2) for item in node.items])
+
+
+def _and(node: ast.And) -> str:
+    return " and ".join([_inner(item, 3) for item in node.items])
+
+
+def _not(node: ast.Not) -> str:
+    return "not " + _inner(node.item, 3)
+
+
+def _in_list(node: ast.InList) -> str:
+    return f"{write(node.left)} {'not in' if node.negated else 'in'} {_list(node.values)}"
+
+
+def _is_missing(node: ast.IsMissing) -> str:
+    return f"{write(node.left)} is {'set' if node.negated else 'missing'}"
+
+
+def _where(cond) -> str:
+    return f" where {write(cond)}" if cond is not None else ""
+
+
+# --- statements --------------------------------------------------------------------------------
+
+def _wrapped(keyword: str, items: list[str]) -> str:
+    """`keyword a, b, ...`, wrapped after a comma before WIDTH, aligned under the first item."""
+    lines, line = [], f"{keyword} {items[0]}"
+    for index, item in enumerate(items[1:], start=2):
+        more = index < len(items)  # a comma will follow this item
+        if len(line) + 2 + len(item) + more > WIDTH:
+            lines.append(line + ",")
+            line = " " * (len(keyword) + 1) + item
+        else:
+            line += ", " + item
+    return "\n".join([*lines, line])
+
+
+def _limit_per(node) -> str:
+    return f" per {write(node.per)}" if node.per is not None else ""
+
+
+def _outcome(points: int | None, limits, actions) -> str:
+    """What follows `then`: points, limits and `and ACTION`s, or the actions alone."""
+    words = [_signed(points), *(write(limit) for limit in limits)] if points is not None else []
+    acts = [write(action) for action in actions]
+    if not words:
+        return " and ".join(acts)
+    return " ".join(words) + "".join(f" and {act}" for act in acts)
+
+
+def _when_head(node: ast.ScoreRule) -> str:
+    return f"when {write(node.event)}{_where(node.where)}"
+
+
+def _then(node: ast.ScoreRule) -> str:
+    return "then " + _outcome(node.points, node.limits, node.actions)
+
+
+def _guard(cond, otherwise: bool = False) -> str:
+    if cond is not None:
+        return f" if {write(cond)}"
+    return " otherwise" if otherwise else ""
+
+
+def _classify(node: ast.Classify) -> str:
+    return f"{node.kind} {node.value}{_guard(node.cond, otherwise=node.cond is None)}"
+
+
+def _stage_move(node: ast.StageMove) -> str:
+    source = write(node.source) if node.source is not None else "*"
+    return f"stage {source} -> {write(node.target)} {write(node.trigger)}"
+
+
+def _bant(node: ast.BantDecl) -> str:
+    resets = f", reset on {_names(node.resets)}" if node.resets else ""
+    return f"bant from {write(node.source)}{resets}"
+
+
+def _goal(node: ast.Goal) -> str:
+    text = (f"goal {_quote(node.name)}: {write(node.measure)} {node.op} "
+            f"{_number(node.target)}{'%' if node.percent else ''}")
+    if node.start is not None:
+        return f"{text} between {node.start.isoformat()} and {node.end.isoformat()}"
+    return f"{text} by {node.end.isoformat()}" if node.end is not None else text
+
+
+_WRITERS = {
+    # names and values
+    ast.Name: lambda n: n.text,
+    ast.Ref: lambda n: n.dotted,
+    ast.Literal: _literal,
+    ast.Symbol: lambda n: n.name,
+    ast.Duration: _duration,
+    ast.DaysInStage: lambda n: "days in stage",
+    ast.DaysSinceActivity: lambda n: "days since last activity",
+    ast.CountWithin: lambda n: f"count {write(n.event)} within {write(n.window)}",
+    # conditions
+    ast.Compare: lambda n: f"{write(n.left)} {n.op} {write(n.right)}",
+    ast.InList: _in_list,
+    ast.TextMatch: lambda n: f"{write(n.left)} {n.op} {write(n.value)}",
+    ast.IsMissing: _is_missing,
+    ast.Truthy: lambda n: write(n.ref),
+    ast.And: _and,
+    ast.Or: _or,
+    ast.Not: _not,
+    # limits, actions, triggers, goal measures
+    ast.Once: lambda n: "once" + _limit_per(n),
+    ast.AtMost: lambda n: f"at most {n.times} times{_limit_per(n)}",
+    ast.Within: lambda n: f"within {write(n.window)}",
+    ast.Decay: lambda n: f"decay {_number(n.percent)}% every {write(n.every)}",
+    ast.Action: lambda n: f"{n.kind} {_quote(n.text)}",
+    ast.OnCondition: lambda n: f"if {write(n.cond)}",
+    ast.OnEvent: lambda n: f"on {write(n.event)}{_where(n.where)}",
+    ast.OnActivity: lambda n: "on any activity",
+    ast.Entered: lambda n: f"entered {write(n.stage)}",
+    ast.Conversion: lambda n: f"conversion {write(n.source)} -> {write(n.target)}",
+    ast.LeadsIn: lambda n: f"leads in {write(n.stage)}",
+    ast.FieldDecl: lambda n: f"{write(n.name)}: {write(n.type)}",
+    # statements
+    ast.RulesetName: lambda n: f"ruleset {_quote(n.name)}",
+    ast.EventsDecl: lambda n: _wrapped("events", [write(x) for x in n.names]),
+    ast.ActivityExcludes: lambda n: f"activity excludes {_names(n.names)}",
+    ast.FieldsDecl: lambda n: _wrapped("fields", [write(x) for x in n.fields]),
+    ast.ScoreRule: lambda n: f"{_when_head(n)} {_then(n)}",
+    ast.InactivityRule: lambda n: (f"when no activity for {write(n.quiet)} then "
+                                   f"{_outcome(n.points, (), n.actions)}"),
+    ast.ScoreBounds: lambda n: f"score between {n.low} and {n.high}",
+    ast.FitRule: lambda n: f"fit {_signed(n.points)} if {write(n.cond)}",
+    ast.Classify: _classify,
+    ast.Disqualify: lambda n: f"disqualify {_quote(n.reason)} if {write(n.cond)}",
+    ast.BantDecl: _bant,
+    ast.StagesDecl: lambda n: _wrapped("stages", [write(x) for x in n.names]),
+    ast.StageMove: _stage_move,
+    ast.OnEntering: lambda n: (f"on entering {write(n.stage)} {write(n.action)}"
+                               f"{_guard(n.cond, n.otherwise)}"),
+    ast.Sla: lambda n: f"sla {write(n.stage)}: {write(n.event)} within {write(n.window)}",
+    ast.Goal: _goal,
+}
+
+
+# --- layout: statements, comments, blank lines -------------------------------------------------
+
+@attrs.frozen
+class _Statement:
+    """A statement in the layout: `when EVENT [where ...]` (or "" for other kinds), the rest of
+    its text, and the comment that trails it ("" for none)."""
+
+    head: str
+    tail: str
+    comment: str = ""
+
+
+def _statement(node, ruleset: ast.Ruleset, comment: str = "") -> _Statement:
+    """The statement's layout entry; RulesError (too-deep) if it nests too deeply to write."""
+    try:
+        if type(node) is ast.ScoreRule:
+            return _Statement(_when_head(node), _then(node), comment)
+        return _Statement("", write(node), comment)
+    except RecursionError:
+        line = node.span.line if node.span is not None else 1
+        problem = Diagnostic("too-deep", "this statement is nested too deeply to format",
+                             Span(ruleset.path, line, 1, line, 2),
+                             hint="split the condition into simpler rules")
+        raise RulesError([problem], {ruleset.path: ruleset.source}) from None
+
+
+def _with_comment(text: str, comment: str) -> str:
+    return f"{text}  {comment}" if comment else text
+
+
+def _aligned(run: list[_Statement]) -> list[str]:
+    """A run of `when EVENT` rules, their `then`s in one column unless that is too far right."""
+    width = max((len(s.head) for s in run), default=0)
+    width = width if width + 1 <= ALIGN_LIMIT else 0
+    return [_with_comment(f"{s.head.ljust(width)} {s.tail}", s.comment) for s in run]
+
+
+def _layout(entries: list) -> str:
+    """The text of layout entries: statements, full-line comments and blank lines ("")."""
+    lines, run = [], []
+    for entry in entries:
+        if isinstance(entry, _Statement) and entry.head:
+            run.append(entry)
+            continue
+        lines.extend(_aligned(run))
+        run = []
+        lines.append(_with_comment(entry.tail, entry.comment)
+                     if isinstance(entry, _Statement) else entry)
+    return "".join(line + "\n" for line in _tidy(lines + _aligned(run)))
+
+
+def _tidy(lines: list[str]) -> list[str]:
+    """Blank-line runs collapsed to one; none at the start or the end."""
+    kept = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]
+    while kept and not kept[0]:
+        kept.pop(0)
+    while kept and not kept[-1]:
+        kept.pop()
+    return kept
+
+
+def format_ruleset(ruleset: ast.Ruleset) -> str:
+    """The canonical text of a ruleset's statements, one per line (long declarations wrapped),
+    the `then`s of consecutive `when` rules aligned; ends with a newline."""
+    return _layout([_statement(s, ruleset) for s in ruleset.statements])
+
+
+def _comment(line: str) -> str:
+    """The comment on a line of rule text, or "" if it has none."""
+    code, _ = code_part(line)
+    return line[len(code):].strip()
+
+
+def _statement_entries(statement, ruleset: ast.Ruleset, lines: list[str]) -> list:
+    """A statement's own lines as layout entries: the comments from inside it first, then the
+    statement with the comment of its last line."""
+    inside = [_comment(line) for line in lines[:-1]]
+    return [*(c for c in inside if c), _statement(statement, ruleset, _comment(lines[-1]))]
+
+
+def format_source(text: str, path: str = "<rules>") -> str:
+    """The canonical text of a whole rule file, its comments and blank-line groups kept.
+
+    Raises RulesError with the syntax diagnostics if the text does not parse; the semantic
+    checks are not run, so a ruleset with, say, an unknown event is formatted all the same.
+    """
+    ruleset = dsl.parse(text, path)
+    lines = source_lines(text)  # as split_statements splits, so chunk line numbers index it
+    entries, done = [], 0
+    for chunk, statement in zip(split_statements(text), ruleset.statements, strict=True):
+        entries.extend(line.strip() for line in lines[done:chunk.line - 1])
+        done = chunk.line + chunk.text.count("\n")
+        entries.extend(_statement_entries(statement, ruleset, lines[chunk.line - 1:done]))
+    entries.extend(line.strip() for line in lines[done:])
+    return _layout(entries)
