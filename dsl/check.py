@@ -294,27 +294,63 @@ def _reaches(uses: dict, start: str, goal: str, seen: set) -> bool:
     return False
 
 
+def _bound(cond) -> tuple[tuple, str, object] | None:
+    """A single comparison `operand >= n` (or >, <, <=) as (operand, op, n); else None."""
+    if isinstance(cond, ast.Compare) and cond.op in ("<", "<=", ">", ">=") and \
+            isinstance(cond.right, ast.Literal) and _kind_of_value(cond.right) == "number":
+        return cond.left, cond.op, cond.right.value
+    return None
+
+
+def _covers(earlier, later) -> bool:
+    """Whether every lead that meets `later` also meets `earlier`, for the simple cases."""
+    if earlier is None or earlier == later:
+        return True
+    a, b = _bound(earlier), _bound(later)
+    if a is None or b is None or a[0] != b[0] or (a[1][0] != b[1][0]):
+        return False
+    (_, op_a, n_a), (_, op_b, n_b) = a, b
+    if op_a[0] == ">":
+        return n_b > n_a or (n_b == n_a and (op_a == ">=" or op_b == ">"))
+    return n_b < n_a or (n_b == n_a and (op_a == "<=" or op_b == "<"))
+
+
 def unreachable_lines(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
-    """A grade or band line below an `otherwise` of its kind can never be chosen."""
-    closed: set[str] = set()
+    """A grade, band or label line whose condition an earlier line of its kind already covers
+    can never be chosen (the first line that holds wins)."""
+    earlier: dict[str, list[ast.Classify]] = {}
     for line in ruleset.of(ast.Classify):
-        if line.kind in closed:
-            yield _error("unreachable-line", line, f"this {line.kind} line comes after "
-                         f"'{line.kind} ... otherwise' and can never be chosen",
-                         hint="move it above the otherwise line", severity="warning")
-        if line.cond is None:
-            closed.add(line.kind)
+        before = earlier.setdefault(line.kind, [])
+        cover = next((e for e in before if _covers(e.cond, line.cond)), None)
+        if cover is not None:
+            why = "'otherwise'" if cover.cond is None else f"line {cover.span.line}"
+            yield _error("unreachable-line", line, f"this {line.kind} line can never be chosen: "
+                         f"every lead it matches is already taken by {why}",
+                         hint="move it above that line, or change its condition",
+                         severity="warning")
+        before.append(line)
 
 
 def unreachable_stages(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
-    """Every stage but the first is the target of some move."""
-    targets = {m.target.text for m in ruleset.of(ast.StageMove)}
-    for decl in ruleset.of(ast.StagesDecl)[:1]:
-        for name in decl.names[1:]:
-            if name.text not in targets:
-                yield _error("unreachable-stage", name, f"no move leads into stage '{name.text}'",
-                             hint=f"add e.g. stage {decl.names[0].text} -> {name.text} if ...",
-                             severity="warning")
+    """Every stage can be reached from the first one by some chain of moves."""
+    decl = next(iter(ruleset.of(ast.StagesDecl)), None)
+    if decl is None or not decl.names:
+        return
+    moves = ruleset.of(ast.StageMove)
+    reached, frontier = {decl.names[0].text}, [decl.names[0].text]
+    while frontier:
+        stage = frontier.pop()
+        for move in moves:
+            if (move.source is None or move.source.text == stage) and \
+                    move.target.text not in reached:
+                reached.add(move.target.text)
+                frontier.append(move.target.text)
+    for name in decl.names[1:]:
+        if name.text not in reached:
+            yield _error("unreachable-stage", name, f"no chain of moves from "
+                         f"'{decl.names[0].text}' leads into stage '{name.text}'",
+                         hint=f"add a move into it, e.g. stage {decl.names[0].text} -> "
+                         f"{name.text} if ...", severity="warning")
 
 
 PASSES: list[Callable[[ast.Ruleset, Scope], Iterator[Diagnostic]]] = [

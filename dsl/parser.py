@@ -135,7 +135,8 @@ class _Builder(Transformer):
     def integer(self, token: Token) -> int:
         value = _number(token)
         if not isinstance(value, int):
-            self.problem("bad-number", token, f"expected a whole number, not {token}")
+            self.problem("bad-number", token, f"expected a whole number, not {token}",
+                         hint=f"write {int(value)}")
             return int(value)
         return value
 
