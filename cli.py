@@ -165,8 +165,8 @@ def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
     changed, broken = [], False
     files = _rule_files(files)
     for path in files:
-        source = dsl.read_source(path)
         try:
+            source = dsl.read_source(path)
             formatted = format_source(source, str(path))
         except dsl.RulesError as error:
             click.echo(error.render() + "\n", err=True)

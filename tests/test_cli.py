@@ -232,3 +232,12 @@ def test_fmt_check_passes_on_the_bundled_rulesets():
     from engine.bundled import ruleset_path
     result = invoke("fmt", "--check", ruleset_path().parent)
     assert result.exit_code == 0
+
+
+def test_fmt_reports_a_file_that_is_not_utf8_and_goes_on(tmp_path):
+    (tmp_path / "a.rules").write_bytes(b"# Gesch\xe4ftsf\xfchrer\n")
+    (tmp_path / "b.rules").write_text(MESSY, encoding="utf-8")
+    result = CliRunner().invoke(main, ["fmt", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'a.rules'}:1:8: error[bad-encoding]: byte 0xe4 is not UTF-8" in result.output
+    assert (tmp_path / "b.rules").read_text(encoding="utf-8") == TIDY
