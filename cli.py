@@ -79,8 +79,9 @@ def demo(db: Path, top: int):
                    f"{summary.new_leads} leads created from events")
         rules = compile_ruleset(dsl.load(bundled.ruleset_path()))
         click.echo(f"Rules:    \"{rules.name}\" from {rules.path}")
-        as_of = store.counts().last_ts or 0
-        with _progress(store.counts().leads, "Scoring") as bar:
+        counts = store.counts()
+        as_of = counts.last_ts or 0
+        with _progress(counts.leads, "Scoring") as bar:
             run = score_store(store, rules, as_of, progress=bar.update)
         click.echo(f"Scored:   {run.leads} leads, {run.events} events, as of "
                    f"{format_timestamp(as_of)} (the last event in the sample); run {run.run_id}")

@@ -112,17 +112,21 @@ def stages_known(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
                          hint=suggest(name.text, scope.stages) or "declare it in the stages line")
 
 
+# Where conditions stand: node class -> (attribute, whether event properties may be named).
+CONDITIONS = {ast.ScoreRule: ("where", True), ast.OnEvent: ("where", True),
+              ast.FitRule: ("cond", False), ast.Classify: ("cond", False),
+              ast.Disqualify: ("cond", False), ast.OnCondition: ("cond", False),
+              ast.OnEntering: ("cond", False)}
+
+
 def _conditions(ruleset: ast.Ruleset) -> Iterator[tuple[object, bool]]:
     """Every condition with whether it is an event's `where` (event properties allowed)."""
     for statement in ruleset.statements:
         for node in walk(statement):
-            where = getattr(node, "where", None) if isinstance(node, (ast.ScoreRule, ast.OnEvent)) \
-                else None
-            cond = getattr(node, "cond", None) if not isinstance(node, ast.OnEvent) else None
-            if where is not None:
-                yield where, True
-            if cond is not None and not isinstance(node, (ast.And, ast.Or, ast.Not)):
-                yield cond, False
+            attribute, in_where = CONDITIONS.get(type(node), (None, False))
+            cond = getattr(node, attribute) if attribute else None
+            if cond is not None:
+                yield cond, in_where
 
 
 def names_known(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:

@@ -100,10 +100,6 @@ def _first(lines: tuple[Guarded, ...], state: LeadState):
     return None
 
 
-def _disqualification(rules: CompiledRuleset, state: LeadState) -> Guarded | None:
-    return next((g for g in rules.disqualify if g.pred(state)), None)
-
-
 def _move_stages(rules: CompiledRuleset, state: LeadState, event: Event) -> list[StageChange]:
     """Take the first move out of the current stage that holds, then again from the new stage;
     no stage is entered twice in one step."""
@@ -166,9 +162,9 @@ def evaluate(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object]
                       tuple(moves), tuple(points))
 
 
-def _disqualify(rules, state: LeadState, event: Event | None, moves: list) -> str | None:
+def _disqualify(rules: CompiledRuleset, state: LeadState, event: Event | None, moves: list) -> str | None:
     """Move the lead to Disqualified when a disqualify rule holds; its reason, or None."""
-    found = _disqualification(rules, state)
+    found = next((g for g in rules.disqualify if g.pred(state)), None)
     if found is None:
         return None
     ts, cause = (event.ts, event.event_id) if event else (None, PROFILE)
