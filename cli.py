@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import csv
 import difflib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
 
 import dsl
-from dsl.errors import LeadrulesError
+from dsl.errors import LeadrulesError, UsageError
 from dsl.format import format_source
 from engine import bundled, report
 from engine.compiler import compile_ruleset
+from engine.errors import Reject
 from engine.events import format_timestamp
-from engine.ingest import ingest_files
+from engine.ingest import IngestReport, field_types, ingest
 from engine.run import score_store
 from engine.sample import write_sample
 from engine.store import Store
 
 DEMO_DB = "leadrules-demo.db"
+DEFAULT_DB = "leadrules.db"
+REJECT_COLUMNS = ("file", "line", "column", "value", "reason", "raw")
+
+db_option = click.option(
+    "--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
+    envvar="LEADRULES_DB", show_default=True, show_envvar=True,
+    help="The SQLite store (created when missing).")
 
 
 class Group(click.Group):
@@ -50,6 +60,8 @@ def main():
       leadrules check rulesets/b2b.rules  find mistakes in a rule file
       leadrules fmt --check rulesets/     lay rule files out the one canonical way
       leadrules sample --leads 1000 --out data/
+      leadrules ingest --leads data/leads.csv --events data/events.csv
+      leadrules store info
     """
 
 
@@ -73,10 +85,10 @@ def demo(db: Path, top: int):
     with Store(db) as store:
         click.echo(f"Database: {db.resolve()} ({'reused' if existed else 'created'})")
         leads_csv, events_csv = bundled.sample_paths()
-        summary = ingest_files(store, leads_csv, events_csv)
-        click.echo(f"Sample:   {summary.leads_read} leads and {summary.events_read} event rows read; "
-                   f"{summary.events_added} events added, {summary.duplicates} duplicates skipped, "
-                   f"{summary.new_leads} leads created from events")
+        leads, events = ingest(store, leads_csv, events_csv).files
+        click.echo(f"Sample:   {leads.rows} leads and {events.rows} event rows read; "
+                   f"{events.added} events added, {events.duplicates} duplicates skipped, "
+                   f"{events.new_leads} leads created from events")
         rules = compile_ruleset(dsl.load(bundled.ruleset_path()))
         click.echo(f"Rules:    \"{rules.name}\" from {rules.path}")
         counts = store.counts()
@@ -221,6 +233,190 @@ def sample(n_leads: int, seed: int, out: Path):
     click.echo(f"Wrote {files.events} events to {files.events_path}")
 
 
+@main.command(name="ingest")
+@db_option
+@click.option("--leads", "leads_file", metavar="FILE",
+              help="Lead profiles: lead_id plus one column (or JSON key) per field.")
+@click.option("--events", "events_file", metavar="FILE",
+              help="Events: event_id, lead_id, type, ts plus one column per property.")
+@click.option("--format", "input_format", type=click.Choice(["csv", "jsonl"]),
+              help="Read the files as this format instead of going by their names.")
+@click.option("--rules", type=click.Path(dir_okay=False, path_type=Path),
+              help="Rule file whose `fields` types (number, date, boolean) lead cells must have.")
+@click.option("--rejects", "rejects_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the rejected rows to this file (.jsonl for JSON Lines, else CSV).")
+@click.option("--max-rejects", type=click.IntRange(min=0), metavar="N",
+              help="Stop once more than N rows are rejected (what came before stays imported).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
+def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
+                   input_format: str | None, rules: Path | None, rejects_file: Path | None,
+                   max_rejects: int | None, quiet: bool):
+    """Import leads and events from CSV or JSON Lines files into the store.
+
+    Files ending in .csv or .jsonl (also .ndjson), optionally .gz, or - for
+    stdin. Events whose id is stored already are skipped, so importing a file
+    twice adds nothing; events without an event_id get one from their content.
+    Bad rows are rejected with file, line, column and reason, and the good rows
+    are still imported. An interrupted import (Ctrl-C, a crash) is resumed by
+    running the same command again.
+
+    Exit status: 0 when every row was taken, 1 when some were rejected, 2 when
+    the input is unusable (a missing file, no header).
+
+    \b
+    Examples:
+      leadrules ingest --leads leads.csv --events events.csv
+      leadrules ingest --events export.jsonl.gz --rejects rejects.csv
+      zcat events.csv.gz | leadrules ingest --events - --max-rejects 100
+    """
+    types = field_types(dsl.load(rules)) if rules is not None else None
+    with Store(db) as store, _IngestProgress(quiet) as progress:
+        outcome = ingest(store, leads_file, events_file, format=input_format, types=types,
+                        max_rejects=max_rejects, progress=progress.update)
+        rejects = store.rejects(outcome.import_ids) if outcome.rejected or rejects_file else []
+    if rejects_file is not None:
+        _write_rejects(rejects_file, rejects)
+    if not quiet:
+        click.echo(_ingest_summary(db, outcome))
+    _show_rejects(outcome, rejects, rejects_file)
+    sys.exit(1 if outcome.rejected else 0)
+
+
+def _ingest_summary(db: Path, outcome: IngestReport) -> str:
+    rows = []
+    for f in outcome.files:
+        rate = f"{f.rows / f.seconds:,.0f}" if f.seconds > 0 else ""
+        rows.append((f.kind, f.name, f"{f.rows:,}", f"{f.added:,}",
+                     f"{f.duplicates:,}" if f.kind == "events" else "", f"{f.new_leads:,}",
+                     f"{f.rejected:,}", rate))
+    lines = [f"Imported into {db}", report.table(
+        ("file", "path", "rows", "added", "duplicates", "new leads", "rejected", "rows/s"), rows)]
+    for f in outcome.files:
+        if f.resumed_after:
+            lines.append(f"{f.name}: resumed an interrupted import after line "
+                         f"{f.resumed_after:,}; the counts include the earlier run")
+    return "\n".join(lines)
+
+
+def _show_rejects(outcome: IngestReport, rejects: list[dict], rejects_file: Path | None,
+                  limit: int = 10) -> None:
+    """The first rejected rows on stderr, and where the rest are."""
+    if outcome.stopped:
+        click.echo(f"error: stopped after more than {outcome.max_rejects} rejected rows "
+                   "(--max-rejects); the rows before were imported, and running the same "
+                   "command again carries on from there", err=True)
+    if not rejects:
+        return
+    for row in rejects[:limit]:
+        click.echo(str(Reject(row["file"], row["line"], row["reason"], row["column"],
+                              row["value"])), err=True)
+    more = len(rejects) - limit
+    where = f"; all of them are in {rejects_file}" if rejects_file else (
+        "; write them all to a file with --rejects FILE")
+    click.echo(f"{f'... and {more} more problems; ' if more > 0 else ''}"
+               f"{outcome.rejected:,} row{'' if outcome.rejected == 1 else 's'} rejected{where}",
+               err=True)
+
+
+def _write_rejects(path: Path, rejects: list[dict]) -> None:
+    """Rejected rows as CSV (or JSON Lines for a .jsonl name), written whole or not at all."""
+    temporary = path.with_name(f".{path.name}.leadrules-tmp")
+    with open(temporary, "w", encoding="utf-8", newline="") as out:
+        if path.suffix.lower() in (".jsonl", ".ndjson"):
+            for row in rejects:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            writer = csv.DictWriter(out, REJECT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rejects)
+    os.replace(temporary, path)
+
+
+@main.group()
+def store():
+    """Look into the store: what it holds, what was rejected.
+
+    \b
+    Examples:
+      leadrules store info
+      LEADRULES_DB=prod.db leadrules store info --format json
+    """
+
+
+@store.command()
+@db_option
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def info(db: Path, output: str):
+    """Counts of leads, events by type, time span, runs, imports and rejects.
+
+    \b
+    Example:
+      leadrules store info --db leadrules.db
+    """
+    with _existing_store(db) as s:
+        facts = s.info()
+    if output == "json":
+        click.echo(json.dumps(_info_json(db, facts), indent=2, ensure_ascii=False))
+    else:
+        click.echo(_info_text(db, facts))
+
+
+def _existing_store(db: Path) -> Store:
+    if not db.exists():
+        raise UsageError(f"{db}: no store here; create one with `leadrules ingest` "
+                         "(or point --db / LEADRULES_DB at one)")
+    return Store(db)
+
+
+def _info_json(db: Path, facts) -> dict:
+    c = facts.counts
+    return {"path": str(db), "schema_version": facts.schema_version,
+            "leads": c.leads, "leads_from_events_only": facts.leads_from_events,
+            "events": c.events,
+            "first_event": format_timestamp(c.first_ts) if c.first_ts is not None else None,
+            "last_event": format_timestamp(c.last_ts) if c.last_ts is not None else None,
+            "event_types": dict(facts.event_types), "runs": c.runs,
+            "latest_run": facts.latest_run,
+            "imports": facts.imports,
+            "rejected_rows": sum(i["rejected"] for i in facts.imports)}
+
+
+def _info_text(db: Path, facts) -> str:
+    c = facts.counts
+    span = (f"{format_timestamp(c.first_ts)} .. {format_timestamp(c.last_ts)}"
+            if c.first_ts is not None else "no events")
+    run = facts.latest_run
+    latest = (f"; latest #{run['run_id']} \"{run['ruleset_name']}\" as of "
+              f"{format_timestamp(run['as_of'])}" if run else "")
+    rejected = sum(i["rejected"] for i in facts.imports)
+    lines = [
+        f"Store:    {db} (schema version {facts.schema_version})",
+        f"Leads:    {c.leads:,} ({facts.leads_from_events:,} known only from events)",
+        f"Events:   {c.events:,} ({span})",
+        f"Runs:     {c.runs:,}{latest}",
+        f"Imports:  {len(facts.imports):,}; {rejected:,} rows rejected",
+    ]
+    if facts.event_types:
+        lines += ["", "Events by type", report.table(
+            ("type", "events"), [(t, f"{n:,}") for t, n in facts.event_types])]
+    if facts.imports:
+        recent = facts.imports[-10:]
+        lines += ["", f"Imports{' (the last 10)' if len(facts.imports) > 10 else ''}",
+                  report.table(("id", "kind", "source", "status", "rows", "added", "duplicates",
+                                "rejected"),
+                               [(i["import_id"], i["kind"], i["source"], _status(i["status"]),
+                                 f"{i['rows']:,}", f"{i['added']:,}", f"{i['duplicates']:,}",
+                                 f"{i['rejected']:,}") for i in recent])]
+    return "\n".join(lines)
+
+
+def _status(status: str) -> str:
+    # A running import that is not running any more was interrupted; the store cannot
+    # tell the two apart, so it says both.
+    return "running/interrupted" if status == "running" else status
+
+
 def _count(items, noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
@@ -229,6 +425,34 @@ def _progress(length: int, label: str):
     """A progress bar on a terminal; silent when output is piped."""
     return click.progressbar(length=length, label=label, file=sys.stderr,
                              show_pos=True) if sys.stderr.isatty() else _NoProgress()
+
+
+class _IngestProgress:
+    """One line on a terminal, redrawn per batch: file, share read, rows, rows per second."""
+
+    def __init__(self, quiet: bool):
+        self.active = not quiet and sys.stderr.isatty()
+        self.started: dict[str, float] = {}
+        self.drawn = False
+
+    def __enter__(self) -> _IngestProgress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+    def update(self, kind: str, source, rows: int) -> None:
+        if not self.active:
+            return
+        started = self.started.setdefault(source.name, time.perf_counter())
+        elapsed = time.perf_counter() - started
+        share = f" {100 * source.position / source.size:3.0f}%" if source.size else ""
+        rate = f", {rows / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+        sys.stderr.write(f"\r{kind} {source.name}:{share} {rows:,} rows{rate}\033[K")
+        sys.stderr.flush()
+        self.drawn = True
 
 
 class _NoProgress:

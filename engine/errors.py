@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
+import attrs
+
 from dsl.errors import LeadrulesError
 
 
-class InputError(LeadrulesError):
-    """A problem in an input file, named by file, line, column and value."""
+@attrs.frozen(slots=True)
+class Reject:
+    """A row of an input file that was not taken: where it is, what is wrong, and its text."""
 
-    def __init__(self, path: str, line: int | None, message: str,
-                 column: str | None = None, value: str | None = None):
-        self.path, self.line, self.column, self.value = path, line, column, value
-        self.reason = message
-        place = path if line is None else f"{path}:{line}"
-        where = f" (column {column!r}, value {value!r})" if column is not None else ""
-        super().__init__(f"{place}: {message}{where}")
+    file: str
+    line: int | None
+    reason: str
+    column: str | None = None
+    value: str | None = None
+    raw: str = ""
+
+    def __str__(self) -> str:
+        place = self.file if self.line is None else f"{self.file}:{self.line}"
+        where = f" (column {self.column!r}, value {self.value!r})" if self.column else ""
+        return f"{place}: {self.reason}{where}"
 
 
 class InputErrors(LeadrulesError):
-    """Several bad rows; nothing of the input was applied."""
+    """Bad rows in input that must be taken whole (sample files of a dry-run, say)."""
 
-    def __init__(self, errors: list[InputError], limit: int = 20):
-        self.errors = errors
-        shown = [str(e) for e in errors[:limit]]
-        more = len(errors) - len(shown)
+    def __init__(self, rejects: list[Reject], outcome: str = "nothing was read", limit: int = 20):
+        self.errors = rejects
+        shown = [str(r) for r in rejects[:limit]]
+        more = len(rejects) - len(shown)
         if more:
             shown.append(f"... and {more} more")
-        head = f"{len(errors)} bad row{'s' if len(errors) != 1 else ''}; nothing was imported:"
+        rows = len({(r.file, r.line) for r in rejects})
+        head = f"{rows} bad row{'s' if rows != 1 else ''}; {outcome}:"
         super().__init__("\n".join([head, *("  " + s for s in shown)]))
 
 

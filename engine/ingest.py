@@ -1,217 +1,291 @@
-"""Read lead and event CSV files, report every bad row, and store them all or not at all."""
+"""Turn rows of lead and event files into profiles and events, and import them in batches.
+
+`ingest` streams each file in batches; each batch (its leads or events, its rejected rows and
+the import's progress) is one transaction, so a crash leaves whole batches, and running the
+same command again resumes after the last one. Bad rows never stop the good ones: they are
+stored as rejects with file, line, column and reason. `read_leads` and `read_events` read a
+whole file into memory instead, refusing it if any row is bad (for dry-runs).
+"""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator, Mapping
 
 import attrs
 
 from dsl.errors import UsageError
-from engine.errors import InputError, InputErrors
+from engine.errors import InputErrors, Reject
 from engine.events import Event, parse_timestamp
-from engine.store import Store
+from engine.sources import Bad, Row, Source
+from engine.store import ImportState, Store
+from engine.values import READERS
 
 LEAD_COLUMNS = ("lead_id",)
 EVENT_COLUMNS = ("lead_id", "type", "ts")
-_EVENT_FIELDS = {"event_id", "lead_id", "type", "ts"}
+_EVENT_KEYS = frozenset({"event_id", "lead_id", "type", "ts"})
+# JSON Lines may nest the remaining cells under one of these keys, or give them flat.
+LEAD_NESTED = ("profile", "fields")
+EVENT_NESTED = ("props", "properties")
 TIMESTAMP_HINT = "not a timestamp; write ISO 8601 like 2026-03-14T09:21:05Z or 2026-03-14"
+BATCH_ROWS = 5000
+# What a typed lead field must read as, and what to say when it does not.
+_TYPE_HINTS = {"number": "not a number", "date": "not a date; write 2026-03-14",
+               "boolean": "not true/false (or yes/no, 1/0)"}
 
 _JSON = json.JSONEncoder(ensure_ascii=False)
 LeadRow = tuple[str, dict[str, str]]
+Progress = Callable[[str, "Source", int], None]
 
 
 @attrs.frozen
-class IngestSummary:
-    """What `ingest_files` read and what the store made of it."""
+class FileReport:
+    """What importing one file did, over all runs of an import that was resumed."""
 
-    leads_read: int
-    events_read: int
-    events_added: int
+    kind: str  # 'leads' or 'events'
+    name: str
+    format: str
+    import_id: int
+    resumed_after: int  # the last line an earlier, interrupted run committed; 0 if none
+    rows: int  # data rows read (taken or rejected)
+    added: int  # events added, or lead rows written
+    duplicates: int  # events whose id was already stored or came earlier in the file
+    new_leads: int  # leads the file created (for events: leads seen first in an event)
+    rejected: int  # rows rejected
+    status: str  # 'done', or 'stopped' by --max-rejects
+    seconds: float  # time this run spent on the file
+
+
+@attrs.frozen
+class IngestReport:
+    """The files of one `ingest`; `stopped` when --max-rejects cut it short."""
+
+    files: tuple[FileReport, ...]
+    max_rejects: int | None
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def stopped(self) -> bool:
+        return any(f.status == "stopped" for f in self.files)
+
+    @property
+    def import_ids(self) -> list[int]:
+        return [f.import_id for f in self.files]
+
+
+def field_types(ruleset) -> dict[str, str]:
+    """The lead fields a ruleset declares with a type ingest can check (number, date, boolean)."""
+    from dsl import ast
+
+    return {f.name.text: f.type.text
+            for decl in ruleset.of(ast.FieldsDecl) for f in decl.fields
+            if f.type.text in _TYPE_HINTS}
+
+
+def ingest(store: Store, leads: str | Path | None = None, events: str | Path | None = None, *,
+           format: str | None = None, types: Mapping[str, str] | None = None,
+           max_rejects: int | None = None, batch_rows: int = BATCH_ROWS,
+           progress: Progress | None = None, stdin: BinaryIO | None = None,
+           now: int | None = None) -> IngestReport:
+    """Import a leads file and/or an events file (leads first), batch by batch.
+
+    Both files are opened and their headers checked before anything is written, so unusable
+    input (a missing file, no header) raises UsageError with the store untouched. `types`
+    maps lead fields to the type their cells must have; `now` (microseconds) is the
+    ingestion time recorded on events.
+    """
+    if leads is None and events is None:
+        raise UsageError("nothing to ingest; give --leads FILE, --events FILE, or both")
+    if leads is not None and events is not None and str(leads) == str(events) == "-":
+        raise UsageError("only one of --leads and --events can read stdin (-)")
+    now = time.time_ns() // 1000 if now is None else now
+    jobs = []
+    try:
+        if leads is not None:
+            jobs.append(("leads", Source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin),
+                         _lead_converter(types or {})))
+        if events is not None:
+            jobs.append(("events", Source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin),
+                         _event_of))
+        budget = _Budget(max_rejects)
+        reports: list[FileReport] = []
+        for kind, source, convert in jobs:
+            if budget.exceeded:
+                break
+            reports.append(_import_file(store, kind, source, convert, budget, batch_rows,
+                                        progress, now))
+        return IngestReport(tuple(reports), max_rejects)
+    finally:
+        for _, source, _ in jobs:
+            source.close()
+
+
+@attrs.define
+class _Budget:
+    """How many more rows may be rejected before the import stops (--max-rejects)."""
+
+    limit: int | None
+    used: int = 0
+
+    def spend(self, rows: int) -> None:
+        self.used += rows
+
+    @property
+    def exceeded(self) -> bool:
+        return self.limit is not None and self.used > self.limit
+
+
+def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budget,
+                 batch_rows: int, progress: Progress | None, now: int) -> FileReport:
+    """Import one file batch by batch, resuming an interrupted import of it."""
+    started = time.perf_counter()
+    fmt = source.format + ("+gzip" if source.compressed else "")
+    name = source.name if source.fingerprint is None else str(Path(source.path).resolve())
+    state = store.begin_import(kind, name, source.fingerprint, fmt, now)
+    budget.spend(state.rejected)
+    totals = _Totals.of(state)
+    for batch in _batches(source, convert, state.line_done, batch_rows, budget):
+        counts = store.commit_batch(
+            state.import_id, batch.last_line, batch.rows, ingested_at=now,
+            rejects=batch.rejects, **{kind: batch.records})
+        totals.add(batch.rows, counts)
+        if progress is not None:
+            progress(kind, source, totals.rows)
+    status = "stopped" if budget.exceeded else "done"
+    store.finish_import(state.import_id, status, time.time_ns() // 1000)
+    return FileReport(kind=kind, name=source.name, format=fmt, import_id=state.import_id,
+                      resumed_after=state.line_done, status=status,
+                      seconds=time.perf_counter() - started, **attrs.asdict(totals))
+
+
+@attrs.define
+class _Totals:
+    rows: int
+    added: int
     duplicates: int
     new_leads: int
+    rejected: int
+
+    @classmethod
+    def of(cls, state: ImportState) -> _Totals:
+        return cls(state.rows, state.added, state.duplicates, state.new_leads, state.rejected)
+
+    def add(self, rows: int, counts) -> None:
+        self.rows += rows
+        self.added += counts.added
+        self.duplicates += counts.duplicates
+        self.new_leads += counts.new_leads
+        self.rejected += counts.rejected
 
 
-@attrs.frozen
-class _Row:
-    """One data row of a CSV file: its first physical line and its cells by (stripped) column."""
-
-    line: int
-    cells: dict[str, str]
-
-
-def read_leads_csv(path: str | Path) -> list[LeadRow]:
-    """Lead profiles from a CSV file with a lead_id column; raises InputErrors on bad rows."""
-    leads, errors = _read_leads(path)
-    if errors:
-        raise InputErrors(errors)
-    return leads
+@attrs.define
+class _Batch:
+    records: list = attrs.Factory(list)
+    rejects: list[Reject] = attrs.Factory(list)
+    rows: int = 0
+    last_line: int = 0
 
 
-def read_events_csv(path: str | Path) -> list[Event]:
-    """Events from a CSV file with lead_id, type and ts columns; raises InputErrors on bad rows."""
-    events, errors = _read_events(path)
-    if errors:
-        raise InputErrors(errors)
-    return events
+def _batches(source: Source, convert, line_done: int, batch_rows: int,
+             budget: _Budget) -> Iterator[_Batch]:
+    """The rows after `line_done`, converted, in batches of `batch_rows`.
 
-
-def ingest_files(store: Store, leads_path: str | Path | None = None,
-                 events_path: str | Path | None = None, *,
-                 ingested_at: int | None = None) -> IngestSummary:
-    """Validate both files completely, then write both in one transaction, or nothing.
-
-    `ingested_at` (microseconds, UTC) is recorded on each new event; it defaults to now.
+    When the rejects exceed the budget, the batch ends with the row that exceeded it and
+    no more batches follow.
     """
-    if ingested_at is None:
-        ingested_at = time.time_ns() // 1000
-    leads, lead_errors = _read_leads(leads_path) if leads_path is not None else ([], [])
-    events, event_errors = _read_events(events_path) if events_path is not None else ([], [])
-    if lead_errors or event_errors:
-        raise InputErrors(lead_errors + event_errors)
-    with store.transaction():
-        store.upsert_leads(leads)
-        added = store.add_events(events, ingested_at)
-    return IngestSummary(leads_read=len(leads), events_read=len(events),
-                         events_added=added.added, duplicates=added.duplicates,
-                         new_leads=added.new_leads)
+    batch = _Batch()
+    for item in source.rows():
+        if item.line <= line_done:
+            continue  # committed by an earlier run of this import
+        batch.rows += 1
+        batch.last_line = item.line
+        result = convert(item, source.name) if isinstance(item, Row) else [_reject(item, source)]
+        if isinstance(result, list):
+            batch.rejects.extend(result)
+            budget.spend(1)
+            if budget.exceeded:
+                break
+        else:
+            batch.records.append(result)
+        if batch.rows >= batch_rows:
+            yield batch
+            batch = _Batch()
+    if batch.rows:
+        yield batch
 
 
-def _read_leads(path: str | Path) -> tuple[list[LeadRow], list[InputError]]:
-    leads: list[LeadRow] = []
-    errors: list[InputError] = []
-    for row in _rows(path, LEAD_COLUMNS, errors):
-        if not row.cells["lead_id"]:
-            errors.append(_missing(path, row, "lead_id"))
-            continue
-        profile = {k: v for k, v in row.cells.items() if v and k != "lead_id"}
-        leads.append((row.cells["lead_id"], profile))
-    return leads, errors
+def _reject(bad: Bad, source: Source) -> Reject:
+    return Reject(source.name, bad.line, bad.reason, bad.column, bad.value, bad.raw)
 
 
-def _read_events(path: str | Path) -> tuple[list[Event], list[InputError]]:
-    events: list[Event] = []
-    errors: list[InputError] = []
-    for row in _rows(path, EVENT_COLUMNS, errors):
-        event = _event(path, row, errors)
-        if event is not None:
-            events.append(event)
-    return events, errors
+def _missing(file: str, row: Row, column: str) -> Reject:
+    return Reject(file, row.line, f"missing {column}", column, "", row.raw)
 
 
-def _event(path: str | Path, row: _Row, errors: list[InputError]) -> Event | None:
-    """The event a row describes, or None after adding each of its problems to errors."""
+def _lead_converter(types: Mapping[str, str]) -> Callable[[Row, str], LeadRow | list[Reject]]:
+    def lead_of(row: Row, file: str) -> LeadRow | list[Reject]:
+        cells = row.cells
+        if "lead_id" not in cells:
+            return [_missing(file, row, "lead_id")]
+        problems = [Reject(file, row.line, f"{_TYPE_HINTS[kind]} (the rules declare "
+                                           f"{name}: {kind})", name, cells[name], row.raw)
+                    for name, kind in types.items()
+                    if name in cells and READERS[kind](cells[name]) is None]
+        if problems:
+            return problems
+        return cells["lead_id"], {k: v for k, v in cells.items() if k != "lead_id"}
+    return lead_of
+
+
+def _event_of(row: Row, file: str) -> Event | list[Reject]:
+    """The event a row describes, or every problem that keeps it from being one."""
     cells = row.cells
-    before = len(errors)
-    errors.extend(_missing(path, row, column) for column in EVENT_COLUMNS if not cells[column])
+    problems = [_missing(file, row, column) for column in EVENT_COLUMNS if column not in cells]
     ts = None
-    if cells["ts"]:
+    if "ts" in cells:
         try:
             ts = parse_timestamp(cells["ts"])
         except (ValueError, OverflowError):
-            errors.append(InputError(str(path), row.line, TIMESTAMP_HINT, "ts", cells["ts"]))
-    if len(errors) > before:
-        return None
-    props = {k: v for k, v in cells.items() if v and k not in _EVENT_FIELDS}
+            problems.append(Reject(file, row.line, TIMESTAMP_HINT, "ts", cells["ts"], row.raw))
+    if problems:
+        return problems
+    props = {k: v for k, v in cells.items() if k not in _EVENT_KEYS}
     event_id = cells.get("event_id") or content_id(cells["lead_id"], cells["type"], ts, props)
     return Event(event_id=event_id, lead_id=cells["lead_id"], type=cells["type"], ts=ts,
                  props=props)
 
 
-def content_id(lead_id: str, type_: str, ts: int, props: dict[str, str]) -> str:
+def content_id(lead_id: str, type_: str, ts: int, props: Mapping[str, str]) -> str:
     """A stable id for an event given without one, so re-ingesting a file adds nothing."""
     # The parsed ts, not its text: `+01:00` and the same moment in `Z` are one event.
     text = _JSON.encode([lead_id, type_, ts, sorted(props.items())])
     return "h" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _missing(path: str | Path, row: _Row, column: str) -> InputError:
-    return InputError(str(path), row.line, f"missing {column}", column, row.cells[column])
+def read_leads(path: str | Path, format: str | None = None,
+               types: Mapping[str, str] | None = None) -> list[LeadRow]:
+    """Every lead profile of a file, in file order; InputErrors if any row is bad."""
+    return _read_all(Source(path, LEAD_COLUMNS, LEAD_NESTED, format), _lead_converter(types or {}))
 
 
-def _rows(path: str | Path, required: tuple[str, ...], errors: list[InputError]) -> Iterator[_Row]:
-    """The well-formed rows of a CSV file; malformed ones are added to errors instead."""
-    try:
-        # surrogateescape keeps undecodable bytes so they can be reported with their line.
-        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
-            reader = csv.reader(f, strict=True)
-            header = _header(path, reader, required)
-            yield from _data_rows(path, reader, header, errors)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+def read_events(path: str | Path, format: str | None = None) -> list[Event]:
+    """Every event of a file, in file order; InputErrors if any row is bad."""
+    return _read_all(Source(path, EVENT_COLUMNS, EVENT_NESTED, format), _event_of)
 
 
-def _header(path: str | Path, reader, required: tuple[str, ...]) -> list[str]:
-    """The column names on line 1, checked for the required ones."""
-    try:
-        header = [name.strip() for name in next(reader, [])]
-    except csv.Error as e:
-        raise UsageError(f"{path}:1: malformed CSV header: {e}") from None
-    if not header:
-        raise UsageError(f"{path}: no header line; the first line must name the columns, "
-                         f"starting with {', '.join(required)}")
-    for name in header:
-        # Most likely the whole file is in another encoding; its column names are unreadable.
-        if (byte := _bad_byte(name)) is not None:
-            raise UsageError(f"{path}:1: the header is not UTF-8 text (byte 0x{byte:02x}); "
-                             "save the file as UTF-8")
-    for index, name in enumerate(header, start=1):
-        if not name:
-            raise UsageError(f"{path}:1: column {index} of the header has no name")
-        if header.index(name) != index - 1:
-            raise UsageError(f"{path}:1: column {name!r} appears twice in the header")
-    missing = [name for name in required if name not in header]
-    if missing:
-        plural = "s" if len(missing) > 1 else ""
-        raise UsageError(f"{path}: header has no column{plural} {', '.join(map(repr, missing))}; "
-                         f"found: {', '.join(header)}")
-    return header
-
-
-def _data_rows(path: str | Path, reader, header: list[str],
-               errors: list[InputError]) -> Iterator[_Row]:
-    """Rows after the header; errors gets cell-count, CSV-syntax and encoding problems."""
-    while True:
-        line = reader.line_num + 1  # where the next row starts, even if it spans lines
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            errors.append(InputError(str(path), line, f"malformed CSV: {e}"))
-            continue
-        if not cells:
-            continue  # a blank line
-        if len(cells) != len(header):
-            errors.append(InputError(
-                str(path), line, f"{len(cells)} cells but the header has {len(header)} columns"))
-            continue
-        row = _Row(line, {name: cell.strip() for name, cell in zip(header, cells)})
-        bad = _encoding_errors(path, line, row.cells)
-        errors.extend(bad)
-        if not bad:
-            yield row
-
-
-def _encoding_errors(path: str | Path, line: int, cells: dict[str, str]) -> list[InputError]:
-    """One error per cell holding bytes that are not UTF-8."""
-    errors = []
-    for column, text in cells.items():
-        if (byte := _bad_byte(text)) is not None:
-            shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            reason = f"not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8"
-            errors.append(InputError(str(path), line, reason, column, shown))
-    return errors
-
-
-def _bad_byte(text: str) -> int | None:
-    """The first byte that is not UTF-8, which surrogateescape kept as U+DC80..U+DCFF."""
-    if text.isascii():
-        return None
-    return next((ord(c) - 0xDC00 for c in text if "\udc80" <= c <= "\udcff"), None)
+def _read_all(source: Source, convert) -> list:
+    records, rejects = [], []
+    with source:
+        for item in source.rows():
+            result = convert(item, source.name) if isinstance(item, Row) else [
+                _reject(item, source)]
+            (rejects.extend if isinstance(result, list) else records.append)(result)
+    if rejects:
+        raise InputErrors(rejects)
+    return records

@@ -23,7 +23,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 def _is_number(text: str) -> bool:
     try:
-        float(text.rstrip("%") or "0")
+        float(text.rstrip("%").replace(",", "") or "0")
     except ValueError:
         return False
     return True

@@ -17,10 +17,11 @@ import sqlite_utils
 from engine.errors import StoreError
 from engine.events import Event
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # sqlite-utils's create_table cannot say WITHOUT ROWID, so the schema is plain SQL.
-_SCHEMA = """
+# Version 1, as the first release created it; MIGRATIONS bring it up to SCHEMA_VERSION.
+_SCHEMA_1 = """
 CREATE TABLE IF NOT EXISTS leads (
     lead_id TEXT PRIMARY KEY,
     profile TEXT NOT NULL,  -- JSON object str -> str
@@ -71,6 +72,38 @@ CREATE TABLE IF NOT EXISTS stage_moves (
 );
 """
 
+# Each entry turns version N into N + 1; all that apply run in one transaction.
+MIGRATIONS = {
+    1: """
+CREATE TABLE imports (
+    import_id   INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,     -- 'leads' or 'events'
+    source      TEXT NOT NULL,     -- the absolute path, or '<stdin>'
+    fingerprint TEXT,              -- size:mtime:hash of the head; NULL for stdin (no resuming)
+    format      TEXT NOT NULL,     -- 'csv' or 'jsonl', with '+gzip' when compressed
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER,           -- NULL while running, or after an interruption
+    status      TEXT NOT NULL,     -- 'running' (or interrupted), 'done', 'stopped'
+    line_done   INTEGER NOT NULL DEFAULT 0,  -- rows up to this line are committed
+    rows        INTEGER NOT NULL DEFAULT 0,
+    added       INTEGER NOT NULL DEFAULT 0,  -- events added, or lead rows written
+    duplicates  INTEGER NOT NULL DEFAULT 0,
+    new_leads   INTEGER NOT NULL DEFAULT 0,
+    rejected    INTEGER NOT NULL DEFAULT 0   -- rows, not problems: one row may have several
+);
+CREATE TABLE rejects (
+    import_id INTEGER NOT NULL REFERENCES imports(import_id),
+    file      TEXT NOT NULL,
+    line      INTEGER NOT NULL,
+    "column"  TEXT,
+    value     TEXT,
+    reason    TEXT NOT NULL,
+    raw       TEXT NOT NULL
+);
+CREATE INDEX rejects_import ON rejects(import_id, line);
+""",
+}
+
 _RESULT_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified")
 _MOVE_COLUMNS = ("lead_id", "seq", "ts", "from_stage", "to_stage", "rule", "cause")
 _EVENT_COLUMNS = "lead_id, ts, event_id, type, props"
@@ -87,6 +120,41 @@ class AddCounts:
 
 
 @attrs.frozen
+class LeadCounts:
+    """What `Store.upsert_leads` did: lead rows written, and how many were new leads."""
+
+    written: int
+    new: int
+
+
+@attrs.frozen
+class ImportState:
+    """An import as `begin_import` found or created it: its id and what it has committed."""
+
+    import_id: int
+    line_done: int
+    rows: int
+    added: int
+    duplicates: int
+    new_leads: int
+    rejected: int
+    resumed: bool
+
+
+_IMPORT_STATE = "import_id, line_done, rows, added, duplicates, new_leads, rejected"
+
+
+@attrs.frozen
+class BatchCounts:
+    """What one committed batch of an import did (lead rows or events added, rows rejected)."""
+
+    added: int
+    duplicates: int
+    new_leads: int
+    rejected: int
+
+
+@attrs.frozen
 class StoreCounts:
     """How much the store holds; first_ts and last_ts are None when there are no events."""
 
@@ -95,6 +163,20 @@ class StoreCounts:
     first_ts: int | None
     last_ts: int | None
     runs: int
+
+
+@attrs.frozen
+class StoreInfo:
+    """Counts of everything in a store; `imports` are dicts of the `imports` columns."""
+
+    path: str
+    schema_version: int
+    counts: StoreCounts
+    leads_from_events: int  # leads known only from events, with no profile yet
+    event_types: list[tuple[str, int]]
+    latest_run: dict | None
+    imports: list[dict]
+    rejects: int  # rejected rows' problems recorded, over all imports
 
 
 class Store:
@@ -152,80 +234,193 @@ class Store:
         self._db.execute("PRAGMA cache_size=-65536")
         if self.path != ":memory:":
             self._db.enable_wal()
-        self._db.executescript(
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);")
-        found = self._schema_version()
-        if found is None:
-            with self._database.atomic():
-                self._db.executescript(_SCHEMA)
-                self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)",
-                                   (str(SCHEMA_VERSION),))
-        elif found != str(SCHEMA_VERSION):
+            # In WAL mode NORMAL loses no committed transaction when the process dies, only
+            # (at worst) the last ones when the machine loses power; the file stays consistent.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._transaction():
+            self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            self._migrate(self._schema_version())
+
+    def _schema_version(self) -> int:
+        """The version of the schema in the file: 0 for a new file."""
+        row = self._conn.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            return 0
+        if not str(row[0]).isdigit():
+            raise StoreError(f"{self.path}: not a leadrules store (schema version {row[0]!r})")
+        return int(row[0])
+
+    def _migrate(self, found: int) -> None:
+        """Create the schema in a new file, or bring an older one up to SCHEMA_VERSION."""
+        if found > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: store schema version {found} is newer than this leadrules "
                 f"understands (version {SCHEMA_VERSION}); upgrade leadrules to use this store")
+        if found == SCHEMA_VERSION:
+            return
+        if found == 0:
+            _executescript(self._conn, _SCHEMA_1)
+            found = 1
+        for version in range(found, SCHEMA_VERSION):
+            _executescript(self._conn, MIGRATIONS[version])
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                           (str(SCHEMA_VERSION),))
 
-    def _schema_version(self) -> str | None:
-        row = self._conn.execute(
-            "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return None if row is None else row[0]
+    @property
+    def schema_version(self) -> int:
+        with self._errors("cannot read the schema version"):
+            return self._schema_version()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One atomic unit of writes; inside another, a savepoint.
+
+        BEGIN IMMEDIATE takes the write lock at the start, so two writers queue up behind the
+        busy timeout instead of one failing when it tries to upgrade a read lock.
+        """
+        if self._conn.in_transaction:
+            with self._database.atomic():
+                yield
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Store]:
         """Make the writes inside the block one atomic unit: all of them, or none on exception."""
-        with self._errors("transaction failed"), self._database.atomic():
+        with self._errors("transaction failed"), self._transaction():
             yield self
 
-    def upsert_leads(self, rows: Iterable[tuple[str, dict[str, str]]]) -> int:
-        """Write lead profiles (a later row replaces a lead's profile); returns rows written."""
-        params = ((lead_id, _json(profile)) for lead_id, profile in rows)
-        with self._errors("cannot write leads"), self._database.atomic():
-            cursor = self._conn.executemany(
-                "INSERT INTO leads (lead_id, profile, origin) VALUES (?, ?, 'file') "
-                "ON CONFLICT (lead_id) DO UPDATE SET profile = excluded.profile, origin = 'file'",
-                params)
-            return max(cursor.rowcount, 0)
+    def upsert_leads(self, rows: Iterable[tuple[str, dict[str, str]]]) -> LeadCounts:
+        """Write lead profiles; a row for a stored lead updates the fields it gives.
+
+        Fields a row leaves empty keep their stored value, so a file with a few columns
+        updates just those. Returns the rows written and how many leads were new.
+        """
+        written = new = 0
+        with self._errors("cannot write leads"), self._transaction():
+            for batch in _batches(rows, _BATCH):
+                counts = self._put_leads(batch)
+                written, new = written + counts.written, new + counts.new
+        return LeadCounts(written=written, new=new)
+
+    def _put_leads(self, rows: list[tuple[str, dict[str, str]]]) -> LeadCounts:
+        ids = _JSON.encode(sorted({lead_id for lead_id, _ in rows}))
+        (stored,) = self._conn.execute(
+            "SELECT count(*) FROM leads WHERE lead_id IN (SELECT value FROM json_each(?))",
+            (ids,)).fetchone()
+        self._conn.executemany(
+            "INSERT INTO leads (lead_id, profile, origin) VALUES (?, ?, 'file') "
+            "ON CONFLICT (lead_id) DO UPDATE SET "
+            "profile = json_patch(profile, excluded.profile), origin = 'file'",
+            ((lead_id, _json(profile)) for lead_id, profile in rows))
+        return LeadCounts(written=len(rows), new=len(json.loads(ids)) - stored)
 
     def add_events(self, events: Iterable[Event], ingested_at: int) -> AddCounts:
         """Store events, skipping any whose event_id is stored or seen earlier in the input.
 
         A lead_id with no lead row gets one with an empty profile and origin 'event'.
         """
-        seen: set[str] = set()
         added = duplicates = new_leads = 0
-        with self._errors("cannot write events"), self._database.atomic():
+        with self._errors("cannot write events"), self._transaction():
             for batch in _batches(events, _BATCH):
-                fresh = self._fresh(batch, seen)
-                added += len(fresh)
-                duplicates += len(batch) - len(fresh)
-                new_leads += self._insert_events(fresh, ingested_at)
+                counts = self._put_events(batch, ingested_at)
+                added += counts.added
+                duplicates += counts.duplicates
+                new_leads += counts.new_leads
         return AddCounts(added=added, duplicates=duplicates, new_leads=new_leads)
 
-    def _fresh(self, batch: list[Event], seen: set[str]) -> list[Event]:
-        """The events of a batch not stored yet and not seen before; marks them seen."""
-        ids = list({e.event_id for e in batch} - seen)
-        marks = ", ".join("?" * len(ids))
-        stored = self._conn.execute(
-            f"SELECT event_id FROM events WHERE event_id IN ({marks})", ids)
-        seen.update(row[0] for row in stored)
-        fresh = []
-        for event in batch:
-            if event.event_id not in seen:
-                seen.add(event.event_id)
-                fresh.append(event)
-        return fresh
-
-    def _insert_events(self, events: list[Event], ingested_at: int) -> int:
-        """Insert events known to be new; returns how many lead rows had to be created."""
-        self._conn.executemany(
-            "INSERT INTO events (lead_id, ts, event_id, type, props, ingested_at) "
+    def _put_events(self, events: list[Event], ingested_at: int) -> AddCounts:
+        """Insert events, ignoring repeated ids (in the store or the batch), and their leads."""
+        # OR IGNORE skips a row whose event_id (unique index) or key is already there.
+        added = self._conn.executemany(
+            "INSERT OR IGNORE INTO events (lead_id, ts, event_id, type, props, ingested_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            ((e.lead_id, e.ts, e.event_id, e.type, _json(e.props), ingested_at) for e in events))
-        lead_ids = sorted({e.lead_id for e in events})
-        cursor = self._conn.executemany(
-            "INSERT OR IGNORE INTO leads (lead_id, profile, origin) VALUES (?, '{}', 'event')",
-            ((lead_id,) for lead_id in lead_ids))
-        return max(cursor.rowcount, 0)
+            [(e.lead_id, e.ts, e.event_id, e.type, _json(e.props), ingested_at)
+             for e in events]).rowcount
+        # Only leads of events that were stored: a skipped repeat creates no lead.
+        new_leads = self._conn.execute(
+            "INSERT OR IGNORE INTO leads (lead_id, profile, origin) "
+            "SELECT value, '{}', 'event' FROM json_each(?) "
+            "WHERE EXISTS (SELECT 1 FROM events WHERE events.lead_id = value)",
+            (_JSON.encode(sorted({e.lead_id for e in events})),)).rowcount
+        return AddCounts(added=max(added, 0), duplicates=len(events) - max(added, 0),
+                         new_leads=max(new_leads, 0))
+
+    # Imports -----------------------------------------------------------------------------
+
+    def begin_import(self, kind: str, source: str, fingerprint: str | None, format: str,
+                     now: int) -> ImportState:
+        """Start an import, or resume the unfinished one of the same unchanged file.
+
+        An import is unfinished when its process died or `--max-rejects` stopped it; its
+        committed batches stay, and resuming carries on after its last committed line.
+        """
+        with self._errors("cannot start the import"), self._transaction():
+            row = None
+            if fingerprint is not None:
+                row = self._conn.execute(
+                    f"SELECT {_IMPORT_STATE} FROM imports WHERE kind = ? AND source = ? "
+                    "AND fingerprint = ? AND status != 'done' ORDER BY import_id DESC LIMIT 1",
+                    (kind, source, fingerprint)).fetchone()
+            if row is not None:
+                self._conn.execute("UPDATE imports SET status = 'running' WHERE import_id = ?",
+                                   (row[0],))
+                return ImportState(*row, resumed=True)
+            import_id = self._conn.execute(
+                "INSERT INTO imports (kind, source, fingerprint, format, started_at, status) "
+                "VALUES (?, ?, ?, ?, ?, 'running')",
+                (kind, source, fingerprint, format, now)).lastrowid
+            return ImportState(import_id, 0, 0, 0, 0, 0, 0, resumed=False)
+
+    def commit_batch(self, import_id: int, line_done: int, rows: int, *,
+                     leads: list[tuple[str, dict[str, str]]] = (), events: list[Event] = (),
+                     rejects: list = (), ingested_at: int = 0) -> BatchCounts:
+        """Write one batch of an import in one transaction: its leads or events, its rejects,
+        and the import's progress. After a crash the store has whole batches only."""
+        with self._errors("cannot write the batch"), self._transaction():
+            if leads:
+                lead_counts = self._put_leads(leads)
+                counts = BatchCounts(lead_counts.written, 0, lead_counts.new, 0)
+            else:
+                added = self._put_events(events, ingested_at)
+                counts = BatchCounts(added.added, added.duplicates, added.new_leads, 0)
+            counts = attrs.evolve(counts, rejected=len({r.line for r in rejects}))
+            self._conn.executemany(
+                'INSERT INTO rejects (import_id, file, line, "column", value, reason, raw) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((import_id, r.file, r.line, r.column, r.value, r.reason, r.raw)
+                 for r in rejects))
+            self._conn.execute(
+                "UPDATE imports SET line_done = ?, rows = rows + ?, added = added + ?, "
+                "duplicates = duplicates + ?, new_leads = new_leads + ?, "
+                "rejected = rejected + ? WHERE import_id = ?",
+                (line_done, rows, counts.added, counts.duplicates, counts.new_leads,
+                 counts.rejected, import_id))
+        return counts
+
+    def finish_import(self, import_id: int, status: str, now: int) -> None:
+        """Mark an import 'done', or 'stopped' (resumable) when it ended early on purpose."""
+        with self._errors("cannot finish the import"), self._transaction():
+            self._conn.execute(
+                "UPDATE imports SET status = ?, finished_at = ? WHERE import_id = ?",
+                (status, now, import_id))
+
+    def rejects(self, import_ids: Iterable[int]) -> list[dict]:
+        """The rejected rows of some imports, by import and line."""
+        ids = _JSON.encode(list(import_ids))
+        with self._errors("cannot read rejects"):
+            return list(self._database.query(
+                'SELECT file, line, "column", value, reason, raw FROM rejects '
+                "WHERE import_id IN (SELECT value FROM json_each(?)) "
+                "ORDER BY import_id, line, rowid", (ids,)))
 
     def counts(self) -> StoreCounts:
         """How many leads, events and runs the store holds, and the span of event times."""
@@ -234,6 +429,23 @@ class Store:
                 "SELECT (SELECT count(*) FROM leads), count(*), min(ts), max(ts), "
                 "(SELECT count(*) FROM runs) FROM events").fetchone()
         return StoreCounts(*row)
+
+    def info(self) -> StoreInfo:
+        """What the store holds, for `leadrules store info`."""
+        with self._errors("cannot read the store"):
+            counts = self.counts()
+            (from_events,) = self._conn.execute(
+                "SELECT count(*) FROM leads WHERE origin = 'event'").fetchone()
+            types = self._conn.execute(
+                "SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY n DESC, type")
+            imports = list(self._database.query(
+                "SELECT import_id, kind, source, format, started_at, status, rows, added, "
+                "duplicates, new_leads, rejected FROM imports ORDER BY import_id"))
+            (rejects,) = self._conn.execute("SELECT count(*) FROM rejects").fetchone()
+            return StoreInfo(path=self.path, schema_version=self._schema_version(),
+                             counts=counts, leads_from_events=from_events,
+                             event_types=[(t, n) for t, n in types], latest_run=self.latest_run(),
+                             imports=imports, rejects=rejects)
 
     def iter_lead_events(self) -> Iterator[tuple[str, dict[str, str], list[Event]]]:
         """Every lead by lead_id, with its profile and its events in (ts, event_id) order.
@@ -277,7 +489,7 @@ class Store:
         columns except run_id. All of it is written in one transaction.
         """
         created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        with self._errors("cannot save run"), self._database.atomic():
+        with self._errors("cannot save run"), self._transaction():
             run_id = self._conn.execute(
                 "INSERT INTO runs (ruleset_name, ruleset_path, ruleset_hash, as_of, created_at, "
                 "leads, events) VALUES (?, ?, ?, ?, ?, 0, (SELECT count(*) FROM events))",
@@ -335,6 +547,16 @@ def _json(mapping) -> str:
 def _event(row: tuple) -> Event:
     lead_id, ts, event_id, type_, props = row
     return Event(event_id=event_id, lead_id=lead_id, type=type_, ts=ts, props=json.loads(props))
+
+
+def _executescript(conn: sqlite3.Connection, script: str) -> None:
+    """Run several statements inside the current transaction (executescript would commit)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:

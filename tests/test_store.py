@@ -8,7 +8,7 @@ import pytest
 
 from engine.errors import StoreError
 from engine.events import Event
-from engine.store import AddCounts, Store, StoreCounts
+from engine.store import _SCHEMA_1, AddCounts, BatchCounts, LeadCounts, Store, StoreCounts
 
 
 def ev(event_id, lead_id="L1", ts=100, type="page_view", **props):
@@ -28,10 +28,12 @@ def table(store, sql):
 def test_schema_created_and_version_recorded(tmp_path):
     path = tmp_path / "leads.db"
     with Store(path) as s:
-        assert table(s, "SELECT key, value FROM meta") == [("schema_version", "1")]
+        assert table(s, "SELECT key, value FROM meta") == [("schema_version", "2")]
         names = {r[0] for r in table(s, "SELECT name FROM sqlite_master WHERE type='table'")}
-        assert names == {"meta", "leads", "events", "runs", "results", "stage_moves"}
+        assert names == {"meta", "leads", "events", "runs", "results", "stage_moves",
+                         "imports", "rejects"}
         assert table(s, "PRAGMA journal_mode") == [("wal",)]
+        assert table(s, "PRAGMA synchronous") == [(1,)]  # NORMAL
         assert table(s, "PRAGMA busy_timeout") == [(5000,)]
         indexes = {row[1]: row[2] for row in table(s, "PRAGMA index_list(events)")}
         assert indexes["events_event_id"] == 1
@@ -43,19 +45,37 @@ def test_reopening_keeps_data(tmp_path):
         s.add_events([ev("e1")], ingested_at=1)
     with Store(str(path)) as s:
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
-        assert table(s, "SELECT value FROM meta") == [("1",)]
+        assert table(s, "SELECT value FROM meta") == [("2",)]
+
+
+def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_SCHEMA_1)
+        conn.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+            "INSERT INTO meta VALUES ('schema_version', '1');"
+            "INSERT INTO leads VALUES ('L1', '{\"title\": \"CEO\"}', 'file');"
+            "INSERT INTO events VALUES ('L1', 100, 'e1', 'page_view', '{}', 1);")
+    conn.close()
+    with Store(path) as s:
+        assert s.schema_version == 2
+        assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
+        assert s.lead_events("L1") == ({"title": "CEO"}, [ev("e1")])
+        assert table(s, "SELECT count(*) FROM imports") == [(0,)]
+        assert table(s, "SELECT count(*) FROM rejects") == [(0,)]
 
 
 def test_newer_schema_version_is_refused(tmp_path):
     path = tmp_path / "leads.db"
     Store(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     conn.close()
     with pytest.raises(StoreError) as info:
         Store(path)
     assert str(info.value) == (
-        f"{path}: store schema version 2 is newer than this leadrules understands (version 1); "
+        f"{path}: store schema version 3 is newer than this leadrules understands (version 2); "
         "upgrade leadrules to use this store")
 
 
@@ -102,11 +122,12 @@ def test_events_create_leads_with_empty_profile(store):
         ("A", '{"company": "Acme"}', "file"), ("B", "{}", "event"), ("C", "{}", "event")]
 
 
-def test_upsert_replaces_profile_and_origin(store):
+def test_upsert_updates_the_fields_given_and_origin(store):
     store.add_events([ev("e1", "A")], 1)
-    upserted = store.upsert_leads([("A", {"size": "10"}), ("B", {"x": "1"}), ("A", {"size": "50"})])
-    assert upserted == 3
-    assert store.lead_events("A") == ({"size": "50"}, [ev("e1", "A")])
+    upserted = store.upsert_leads([("A", {"size": "10", "city": "Köln"}), ("B", {"x": "1"}),
+                                   ("A", {"size": "50"})])
+    assert upserted == LeadCounts(written=3, new=1)
+    assert store.lead_events("A") == ({"size": "50", "city": "Köln"}, [ev("e1", "A")])
     assert table(store, "SELECT lead_id, origin FROM leads ORDER BY lead_id") == [
         ("A", "file"), ("B", "file")]
 
