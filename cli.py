@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Iterable
 
 import click
 
@@ -269,16 +270,17 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
       leadrules ingest --events export.jsonl.gz --rejects rejects.csv
       zcat events.csv.gz | leadrules ingest --events - --max-rejects 100
     """
+    if rejects_file is not None and not rejects_file.resolve().parent.is_dir():
+        raise UsageError(f"{rejects_file}: its directory does not exist (--rejects)")
     types = field_types(dsl.load(rules)) if rules is not None else None
     with Store(db) as store, _IngestProgress(quiet) as progress:
         outcome = ingest(store, leads_file, events_file, format=input_format, types=types,
                         max_rejects=max_rejects, progress=progress.update)
-        rejects = store.rejects(outcome.import_ids) if outcome.rejected or rejects_file else []
-    if rejects_file is not None:
-        _write_rejects(rejects_file, rejects)
-    if not quiet:
-        click.echo(_ingest_summary(db, outcome))
-    _show_rejects(outcome, rejects, rejects_file)
+        if rejects_file is not None:
+            _write_rejects(rejects_file, store.iter_rejects(outcome.import_ids))
+        if not quiet:
+            click.echo(_ingest_summary(db, outcome))
+        _show_rejects(store, outcome, rejects_file)
     sys.exit(1 if outcome.rejected else 0)
 
 
@@ -298,19 +300,19 @@ def _ingest_summary(db: Path, outcome: IngestReport) -> str:
     return "\n".join(lines)
 
 
-def _show_rejects(outcome: IngestReport, rejects: list[dict], rejects_file: Path | None,
+def _show_rejects(store: Store, outcome: IngestReport, rejects_file: Path | None,
                   limit: int = 10) -> None:
     """The first rejected rows on stderr, and where the rest are."""
     if outcome.stopped:
         click.echo(f"error: stopped after more than {outcome.max_rejects} rejected rows "
                    "(--max-rejects); the rows before were imported, and running the same "
                    "command again carries on from there", err=True)
-    if not rejects:
+    if not outcome.rejected:
         return
-    for row in rejects[:limit]:
+    for row in store.rejects(outcome.import_ids, limit):
         click.echo(str(Reject(row["file"], row["line"], row["reason"], row["column"],
                               row["value"])), err=True)
-    more = len(rejects) - limit
+    more = store.count_rejects(outcome.import_ids) - limit
     where = f"; all of them are in {rejects_file}" if rejects_file else (
         "; write them all to a file with --rejects FILE")
     click.echo(f"{f'... and {more} more problems; ' if more > 0 else ''}"
@@ -318,7 +320,7 @@ def _show_rejects(outcome: IngestReport, rejects: list[dict], rejects_file: Path
                err=True)
 
 
-def _write_rejects(path: Path, rejects: list[dict]) -> None:
+def _write_rejects(path: Path, rejects: Iterable[dict]) -> None:
     """Rejected rows as CSV (or JSON Lines for a .jsonl name), written whole or not at all."""
     temporary = path.with_name(f".{path.name}.leadrules-tmp")
     with open(temporary, "w", encoding="utf-8", newline="") as out:

@@ -8,7 +8,7 @@ import attrs
 
 from dsl.ast import Ruleset
 from dsl.check import check
-from dsl.errors import Diagnostic, LeadrulesError, RulesError, Span, UsageError
+from dsl.errors import Diagnostic, LeadrulesError, RulesError, Span, UsageError, reading
 from dsl.parser import parse_statements
 
 __all__ = ["Analysis", "Diagnostic", "LeadrulesError", "Ruleset", "RulesError", "Span",
@@ -60,14 +60,8 @@ MAX_RULE_FILE_BYTES = 2 * 1024 * 1024  # thousands of times a real ruleset; beyo
 def read_source(path: str | Path) -> str:
     """The text of a rule file; UsageError if it is missing, RulesError if it is not UTF-8."""
     path = Path(path)
-    try:
+    with reading(path, "rule file"):
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such rule file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a rule file") from None
-    except OSError as error:
-        raise UsageError(f"{path}: cannot read: {error.strerror}") from None
     if len(data) > MAX_RULE_FILE_BYTES:
         raise RulesError([Diagnostic(
             "file-too-large", f"this file has {len(data) / 1e6:.1f} MB; a rule file has at most "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import contextlib
+from typing import Iterable, Iterator
 
 import attrs
 
@@ -88,3 +89,16 @@ class UsageError(LeadrulesError):
     """The command was asked for something it cannot do (missing file, bad option value)."""
 
     exit_code = 2
+
+
+@contextlib.contextmanager
+def reading(path: object, noun: str = "file") -> Iterator[None]:
+    """Turn the OSError of opening or reading `path` into a UsageError that names it."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such {noun}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a {noun}") from None
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read: {error.strerror}") from None

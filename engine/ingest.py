@@ -150,13 +150,19 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
     state = store.begin_import(kind, name, source.fingerprint, fmt, now)
     budget.spend(state.rejected)
     totals = _Totals.of(state)
-    for batch in _batches(source, convert, state.line_done, batch_rows, budget):
-        counts = store.commit_batch(
-            state.import_id, batch.last_line, batch.rows, ingested_at=now,
-            rejects=batch.rejects, **{kind: batch.records})
-        totals.add(batch.rows, counts)
-        if progress is not None:
-            progress(kind, source, totals.rows)
+    try:
+        for batch in _batches(source, convert, state.line_done, batch_rows, budget):
+            counts = store.commit_batch(
+                state.import_id, batch.last_line, batch.rows, ingested_at=now,
+                rejects=batch.rejects, **{kind: batch.records})
+            totals.add(batch.rows, counts)
+            if progress is not None:
+                progress(kind, source, totals.rows)
+    except UsageError as error:  # the file broke off midway (truncated gzip, a read error)
+        if totals.rows:
+            raise UsageError(f"{error}; the {totals.rows:,} rows before were imported, and "
+                             "importing the whole file later adds just the rest") from None
+        raise
     status = "stopped" if budget.exceeded else "done"
     store.finish_import(state.import_id, status, time.time_ns() // 1000)
     return FileReport(kind=kind, name=source.name, format=fmt, import_id=state.import_id,

@@ -20,7 +20,7 @@ from typing import BinaryIO, Iterator
 
 import attrs
 
-from dsl.errors import UsageError
+from dsl.errors import UsageError, reading
 
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -114,14 +114,8 @@ class Source:
         if self.path == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer
             return stream if hasattr(stream, "peek") else io.BufferedReader(stream)
-        try:
+        with reading(self.path):
             return open(self.path, "rb")
-        except FileNotFoundError:
-            raise UsageError(f"{self.path}: no such file") from None
-        except IsADirectoryError:
-            raise UsageError(f"{self.path}: is a directory, not a file") from None
-        except OSError as e:
-            raise UsageError(f"{self.path}: cannot read: {e.strerror}") from None
 
     def _size(self) -> int | None:
         if self.path == STDIN:

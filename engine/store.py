@@ -413,14 +413,25 @@ class Store:
                 "UPDATE imports SET status = ?, finished_at = ? WHERE import_id = ?",
                 (status, now, import_id))
 
-    def rejects(self, import_ids: Iterable[int]) -> list[dict]:
-        """The rejected rows of some imports, by import and line."""
+    def rejects(self, import_ids: Iterable[int], limit: int = -1) -> list[dict]:
+        """The first `limit` (all by default) rejected rows of some imports, by import and line."""
+        return list(self.iter_rejects(import_ids, limit))
+
+    def iter_rejects(self, import_ids: Iterable[int], limit: int = -1) -> Iterator[dict]:
+        """The rejected rows of some imports as dicts, streamed from the table."""
         ids = _JSON.encode(list(import_ids))
         with self._errors("cannot read rejects"):
-            return list(self._database.query(
+            yield from self._database.query(
                 'SELECT file, line, "column", value, reason, raw FROM rejects '
                 "WHERE import_id IN (SELECT value FROM json_each(?)) "
-                "ORDER BY import_id, line, rowid", (ids,)))
+                "ORDER BY import_id, line, rowid LIMIT ?", (ids, limit))
+
+    def count_rejects(self, import_ids: Iterable[int]) -> int:
+        """How many problems the rejected rows of some imports have (a row may have several)."""
+        with self._errors("cannot read rejects"):
+            return self._conn.execute(
+                "SELECT count(*) FROM rejects WHERE import_id IN (SELECT value FROM json_each(?))",
+                (_JSON.encode(list(import_ids)),)).fetchone()[0]
 
     def counts(self) -> StoreCounts:
         """How many leads, events and runs the store holds, and the span of event times."""
