@@ -87,9 +87,12 @@ def demo(db: Path, top: int):
         click.echo(f"Database: {db.resolve()} ({'reused' if existed else 'created'})")
         leads_csv, events_csv = bundled.sample_paths()
         leads, events = ingest(store, leads_csv, events_csv).files
-        click.echo(f"Sample:   {leads.rows} leads and {events.rows} event rows read; "
-                   f"{events.added} events added, {events.duplicates} duplicates skipped, "
-                   f"{events.new_leads} leads created from events")
+        if events.status == "unchanged":
+            click.echo("Sample:   in the store already (unchanged since it was imported)")
+        else:
+            click.echo(f"Sample:   {leads.rows} leads and {events.rows} event rows read; "
+                       f"{events.added} events added, {events.duplicates} duplicates skipped, "
+                       f"{events.new_leads} leads created from events")
         rules = compile_ruleset(dsl.load(bundled.ruleset_path()))
         click.echo(f"Rules:    \"{rules.name}\" from {rules.path}")
         counts = store.counts()
@@ -287,7 +290,7 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
 def _ingest_summary(db: Path, outcome: IngestReport) -> str:
     rows = []
     for f in outcome.files:
-        rate = f"{f.rows / f.seconds:,.0f}" if f.seconds > 0 else ""
+        rate = f"{f.read / f.seconds:,.0f}" if f.read and f.seconds > 0 else "-"
         rows.append((f.kind, f.name, f"{f.rows:,}", f"{f.added:,}",
                      f"{f.duplicates:,}" if f.kind == "events" else "", f"{f.new_leads:,}",
                      f"{f.rejected:,}", rate))
@@ -297,6 +300,9 @@ def _ingest_summary(db: Path, outcome: IngestReport) -> str:
         if f.resumed_after:
             lines.append(f"{f.name}: resumed an interrupted import after line "
                          f"{f.resumed_after:,}; the counts include the earlier run")
+        if f.status == "unchanged":
+            lines.append(f"{f.name}: unchanged since import {f.import_id}, which took it "
+                         "whole; not read again (the counts are that import's)")
     return "\n".join(lines)
 
 

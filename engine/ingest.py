@@ -27,6 +27,7 @@ from engine.values import READERS
 LEAD_COLUMNS = ("lead_id",)
 EVENT_COLUMNS = ("lead_id", "type", "ts")
 _EVENT_KEYS = frozenset({"event_id", "lead_id", "type", "ts"})
+_LEAD_KEYS = frozenset({"lead_id"})
 # JSON Lines may nest the remaining cells under one of these keys, or give them flat.
 LEAD_NESTED = ("profile", "fields")
 EVENT_NESTED = ("props", "properties")
@@ -55,7 +56,8 @@ class FileReport:
     duplicates: int  # events whose id was already stored or came earlier in the file
     new_leads: int  # leads the file created (for events: leads seen first in an event)
     rejected: int  # rows rejected
-    status: str  # 'done', or 'stopped' by --max-rejects
+    read: int  # rows this run read (fewer than `rows` when it resumed, 0 when unchanged)
+    status: str  # 'done', 'stopped' by --max-rejects, or 'unchanged' (not read again)
     seconds: float  # time this run spent on the file
 
 
@@ -150,6 +152,21 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
     state = store.begin_import(kind, name, source.fingerprint, fmt, now)
     budget.spend(state.rejected)
     totals = _Totals.of(state)
+    status = "unchanged"
+    if state.status != "done":
+        status = _import_batches(store, kind, source, convert, state, totals, budget,
+                                 batch_rows, progress, now)
+    return FileReport(kind=kind, name=source.name, format=fmt, import_id=state.import_id,
+                      resumed_after=state.line_done if state.status == "unfinished" else 0,
+                      read=totals.rows - state.rows, status=status,
+                      seconds=time.perf_counter() - started, **attrs.asdict(totals))
+
+
+def _import_batches(store: Store, kind: str, source: Source, convert, state: ImportState,
+                    totals: _Totals, budget: _Budget, batch_rows: int,
+                    progress: Progress | None, now: int) -> str:
+    """Read the file after the import's last committed line and commit it batch by batch;
+    returns the status the import ends with."""
     try:
         for batch in _batches(source, convert, state.line_done, batch_rows, budget):
             counts = store.commit_batch(
@@ -159,15 +176,15 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
             if progress is not None:
                 progress(kind, source, totals.rows)
     except UsageError as error:  # the file broke off midway (truncated gzip, a read error)
-        if totals.rows:
-            raise UsageError(f"{error}; the {totals.rows:,} rows before were imported, and "
-                             "importing the whole file later adds just the rest") from None
+        store.finish_import(state.import_id, "failed", time.time_ns() // 1000)
+        if totals.rows > state.rows:
+            raise UsageError(f"{error}; the {totals.rows - state.rows:,} rows before were "
+                             "imported, and importing the whole file later adds just the rest"
+                             ) from None
         raise
     status = "stopped" if budget.exceeded else "done"
     store.finish_import(state.import_id, status, time.time_ns() // 1000)
-    return FileReport(kind=kind, name=source.name, format=fmt, import_id=state.import_id,
-                      resumed_after=state.line_done, status=status,
-                      seconds=time.perf_counter() - started, **attrs.asdict(totals))
+    return status
 
 
 @attrs.define
@@ -243,9 +260,12 @@ def _lead_converter(types: Mapping[str, str]) -> Callable[[Row, str], LeadRow | 
                                            f"{name}: {kind})", name, cells[name], row.raw)
                     for name, kind in types.items()
                     if name in cells and READERS[kind](cells[name]) is None]
+        profile = _properties(file, row, _LEAD_KEYS, LEAD_NESTED)
+        if isinstance(profile, Reject):
+            problems.append(profile)
         if problems:
             return problems
-        return cells["lead_id"], {k: v for k, v in cells.items() if k != "lead_id"}
+        return cells["lead_id"], profile
     return lead_of
 
 
@@ -259,12 +279,30 @@ def _event_of(row: Row, file: str) -> Event | list[Reject]:
             ts = parse_timestamp(cells["ts"])
         except (ValueError, OverflowError):
             problems.append(Reject(file, row.line, TIMESTAMP_HINT, "ts", cells["ts"], row.raw))
+    props = _properties(file, row, _EVENT_KEYS, EVENT_NESTED)
+    if isinstance(props, Reject):
+        problems.append(props)
     if problems:
         return problems
-    props = {k: v for k, v in cells.items() if k not in _EVENT_KEYS}
     event_id = cells.get("event_id") or content_id(cells["lead_id"], cells["type"], ts, props)
     return Event(event_id=event_id, lead_id=cells["lead_id"], type=cells["type"], ts=ts,
                  props=props)
+
+
+def _properties(file: str, row: Row, keys: frozenset[str],
+                nested: tuple[str, ...]) -> dict[str, str] | Reject:
+    """A row's cells other than its own fields, with those nested under `props` (say).
+
+    A nested name is a property even if the row's own fields have it (`type` of a content
+    request); the same property given both flat and nested is a reject.
+    """
+    flat = {k: v for k, v in row.cells.items() if k not in keys}
+    if not row.nested:
+        return flat
+    if twice := next((name for name in row.nested if name in flat), None):
+        return Reject(file, row.line, f"{twice!r} is given twice: on its own and under "
+                                      f"{'/'.join(nested)}", twice, flat[twice], row.raw)
+    return {**flat, **row.nested}
 
 
 def content_id(lead_id: str, type_: str, ts: int, props: Mapping[str, str]) -> str:

@@ -40,6 +40,7 @@ class Row:
     line: int
     cells: dict[str, str]
     text: str | list[str]
+    nested: dict[str, str] = attrs.field(factory=dict)  # JSON: the cells under `props` & co.
 
     @property
     def raw(self) -> str:
@@ -219,27 +220,32 @@ class Source:
     def _json_row(self, line: int, text: str) -> Row | Bad:
         try:
             # Numbers keep their exact text: properties are untyped until a rule reads them.
-            value = json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
+            value = json.loads(text, parse_int=_Number, parse_float=_Number,
+                               parse_constant=_Number)
         except json.JSONDecodeError as e:
             return Bad(line, f"invalid JSON at column {e.colno}: {e.msg}", text)
         if not isinstance(value, dict):
             kind = _JSON_STARTS.get(text.lstrip()[:1], "a number")
             return Bad(line, f"a JSON line must be an object {{...}}, not {kind}", text)
         cells: dict[str, str] = {}
+        nested: dict[str, str] = {}
         for key, item in value.items():
-            if key in self.nested and isinstance(item, dict):
-                pairs = item.items()
-            else:
-                pairs = ((key, item),)
+            # Keys under `props` (say) are properties even when named like the row's own
+            # fields: {"type": "visit", "props": {"type": "whitepaper"}} is a visit.
+            into, pairs = (nested, item.items()) if key in self.nested and isinstance(
+                item, dict) else (cells, ((key, item),))
             for name, cell in pairs:
                 if isinstance(cell, (dict, list)):
                     kind = "an object" if isinstance(cell, dict) else "a list"
                     return Bad(line, f"{name!r} is {kind}; a value must be text, a number, "
                                      "true/false or null", text, name, _dump(cell))
-                cell = _json_cell(cell)
-                if cell:
-                    cells[name] = cell
-        return Row(line, cells, text)
+                if cell := _json_cell(cell):
+                    into[name] = cell
+        return Row(line, cells, text, nested)
+
+
+class _Number(str):
+    """A JSON number, kept as the text it was written as."""
 
 
 def _peek(stream, n: int) -> bytes:
@@ -252,7 +258,7 @@ def _json_cell(cell) -> str:
         return ""
     if cell is True or cell is False:
         return "true" if cell else "false"
-    return cell.strip()
+    return str.strip(cell)
 
 
 _JSON_STARTS = {"[": "a list", '"': "a string", "t": "true/false", "f": "true/false",
@@ -260,6 +266,13 @@ _JSON_STARTS = {"[": "a list", '"': "a string", "t": "true/false", "f": "true/fa
 
 
 def _dump(value) -> str:
+    """JSON text of a parsed value as it was written: numbers without quotes."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_dump(k)}: {_dump(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_dump, value)) + "]"
+    if isinstance(value, _Number):
+        return str.__str__(value)
     return json.dumps(value, ensure_ascii=False)
 
 

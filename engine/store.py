@@ -138,7 +138,7 @@ class ImportState:
     duplicates: int
     new_leads: int
     rejected: int
-    resumed: bool
+    status: str  # 'new', 'unfinished' (resumed), or 'done' (the file is unchanged since)
 
 
 _IMPORT_STATE = "import_id, line_done, rows, added, duplicates, new_leads, rejected"
@@ -237,12 +237,16 @@ class Store:
             # In WAL mode NORMAL loses no committed transaction when the process dies, only
             # (at worst) the last ones when the machine loses power; the file stays consistent.
             self._db.execute("PRAGMA synchronous=NORMAL")
+        if self._schema_version() == SCHEMA_VERSION:
+            return  # the common case takes no write lock, so readers never wait for a writer
         with self._transaction():
-            self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self._migrate(self._schema_version())
 
     def _schema_version(self) -> int:
         """The version of the schema in the file: 0 for a new file."""
+        if self._conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+            return 0
         row = self._conn.execute(
             "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
@@ -260,6 +264,7 @@ class Store:
         if found == SCHEMA_VERSION:
             return
         if found == 0:
+            self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             _executescript(self._conn, _SCHEMA_1)
             found = 1
         for version in range(found, SCHEMA_VERSION):
@@ -358,27 +363,30 @@ class Store:
 
     def begin_import(self, kind: str, source: str, fingerprint: str | None, format: str,
                      now: int) -> ImportState:
-        """Start an import, or resume the unfinished one of the same unchanged file.
+        """Start an import, or find the last one of the same unchanged file.
 
-        An import is unfinished when its process died or `--max-rejects` stopped it; its
-        committed batches stay, and resuming carries on after its last committed line.
+        If that one is unfinished (its process died, or `--max-rejects` stopped it), it is
+        resumed: its committed batches stay and it carries on after its last committed line.
+        If it is done, the state says so and the file need not be read again.
         """
         with self._errors("cannot start the import"), self._transaction():
             row = None
             if fingerprint is not None:
                 row = self._conn.execute(
-                    f"SELECT {_IMPORT_STATE} FROM imports WHERE kind = ? AND source = ? "
-                    "AND fingerprint = ? AND status != 'done' ORDER BY import_id DESC LIMIT 1",
+                    f"SELECT {_IMPORT_STATE}, status FROM imports WHERE kind = ? AND source = ? "
+                    "AND fingerprint = ? ORDER BY import_id DESC LIMIT 1",
                     (kind, source, fingerprint)).fetchone()
+            if row is not None and row[-1] == "done":
+                return ImportState(*row[:-1], status="done")
             if row is not None:
                 self._conn.execute("UPDATE imports SET status = 'running' WHERE import_id = ?",
                                    (row[0],))
-                return ImportState(*row, resumed=True)
+                return ImportState(*row[:-1], status="unfinished")
             import_id = self._conn.execute(
                 "INSERT INTO imports (kind, source, fingerprint, format, started_at, status) "
                 "VALUES (?, ?, ?, ?, ?, 'running')",
                 (kind, source, fingerprint, format, now)).lastrowid
-            return ImportState(import_id, 0, 0, 0, 0, 0, 0, resumed=False)
+            return ImportState(import_id, 0, 0, 0, 0, 0, 0, status="new")
 
     def commit_batch(self, import_id: int, line_done: int, rows: int, *,
                      leads: list[tuple[str, dict[str, str]]] = (), events: list[Event] = (),
@@ -407,7 +415,7 @@ class Store:
         return counts
 
     def finish_import(self, import_id: int, status: str, now: int) -> None:
-        """Mark an import 'done', or 'stopped' (resumable) when it ended early on purpose."""
+        """Mark an import 'done', or 'stopped' / 'failed' (resumable) when it ended early."""
         with self._errors("cannot finish the import"), self._transaction():
             self._conn.execute(
                 "UPDATE imports SET status = ?, finished_at = ? WHERE import_id = ?",
@@ -548,7 +556,7 @@ class Store:
             return [(stage, n) for stage, n in rows]
 
 
-_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _json(mapping) -> str:

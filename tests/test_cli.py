@@ -45,7 +45,7 @@ def test_demo_reuses_the_database_and_adds_nothing_twice(tmp_path):
     second = invoke("demo", "--db", db, "--top", 0)
     assert second.exit_code == 0
     assert f"Database: {db.resolve()} (reused)" in second.output
-    assert "0 events added, 5983 duplicates skipped, 0 leads created from events" in second.output
+    assert "Sample:   in the store already (unchanged since it was imported)\n" in second.output
     with Store(db) as store:
         counts = store.counts()
         assert (counts.leads, counts.events, counts.runs) == (337, 5946, 2)

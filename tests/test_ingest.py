@@ -207,7 +207,11 @@ def test_same_file_twice_adds_nothing_the_second_time(tmp_path, store):
     path = write(tmp_path, "ev.csv", "lead_id,type,ts,event_id\nL1,visit,2026-03-14,\n"
                  "L1,visit,2026-03-15,\nL2,visit,2026-03-14,\nL2,call,2026-03-14,given-id\n")
     assert counts(ingest(store, events=path, now=1)) == [(4, 4, 0, 2, 0)]
-    assert counts(ingest(store, events=path, now=2)) == [(4, 0, 4, 0, 0)]
+    again = ingest(store, events=path, now=2)
+    assert [(f.status, f.read, f.import_id) for f in again.files] == [("unchanged", 0, 1)]
+    copy = write(tmp_path, "copy.csv", path.read_text())
+    assert counts(ingest(store, events=copy, now=3)) == [(4, 0, 4, 0, 0)]
+    assert store.counts().events == 4
     assert store.lead_events("L2")[1][0].event_id == "given-id"
 
 
@@ -336,6 +340,8 @@ BAD_JSONL_ROWS = [
      "'tags' is a list; a value must be text, a number, true/false or null", "tags", '["a"]'),
     ('{"lead_id": "L1", "type": "visit", "ts": 1773446400}', HINT, "ts", "1773446400"),
     ('{"lead_id": null, "type": "visit", "ts": "2026-03-14"}', "missing lead_id", "lead_id", ""),
+    ('{"lead_id": "L1", "type": "v", "ts": "2026-03-14", "page": "/a", "props": {"page": "/b"}}',
+     "'page' is given twice: on its own and under props/properties", "page", "/a"),
 ]
 
 

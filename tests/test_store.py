@@ -119,7 +119,7 @@ def test_events_create_leads_with_empty_profile(store):
     counts = store.add_events([ev("e1", "A"), ev("e2", "B"), ev("e3", "C"), ev("e4", "B")], 1)
     assert counts == AddCounts(added=4, duplicates=0, new_leads=2)
     assert table(store, "SELECT lead_id, profile, origin FROM leads ORDER BY lead_id") == [
-        ("A", '{"company": "Acme"}', "file"), ("B", "{}", "event"), ("C", "{}", "event")]
+        ("A", '{"company":"Acme"}', "file"), ("B", "{}", "event"), ("C", "{}", "event")]
 
 
 def test_upsert_updates_the_fields_given_and_origin(store):
