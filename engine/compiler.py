@@ -36,12 +36,24 @@ class RuleRef:
 
 
 @attrs.frozen
+class CountLimit:
+    """`once`, `once per D`, `at most N times [per D]`: at most `times` earning events in any
+    window (t - window, t], or ever when `window` is None."""
+
+    times: int
+    window: int | None
+    text: str  # as written, for explanations
+
+
+@attrs.frozen
 class ScoringRule:
-    """`when EVENT [where] then ±N`, ready to run."""
+    """`when EVENT [where] then ±N [limits]`, ready to run; `index` keys its per-lead counts."""
 
     rule: RuleRef
     points: int
     where: Predicate | None
+    limits: tuple[CountLimit, ...] = ()
+    index: int = 0
 
 
 @attrs.frozen
@@ -227,13 +239,18 @@ def _moves(ruleset: ast.Ruleset, scope: Scope, activity, ref) -> dict[str, tuple
             for stage in scope.stages}
 
 
+def _count_limit(limit: ast.Once | ast.AtMost, ruleset: ast.Ruleset) -> CountLimit:
+    times = 1 if isinstance(limit, ast.Once) else limit.times
+    window = limit.per.micros if limit.per is not None else None
+    return CountLimit(times, window, ruleset.text_of(limit.span))
+
+
 def _guarded(rules, value_of, scope: Scope, ref) -> tuple[Guarded, ...]:
     return tuple(Guarded(ref(r), value_of(r), compile_condition(r.cond, scope)) for r in rules)
 
 
 # Constructs the language accepts and `check` checks, but the evaluator does not run yet.
 NOT_EVALUATED_YET = {
-    ast.Once: "'once' limits", ast.AtMost: "'at most ... times' limits",
     ast.Within: "'within' windows", ast.Decay: "'decay'", ast.Action: "actions",
     ast.InactivityRule: "quiet-spell rules ('when no activity for ...')", ast.Sla: "SLAs",
     ast.DaysInStage: "'days in stage'", ast.DaysSinceActivity: "'days since last activity'",
@@ -266,9 +283,11 @@ def compile_ruleset(ruleset: ast.Ruleset) -> CompiledRuleset:
         return RuleRef(ruleset.path, node.span.line if node.span else 0, ruleset.text_of(node.span))
 
     scoring: dict[str, list[ScoringRule]] = {}
-    for rule in ruleset.of(ast.ScoreRule):
+    for index, rule in enumerate(ruleset.of(ast.ScoreRule)):
         where = compile_condition(rule.where, scope, in_where=True)
-        scoring.setdefault(rule.event.text, []).append(ScoringRule(ref(rule), rule.points, where))
+        limits = tuple(_count_limit(limit, ruleset) for limit in rule.limits)
+        scoring.setdefault(rule.event.text, []).append(
+            ScoringRule(ref(rule), rule.points, where, limits, index))
     bounds = next(((b.low, b.high) for b in ruleset.of(ast.ScoreBounds)), (None, None))
     excluded = {n.text for d in ruleset.of(ast.ActivityExcludes) for n in d.names}
     activity = frozenset(scope.events) - excluded

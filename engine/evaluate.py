@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Iterable, Mapping
 
 import attrs
 
-from engine.compiler import DISQUALIFIED, CompiledRuleset, Guarded, RuleRef
+from engine.compiler import (DISQUALIFIED, CompiledRuleset, CountLimit, Guarded, RuleRef,
+                             ScoringRule)
 from engine.events import Event
 from engine.values import to_bool
 
@@ -27,13 +29,15 @@ class StageChange:
 
 @attrs.frozen
 class PointChange:
-    """Points a rule added or took away, and the score after clamping."""
+    """Points a rule added or took away, and the score after clamping; a rule that matched
+    but was capped is recorded with delta 0 and the limit that capped it."""
 
     ts: int
     rule: RuleRef
     cause: str
     delta: int
     score: int
+    capped_by: str | None = None
 
 
 @attrs.frozen
@@ -57,7 +61,7 @@ class LeadResult:
 class LeadState:
     """The mutable state of one replay; conditions read it through the compiled getters."""
 
-    __slots__ = ("rules", "profile", "props", "score", "fit", "stage", "bant")
+    __slots__ = ("rules", "profile", "props", "score", "fit", "stage", "bant", "earned")
 
     def __init__(self, rules: CompiledRuleset, profile: Mapping[str, object]):
         self.rules = rules
@@ -66,6 +70,7 @@ class LeadState:
         self.score = 0
         self.stage = rules.first_stage
         self.bant: dict[str, bool] = {}
+        self.earned: dict[int, list[int]] = {}  # rule index -> times its points were earned
         self.fit = 0
         self.fit = sum(g.value for g in rules.fit if g.pred(self))
 
@@ -81,6 +86,19 @@ class LeadState:
 
     def bant_count(self) -> int:
         return sum(1 for flag in BANT_FLAGS if self.bant.get(flag))
+
+    def cap(self, rule: ScoringRule, ts: int) -> CountLimit | None:
+        """The limit that keeps `rule` from earning points at `ts`, or None."""
+        earned = self.earned.get(rule.index, ())
+        for limit in rule.limits:
+            start = 0 if limit.window is None else bisect_right(earned, ts - limit.window)
+            if len(earned) - start >= limit.times:
+                return limit
+        return None
+
+    def earn(self, rule: ScoringRule, ts: int) -> None:
+        if rule.limits:  # times are appended in replay order, so each list stays sorted
+            self.earned.setdefault(rule.index, []).append(ts)
 
     def add_points(self, points: int) -> None:
         low, high = self.rules.bounds
@@ -149,7 +167,13 @@ def evaluate(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object]
         state.props = event.props
         for rule in rules.scoring.get(event.type, ()):
             if rule.where is None or rule.where(state):
+                if rule.limits and (limit := state.cap(rule, event.ts)) is not None:
+                    if trace:
+                        points.append(PointChange(event.ts, rule.rule, event.event_id, 0,
+                                                  state.score, limit.text))
+                    continue
                 state.add_points(rule.points)
+                state.earn(rule, event.ts)
                 if trace:
                     points.append(PointChange(event.ts, rule.rule, event.event_id,
                                               rule.points, state.score))

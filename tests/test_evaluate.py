@@ -175,18 +175,57 @@ def test_history_names_rule_line_and_text(rules):
 
 def test_constructs_not_evaluated_yet_are_refused_with_their_place():
     from dsl.errors import RulesError
-    text = ("events a\nwhen a then +5 at most 2 times per 30 days\n"
+    text = ("events a\nwhen a then +5 within 30 days\n"
             "when no activity for 30 days then -10\nlabel hot if score > 50\n")
     with pytest.raises(RulesError) as caught:
         compile_ruleset(dsl.analyze(text, "t.rules").raise_for_errors())
     assert [(d.code, d.span.line, d.span.col, d.message) for d in caught.value.diagnostics] == [
-        ("not-evaluated-yet", 2, 16, "'at most ... times' limits are checked but not yet "
+        ("not-evaluated-yet", 2, 16, "'within' windows are checked but not yet "
                                      "evaluated by this version of leadrules"),
         ("not-evaluated-yet", 3, 1, "quiet-spell rules ('when no activity for ...') are checked "
                                     "but not yet evaluated by this version of leadrules"),
         ("not-evaluated-yet", 4, 1, "labels are checked but not yet evaluated by this version "
                                     "of leadrules"),
     ]
+
+
+DAY = 86_400_000_000
+
+
+def scores_with(limit, days, same_instant=()):
+    """The score after each event of type `a` at the given days, under `when a then +5 LIMIT`."""
+    rules = compile_ruleset(dsl.analyze(f"events a\nwhen a then +5 {limit}\n",
+                                        "t.rules").raise_for_errors())
+    events = [Event(f"e{i:02d}", "L", "a", d * DAY) for i, d in enumerate(days)]
+    return [evaluate(rules, "L", {}, events, d * DAY).score for d in days]
+
+
+@pytest.mark.parametrize("limit, days, scores", [
+    ("once", [0, 1, 400], [5, 5, 5]),
+    ("at most 3 times", [0, 0, 1, 2, 3], [10, 10, 15, 15, 15]),
+    # Rolling windows are half-open, (t - 30 days, t]: day 30 is outside day 0's window.
+    ("once per 30 days", [0, 29, 30, 31, 59, 60], [5, 5, 10, 10, 10, 15]),
+    ("at most 2 times per 30 days", [0, 10, 20, 29, 30, 40, 41],
+     [5, 10, 10, 10, 15, 20, 20]),
+])
+def test_count_limits_at_their_window_edges(limit, days, scores):
+    assert scores_with(limit, days) == scores
+
+
+def test_capped_events_do_not_count_towards_the_window():
+    # "counted over the events that earned points": the capped event on day 20 does not
+    # keep day 35's event out, though day 35 is within 30 days of it.
+    assert scores_with("at most 1 times per 30 days", [0, 20, 35]) == [5, 5, 10]
+
+
+def test_a_capped_match_is_in_the_trace_with_its_limit():
+    rules = compile_ruleset(dsl.analyze(
+        "events a\nwhen a then +5 at most 2 times per 30 days\n", "t.rules").raise_for_errors())
+    events = [Event(f"e{i}", "L", "a", d * DAY) for i, d in enumerate([0, 1, 2])]
+    result = evaluate(rules, "L", {}, events, 2 * DAY, trace=True)
+    assert [(p.cause, p.delta, p.score, p.capped_by) for p in result.points] == [
+        ("e0", 5, 5, None), ("e1", 5, 10, None),
+        ("e2", 0, 10, "at most 2 times per 30 days")]
 
 
 def test_date_fields_compare_with_dates():
