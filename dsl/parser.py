@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import attrs
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 
 from dsl import ast
 from dsl.errors import Diagnostic, Span, source_lines
