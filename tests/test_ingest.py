@@ -9,7 +9,7 @@ import pytest
 from dsl.errors import UsageError
 from engine.errors import InputErrors, Reject
 from engine.events import Event
-from engine.ingest import FileReport, ingest, read_events, read_leads
+from engine.ingest import ingest, read_events, read_leads
 from engine.store import Store, StoreCounts
 
 T0 = 1773480065000000  # 2026-03-14T09:21:05Z

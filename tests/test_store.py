@@ -8,7 +8,7 @@ import pytest
 
 from engine.errors import StoreError
 from engine.events import Event
-from engine.store import _SCHEMA_1, AddCounts, BatchCounts, LeadCounts, Store, StoreCounts
+from engine.store import _SCHEMA_1, AddCounts, LeadCounts, Store, StoreCounts
 
 
 def ev(event_id, lead_id="L1", ts=100, type="page_view", **props):
