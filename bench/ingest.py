@@ -283,7 +283,6 @@ def one_run(meta: dict, run_dir: Path) -> dict:
 
 
 def machine() -> str:
-    import sqlite_utils  # noqa: F401
     from importlib.metadata import version
 
     cpu = platform.processor() or platform.machine()
