@@ -17,6 +17,7 @@ from typing import BinaryIO, Callable, Iterator, Mapping
 
 import attrs
 
+from dsl import ast
 from dsl.errors import UsageError
 from engine.errors import InputErrors, Reject
 from engine.events import Event, parse_timestamp
@@ -83,8 +84,6 @@ class IngestReport:
 
 def field_types(ruleset) -> dict[str, str]:
     """The lead fields a ruleset declares with a type ingest can check (number, date, boolean)."""
-    from dsl import ast
-
     return {f.name.text: f.type.text
             for decl in ruleset.of(ast.FieldsDecl) for f in decl.fields
             if f.type.text in _TYPE_HINTS}
@@ -228,7 +227,7 @@ def _batches(source: Source, convert, line_done: int, batch_rows: int,
             continue  # committed by an earlier run of this import
         batch.rows += 1
         batch.last_line = item.line
-        result = convert(item, source.name) if isinstance(item, Row) else [_reject(item, source)]
+        result = _convert(item, source, convert)
         if isinstance(result, list):
             batch.rejects.extend(result)
             budget.spend(1)
@@ -241,6 +240,13 @@ def _batches(source: Source, convert, line_done: int, batch_rows: int,
             batch = _Batch()
     if batch.rows:
         yield batch
+
+
+def _convert(item: Row | Bad, source: Source, convert):
+    """A row's record (a lead or an event), or the list of its rejects."""
+    if isinstance(item, Row):
+        return convert(item, source.name)
+    return [_reject(item, source)]
 
 
 def _reject(bad: Bad, source: Source) -> Reject:
@@ -327,8 +333,7 @@ def _read_all(source: Source, convert) -> list:
     records, rejects = [], []
     with source:
         for item in source.rows():
-            result = convert(item, source.name) if isinstance(item, Row) else [
-                _reject(item, source)]
+            result = _convert(item, source, convert)
             (rejects.extend if isinstance(result, list) else records.append)(result)
     if rejects:
         raise InputErrors(rejects)

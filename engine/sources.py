@@ -72,11 +72,11 @@ class Source:
         self.required, self.nested = required, nested
         self._owned = self.path != STDIN
         self._file = self._open_binary(stdin)
-        self.size = self._size()
-        self.fingerprint = self._fingerprint()
-        self.compressed = _peek(self._file, 2) == _GZIP_MAGIC
-        self._stream: BinaryIO = gzip.GzipFile(fileobj=self._file) if self.compressed else self._file
         try:
+            self.size, self.fingerprint = self._identity()
+            self.compressed = _peek(self._file, 2) == _GZIP_MAGIC
+            self._stream: BinaryIO = (gzip.GzipFile(fileobj=self._file) if self.compressed
+                                      else self._file)
             self.format = format or self._detect_format()
             self._header = self._read_header() if self.format == "csv" else None
         except (OSError, EOFError, zlib.error) as e:
@@ -118,18 +118,14 @@ class Source:
         with reading(self.path):
             return open(self.path, "rb")
 
-    def _size(self) -> int | None:
+    def _identity(self) -> tuple[int | None, str | None]:
+        """The file's size, and what identifies it for resuming an interrupted import:
+        size, modification time and a hash of its head. Neither for stdin."""
         if self.path == STDIN:
-            return None
-        return os.fstat(self._file.fileno()).st_size
-
-    def _fingerprint(self) -> str | None:
-        """What identifies this file for resuming an interrupted import; None for stdin."""
-        if self.path == STDIN:
-            return None
+            return None, None
         stat = os.fstat(self._file.fileno())
         head = hashlib.sha1(os.pread(self._file.fileno(), _FINGERPRINT_BYTES, 0)).hexdigest()
-        return f"{stat.st_size}:{stat.st_mtime_ns}:{head}"
+        return stat.st_size, f"{stat.st_size}:{stat.st_mtime_ns}:{head}"
 
     def _detect_format(self) -> str:
         if self.path != STDIN:
