@@ -13,9 +13,10 @@ from dsl.errors import Diagnostic, RulesError, Span, source_lines
 from dsl.parser import code_part, split_statements
 
 # Layout decisions, each tested in tests/test_format.py:
-# - `events`, `fields` and `stages` lines longer than WIDTH characters wrap after a comma; each
-#   line takes as many names as fit in WIDTH (its trailing comma included, a trailing comment
-#   not counted), continuation lines align under the first name. Nothing else is ever wrapped.
+# - `events`, `activity excludes`, `fields` and `stages` lines longer than WIDTH characters
+#   wrap after a comma; each line takes as many names as fit in WIDTH (its trailing comma
+#   included, a trailing comment not counted), continuation lines align under the first name.
+#   Nothing else is ever wrapped.
 # - Alignment: a run is a maximal sequence of `when EVENT ... then` lines (ScoreRule, not the
 #   `when no activity` rule) with no blank line, comment line or other statement between them.
 #   If the run's longest `when ... ` part (the text before `then`, its one space included) is at
@@ -200,7 +201,7 @@ _WRITERS = {
     # statements
     ast.RulesetName: lambda n: f"ruleset {_quote(n.name)}",
     ast.EventsDecl: lambda n: _wrapped("events", [write(x) for x in n.names]),
-    ast.ActivityExcludes: lambda n: f"activity excludes {_names(n.names)}",
+    ast.ActivityExcludes: lambda n: _wrapped("activity excludes", [write(x) for x in n.names]),
     ast.FieldsDecl: lambda n: _wrapped("fields", [write(x) for x in n.fields]),
     ast.ScoreRule: lambda n: f"{_when_head(n)} {_then(n)}",
     ast.InactivityRule: lambda n: (f"when no activity for {write(n.quiet)} then "
