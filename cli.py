@@ -19,15 +19,26 @@ from dsl.format import format_source
 from engine import bundled, report
 from engine.compiler import compile_ruleset
 from engine.errors import Reject
-from engine.events import format_timestamp
-from engine.ingest import IngestReport, field_types, ingest
-from engine.run import score_store
+from engine.evaluate import evaluate
+from engine.events import format_timestamp, parse_timestamp
+from engine.explain import explain as explain_text
+from engine.ingest import IngestReport, field_types, ingest, read_events, read_leads
+from engine.run import RunReport, run_rules
 from engine.sample import write_sample
 from engine.store import Store
 
 DEMO_DB = "leadrules-demo.db"
 DEFAULT_DB = "leadrules.db"
 REJECT_COLUMNS = ("file", "line", "column", "value", "reason", "raw")
+LEAD_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
+                "owner", "label")
+
+as_of_option = click.option(
+    "--as-of", "as_of_text", metavar="TIME",
+    help="Evaluate as of this moment (2026-04-01 or 2026-04-01T09:30:00Z); default: now.")
+format_option = click.option(
+    "--format", "output", type=click.Choice(["table", "csv", "json"]), default="table",
+    show_default=True, help="table for people; csv or json for a CRM or a spreadsheet.")
 
 db_option = click.option(
     "--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
@@ -97,16 +108,15 @@ def demo(db: Path, top: int):
         click.echo(f"Rules:    \"{rules.name}\" from {rules.path}")
         counts = store.counts()
         as_of = counts.last_ts or 0
-        with _progress(counts.leads, "Scoring") as bar:
-            run = score_store(store, rules, as_of, progress=bar.update)
-        click.echo(f"Scored:   {run.leads} leads, {run.events} events, as of "
-                   f"{format_timestamp(as_of)} (the last event in the sample); run {run.run_id}")
-        click.echo("\nFunnel\n" + report.funnel(rules.stages, dict(store.funnel(run.run_id))))
+        run = _run_with_progress(store, rules, as_of)
+        click.echo(f"Scored:   {run.leads} leads as of {format_timestamp(as_of)} (the last event "
+                   f"in the sample); run {run.run_id}, {_run_mode(run)}")
+        click.echo("\nFunnel\n" + report.funnel(rules.stages, dict(store.funnel(rules.hash))))
         if top:
             rows = [(r["lead_id"], r["score"], r["fit"], r["grade"], r["band"], r["priority"],
-                     r["stage"]) for r in store.results(run.run_id)[:top]]
+                     r["stage"], r["owner"] or "") for r in store.results(rules.hash, limit=top)]
             click.echo(f"\nTop {len(rows)} leads\n" + report.table(
-                ("lead_id", "score", "fit", "grade", "band", "priority", "stage"), rows))
+                ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "owner"), rows))
 
 
 @main.command()
@@ -338,6 +348,226 @@ def _write_rejects(path: Path, rejects: Iterable[dict]) -> None:
             writer.writeheader()
             writer.writerows(rejects)
     os.replace(temporary, path)
+
+
+
+# Evaluation ------------------------------------------------------------------------------------
+
+@main.command(name="run")
+@click.argument("rules_file", metavar="RULES", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@as_of_option
+@click.option("--full", is_flag=True,
+              help="Replay every lead, even when an earlier run of these rules could be reused.")
+def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool):
+    """Score every lead of the store and save the results.
+
+    The first run of a ruleset replays every lead. Later runs of the same
+    ruleset (same file content) replay only the leads with new events or a new
+    profile since, and the leads whose results change with time alone (a quiet
+    spell ending, a window closing, an SLA deadline); the results equal a full
+    run's. Prints leads per stage and what changed since the previous run.
+
+    \b
+    Examples:
+      leadrules run rulesets/b2b.rules
+      leadrules run rulesets/b2b.rules --db crm.db --as-of 2026-04-01
+    """
+    rules = _compile(rules_file)
+    as_of, source = _as_of(as_of_text)
+    with _existing_store(db) as store:
+        run = _run_with_progress(store, rules, as_of, full=full)
+        click.echo(f"Rules:    \"{rules.name}\" from {rules.path} (content {rules.hash[:12]})")
+        click.echo(f"As of:    {format_timestamp(as_of)} ({source})")
+        click.echo(f"Run {run.run_id}:    {_run_mode(run)}; {run.events:,} events in "
+                   f"{run.seconds:.1f} s")
+        click.echo(f"Changes:  {_changes(run)}")
+        click.echo("\nFunnel\n" + report.funnel(rules.stages, dict(store.funnel(rules.hash))))
+
+
+def _run_with_progress(store: Store, rules, as_of: int, full: bool = False) -> RunReport:
+    bar = None
+
+    def plan(mode: str, leads: int) -> None:
+        nonlocal bar
+        bar = _progress(leads, "Replaying" if mode == "incremental" else "Scoring").__enter__()
+
+    try:
+        return run_rules(store, rules, as_of, full=full, on_plan=plan,
+                         progress=lambda n: bar.update(n))
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+def _run_mode(run: RunReport) -> str:
+    if run.mode == "full":
+        return f"all {run.replayed:,} leads replayed"
+    return (f"{run.replayed:,} of {run.leads:,} leads replayed: those with new events, a new "
+            "profile, or a timer due")
+
+
+def _changes(run: RunReport) -> str:
+    if run.previous is None:
+        return f"first run of these rules on this store; {run.new:,} leads scored"
+    parts = [f"{name} {run.changed[name]:,}" for name in
+             ("score", "grade", "band", "priority", "stage", "disqualified", "owner", "label",
+              "sla") if run.changed[name]]
+    detail = f" ({', '.join(parts)})" if parts else ""
+    return (f"since run {run.previous}: {_plural(run.changed['any'], 'lead')} changed{detail}, "
+            f"{run.new:,} new")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+@main.command()
+@db_option
+@click.option("--stage", help="Only leads in this stage.")
+@click.option("--priority", help="Only leads with this priority (A1 ... D4).")
+@click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the N best leads.")
+@format_option
+def leads(db: Path, stage: str | None, priority: str | None, top: int | None, output: str):
+    """The results of the latest run: every lead, best score first.
+
+    Columns: lead_id, score, fit, grade, band, priority, stage, disqualified
+    (the reason, empty if none), owner, label.
+
+    \b
+    Examples:
+      leadrules leads --top 20
+      leadrules leads --stage SalesLead --format csv > to-sales.csv
+      leadrules leads --priority A1 --format json
+    """
+    with _existing_store(db) as store:
+        run = store.latest_run()
+        if run is None:
+            raise UsageError(f"{db}: no results yet; score the leads with "
+                             "`leadrules run RULES` first")
+        rows = store.results(run["ruleset_hash"], stage=stage, priority=priority, limit=top)
+    if output == "table":
+        click.echo(f"\"{run['ruleset_name']}\" as of {format_timestamp(run['as_of'])} "
+                   f"(run {run['run_id']}); {len(rows):,} leads")
+    _print_leads([{c: r[c] for c in LEAD_COLUMNS} for r in rows], output)
+
+
+def _print_leads(rows: list[dict], output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+    elif output == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(LEAD_COLUMNS)
+        writer.writerows([["" if r[c] is None else r[c] for c in LEAD_COLUMNS] for r in rows])
+    else:
+        click.echo(report.table(LEAD_COLUMNS, [[r[c] for c in LEAD_COLUMNS] for r in rows]))
+
+
+def _lead_dict(result) -> dict:
+    return {c: getattr(result, c) for c in LEAD_COLUMNS}
+
+
+@main.command(name="dry-run")
+@click.argument("rules_file", metavar="RULES", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--leads", "leads_file", metavar="FILE", required=True,
+              help="Sample lead profiles (CSV or JSON Lines, as for ingest).")
+@click.option("--events", "events_file", metavar="FILE", required=True,
+              help="Sample events (CSV or JSON Lines, as for ingest).")
+@click.option("--lead", "lead_id", metavar="ID", help="Only this lead.")
+@as_of_option
+@format_option
+def dry_run(rules_file: Path, leads_file: str, events_file: str, lead_id: str | None,
+            as_of_text: str | None, output: str):
+    """Score sample files with a ruleset; nothing is written anywhere.
+
+    The way to try a rule change on a few hand-written leads before it goes
+    live. Leads that only appear in the events file are scored too.
+
+    \b
+    Examples:
+      leadrules dry-run rulesets/b2b.rules --leads leads.csv --events events.csv
+      leadrules dry-run new.rules --leads l.csv --events e.csv --lead L0007 --as-of 2026-04-01
+    """
+    rules = _compile(rules_file)
+    as_of, source = _as_of(as_of_text)
+    results = [evaluate(rules, lead, profile, events, as_of)
+               for lead, profile, events in _sample_leads(leads_file, events_file, lead_id)]
+    if output == "table":
+        click.echo(f"\"{rules.name}\" as of {format_timestamp(as_of)} ({source}); "
+                   f"{len(results):,} leads; nothing was written")
+    else:
+        click.echo(f"as of {format_timestamp(as_of)} ({source})", err=True)
+    _print_leads([_lead_dict(r) for r in results], output)
+
+
+def _sample_leads(leads_file: str, events_file: str, only: str | None):
+    """(lead_id, profile, events) of sample files, by lead_id; leads of events included."""
+    profiles: dict[str, dict] = {}
+    for row in read_leads(leads_file):
+        profiles.setdefault(row.lead_id, {}).update(row.profile)
+    by_lead: dict[str, list] = {}
+    for event in read_events(events_file):
+        by_lead.setdefault(event.lead_id, []).append(event)
+        profiles.setdefault(event.lead_id, {})
+    if only is not None and only not in profiles:
+        raise UsageError(f"no lead {only!r} in {leads_file} or {events_file}")
+    return [(lead, profiles[lead], by_lead.get(lead, [])) for lead in sorted(profiles)
+            if only is None or lead == only]
+
+
+@main.command()
+@click.argument("lead_id")
+@click.argument("rules_file", metavar="RULES", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--leads", "leads_file", metavar="FILE", help="Read the lead from sample files "
+              "instead of the store (with --events).")
+@click.option("--events", "events_file", metavar="FILE", help="Sample events (with --leads).")
+@as_of_option
+def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
+            events_file: str | None, as_of_text: str | None):
+    """Explain one lead: each event, the rules that fired, the score after
+    each change, capped rules, stage moves, actions, and how each result came
+    about.
+
+    From the store, the default as-of time is that of the latest run of these
+    rules, so the explanation matches `leadrules leads`.
+
+    \b
+    Examples:
+      leadrules explain L00042 rulesets/b2b.rules
+      leadrules explain L0007 new.rules --leads leads.csv --events events.csv
+    """
+    rules = _compile(rules_file)
+    if (leads_file is None) != (events_file is None):
+        raise UsageError("--leads and --events go together")
+    if leads_file is not None:
+        ((_, profile, events),) = _sample_leads(leads_file, events_file, lead_id)
+        as_of, source = _as_of(as_of_text)
+    else:
+        with _existing_store(db) as store:
+            profile, events = store.lead_events(lead_id)
+            run = store.last_run(rules.hash)
+        if as_of_text is None and run is not None:
+            as_of, source = run["as_of"], f"the as-of time of run {run['run_id']}"
+        else:
+            as_of, source = _as_of(as_of_text)
+    result = evaluate(rules, lead_id, profile, events, as_of, trace=True)
+    click.echo(explain_text(rules, result, profile, as_of, source), nl=False)
+
+
+def _compile(path: Path):
+    return compile_ruleset(dsl.load(path))
+
+
+def _as_of(text: str | None) -> tuple[int, str]:
+    """The as-of time and where it came from; the wall clock only when none is given."""
+    if text is None:
+        return time.time_ns() // 1000, "now"
+    try:
+        return parse_timestamp(text), "given"
+    except ValueError:
+        raise UsageError(f"--as-of: {text!r} is not a time; write a date like 2026-04-01 "
+                         "or a moment like 2026-04-01T09:30:00Z") from None
 
 
 @main.group()

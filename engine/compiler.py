@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import operator
 from datetime import date
 from decimal import Decimal
@@ -12,7 +13,6 @@ import attrs
 
 from dsl import ast
 from dsl.check import Scope, walk
-from dsl.errors import Diagnostic, RulesError
 from engine.values import READERS, to_bool, to_date, to_number, to_text
 
 Predicate = Callable[[object], bool]
@@ -46,14 +46,65 @@ class CountLimit:
 
 
 @attrs.frozen
+class Decaying:
+    """`decay P% every D`: after k whole periods an event's points are `points * factor ** k`."""
+
+    factor: Decimal
+    every: int
+    text: str
+
+
+@attrs.frozen
+class ActionSpec:
+    """`assign "OWNER"`, `enroll "CAMPAIGN"` or `alert "TEXT"`, and the rule that holds it."""
+
+    kind: str
+    value: str
+    rule: RuleRef
+
+
+@attrs.frozen
 class ScoringRule:
-    """`when EVENT [where] then ±N [limits]`, ready to run; `index` keys its per-lead counts."""
+    """`when EVENT [where] then ±N [limits] [and ACTION ...]`, ready to run; `index` keys its
+    per-lead counts. `points` is None for a rule that only acts."""
 
     rule: RuleRef
-    points: int
+    points: int | None
     where: Predicate | None
     limits: tuple[CountLimit, ...] = ()
     index: int = 0
+    within: int | None = None
+    decay: Decaying | None = None
+    actions: tuple[ActionSpec, ...] = ()
+
+
+@attrs.frozen
+class QuietRule:
+    """`when no activity for D then ...`: fires once per quiet spell, D after the last activity."""
+
+    rule: RuleRef
+    quiet: int
+    points: int | None
+    actions: tuple[ActionSpec, ...]
+
+
+@attrs.frozen
+class EntryAction:
+    """`on entering STAGE ACTION [if COND | otherwise]`."""
+
+    action: ActionSpec
+    pred: Predicate | None
+    otherwise: bool
+
+
+@attrs.frozen
+class SlaRule:
+    """`sla STAGE: EVENT within D`."""
+
+    rule: RuleRef
+    stage: str
+    event: str
+    window: int
 
 
 @attrs.frozen
@@ -87,6 +138,7 @@ class CompiledRuleset:
     fit: tuple[Guarded, ...]
     grades: tuple[Guarded, ...]
     bands: tuple[Guarded, ...]
+    labels: tuple[Guarded, ...]
     disqualify: tuple[Guarded, ...]
     bant_source: str | None
     bant_resets: frozenset[str]
@@ -94,6 +146,14 @@ class CompiledRuleset:
     moves: dict[str, tuple[Move, ...]]
     events: frozenset[str]
     activity: frozenset[str]
+    quiet: tuple[QuietRule, ...]  # shortest spell first
+    entering: dict[str, tuple[EntryAction, ...]]
+    slas: dict[str, tuple[SlaRule, ...]]  # by stage
+    counted: dict[str, tuple[int, ...]]  # event type -> windows `count TYPE within D` reads
+    has_decay: bool
+    static_grade: bool  # grades read only profile fields and fit: one grade per lead
+    static_disqualify: bool  # disqualify rules read only the profile: checked before events
+    timed_classes: bool  # grade, band or label read the clock (`days ...`, `count ... within`)
 
     @property
     def first_stage(self) -> str:
@@ -106,7 +166,7 @@ _OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le
         ">": operator.gt, ">=": operator.ge}
 
 _BUILTINS: dict[str, Getter] = {
-    "score": lambda s: s.score,
+    "score": lambda s: s.score,  # replaced by the floor of the exact score when rules decay
     "fit": lambda s: s.fit,
     "stage": lambda s: s.stage,
     "grade": lambda s: s.grade(),
@@ -139,29 +199,68 @@ def _reader(values) -> Callable:
     return to_text
 
 
+_READ_AS = {to_number: "a number", to_bool: "true or false", to_date: "a date"}
+
+
+def _floor_score(s) -> int:
+    """The score conditions see: the exact score rounded down to a whole point."""
+    return math.floor(s.score)
+
+
 class _ConditionCompiler:
     """One closure per condition node; names resolved once, here."""
 
-    def __init__(self, scope: Scope, in_where: bool):
-        self.scope, self.in_where = scope, in_where
+    def __init__(self, scope: Scope, ruleset: ast.Ruleset, decays: bool, counted: dict):
+        self.scope, self.ruleset, self.counted = scope, ruleset, counted
+        self.score = _floor_score if decays else _BUILTINS["score"]
 
     def __call__(self, node) -> Predicate:
         return getattr(self, type(node).__name__)(node)
 
-    def getter(self, ref: ast.Ref) -> Getter:
+    def getter(self, ref) -> Getter:
+        if isinstance(ref, ast.DaysInStage):
+            return lambda s: s.days_in_stage()
+        if isinstance(ref, ast.DaysSinceActivity):
+            return lambda s: s.days_since_activity()
+        if isinstance(ref, ast.CountWithin):
+            event, window = ref.event.text, ref.window.micros
+            self.counted.setdefault(event, set()).add(window)
+            return lambda s: s.count_within(event, window)
         head = ref.path[0]
         if head == "bant" and len(ref.path) == 2:
             return _BANT[ref.path[1]]
+        if head == "score":
+            return self.score
         if head in _BUILTINS:
             return _BUILTINS[head]
         if head in self.scope.fields:
             return lambda s: s.profile.get(head)
-        return lambda s: s.props.get(head)
+        return lambda s: s.prop(head)
+
+    def noting(self, node, read) -> Callable:
+        """`read`, noting in a traced replay each value it cannot read (the comparison is false)."""
+        if read is to_text:
+            return lambda s, raw: to_text(raw)
+        condition, wanted = self.ruleset.text_of(node.span), _READ_AS[read]
+
+        def careful(s, raw):
+            value = read(raw)
+            if value is None and raw is not None and raw != "" and s.notes is not None:
+                s.notes.add(f"{raw!r} is not {wanted}, so '{condition}' is false")
+            return value
+        return careful
 
     def Compare(self, node: ast.Compare) -> Predicate:
         get, op, rhs = self.getter(node.left), _OPS[node.op], _plain(node.right)
         read = _reader([rhs])
         rhs = str(rhs) if read is to_text else rhs
+        if isinstance(node.left, ast.Ref) and node.left.path[0] not in _BUILTINS:
+            careful = self.noting(node, read)
+
+            def compare_value(s):
+                value = careful(s, get(s))
+                return value is not None and op(value, rhs)
+            return compare_value
 
         def compare(s):
             value = read(get(s))
@@ -173,9 +272,10 @@ class _ConditionCompiler:
         read = _reader(values)
         allowed = frozenset(str(v) if read is to_text else v for v in values)
         negated = node.negated
+        careful = self.noting(node, read)
 
         def member(s):
-            value = read(get(s))
+            value = careful(s, get(s))
             return value is not None and ((value in allowed) != negated)
         return member
 
@@ -210,104 +310,163 @@ class _ConditionCompiler:
         return lambda s: not inner(s)
 
 
-def compile_condition(node, scope: Scope, in_where: bool = False) -> Predicate | None:
+def compile_condition(node, scope: Scope, ruleset: ast.Ruleset | None = None,
+                      decays: bool = False, counted: dict | None = None) -> Predicate | None:
     """A predicate over the evaluation state, or None for a missing condition."""
-    return None if node is None else _ConditionCompiler(scope, in_where)(node)
+    if node is None:
+        return None
+    ruleset = ruleset if ruleset is not None else ast.Ruleset(())
+    return _ConditionCompiler(scope, ruleset, decays, {} if counted is None else counted)(node)
+
+
+_CLOCK = (ast.DaysInStage, ast.DaysSinceActivity, ast.CountWithin)
+
+
+def _reads(conditions, scope: Scope) -> set[str]:
+    """What conditions depend on: 'profile' (fields), 'fit', 'clock', or 'state' (the rest)."""
+    found: set[str] = set()
+    for cond in conditions:
+        for node in walk(cond) if cond is not None else ():
+            if isinstance(node, _CLOCK):
+                found.add("clock")
+            elif isinstance(node, ast.Ref):
+                head = node.path[0]
+                found.add("profile" if head in scope.fields else "fit" if head == "fit"
+                          else "state")
+    return found
 
 
 # --- statements ----------------------------------------------------------------------------
 
-def _triggers(trigger, scope: Scope, activity: frozenset[str]) -> Callable[[object, str], bool]:
-    """A move trigger as `f(state, event_type) -> bool`."""
-    if isinstance(trigger, ast.OnCondition):
-        cond = compile_condition(trigger.cond, scope)
-        return lambda s, event_type: cond(s)
-    if isinstance(trigger, ast.OnActivity):
-        return lambda s, event_type: event_type in activity
-    event, where = trigger.event.text, compile_condition(trigger.where, scope, in_where=True)
-    if where is None:
-        return lambda s, event_type: event_type == event
-    return lambda s, event_type: event_type == event and where(s)
+class _Compiler:
+    """Compiles the statements of one ruleset, sharing its scope and condition compiler."""
 
+    def __init__(self, ruleset: ast.Ruleset):
+        self.ruleset, self.scope = ruleset, Scope.of(ruleset)
+        self.decays = any(isinstance(limit, ast.Decay)
+                          for rule in ruleset.of(ast.ScoreRule) for limit in rule.limits)
+        self.counted: dict[str, set[int]] = {}
+        excluded = {n.text for d in ruleset.of(ast.ActivityExcludes) for n in d.names}
+        self.activity = frozenset(self.scope.events) - excluded
 
-def _moves(ruleset: ast.Ruleset, scope: Scope, activity, ref) -> dict[str, tuple[Move, ...]]:
-    """For each stage, the moves out of it in file order, `*` moves included where they stand."""
-    compiled = [(m.source.text if m.source else None,
-                 Move(ref(m), m.target.text, _triggers(m.trigger, scope, activity)))
-                for m in ruleset.of(ast.StageMove)]
-    return {stage: tuple(move for source, move in compiled if source in (stage, None))
-            for stage in scope.stages}
+    def ref(self, node) -> RuleRef:
+        return RuleRef(self.ruleset.path, node.span.line if node.span else 0,
+                       self.ruleset.text_of(node.span))
 
+    def cond(self, node) -> Predicate | None:
+        return compile_condition(node, self.scope, self.ruleset, self.decays, self.counted)
 
-def _count_limit(limit: ast.Once | ast.AtMost, ruleset: ast.Ruleset) -> CountLimit:
-    times = 1 if isinstance(limit, ast.Once) else limit.times
-    window = limit.per.micros if limit.per is not None else None
-    return CountLimit(times, window, ruleset.text_of(limit.span))
+    def actions(self, node) -> tuple[ActionSpec, ...]:
+        return tuple(ActionSpec(a.kind, a.text, self.ref(node)) for a in node.actions)
 
+    def trigger(self, trigger) -> Callable[[object, str | None], bool]:
+        """A move trigger as `f(state, event_type) -> bool`; event_type is None for a timer."""
+        if isinstance(trigger, ast.OnCondition):
+            cond = self.cond(trigger.cond)
+            return lambda s, event_type: cond(s)
+        if isinstance(trigger, ast.OnActivity):
+            activity = self.activity
+            return lambda s, event_type: event_type in activity
+        event, where = trigger.event.text, self.cond(trigger.where)
+        if where is None:
+            return lambda s, event_type: event_type == event
+        return lambda s, event_type: event_type == event and where(s)
 
-def _guarded(rules, value_of, scope: Scope, ref) -> tuple[Guarded, ...]:
-    return tuple(Guarded(ref(r), value_of(r), compile_condition(r.cond, scope)) for r in rules)
+    def moves(self) -> dict[str, tuple[Move, ...]]:
+        """For each stage, the moves out of it in file order, `*` moves included where they stand."""
+        compiled = [(m.source.text if m.source else None,
+                     Move(self.ref(m), m.target.text, self.trigger(m.trigger)))
+                    for m in self.ruleset.of(ast.StageMove)]
+        return {stage: tuple(move for source, move in compiled if source in (stage, None))
+                for stage in self.scope.stages}
 
+    def scoring(self) -> dict[str, tuple[ScoringRule, ...]]:
+        scoring: dict[str, list[ScoringRule]] = {}
+        for index, rule in enumerate(self.ruleset.of(ast.ScoreRule)):
+            counts = tuple(self.count_limit(limit) for limit in rule.limits
+                           if isinstance(limit, (ast.Once, ast.AtMost)))
+            within = next((lim.window.micros for lim in rule.limits
+                           if isinstance(lim, ast.Within)), None)
+            decay = next((Decaying(1 - Decimal(lim.percent) / 100, lim.every.micros,
+                                   self.ruleset.text_of(lim.span))
+                          for lim in rule.limits if isinstance(lim, ast.Decay)), None)
+            scoring.setdefault(rule.event.text, []).append(ScoringRule(
+                self.ref(rule), rule.points, self.cond(rule.where), counts, index, within, decay,
+                self.actions(rule)))
+        return {event: tuple(rules) for event, rules in scoring.items()}
 
-# Constructs the language accepts and `check` checks, but the evaluator does not run yet.
-NOT_EVALUATED_YET = {
-    ast.Within: "'within' windows", ast.Decay: "'decay'", ast.Action: "actions",
-    ast.InactivityRule: "quiet-spell rules ('when no activity for ...')", ast.Sla: "SLAs",
-    ast.DaysInStage: "'days in stage'", ast.DaysSinceActivity: "'days since last activity'",
-    ast.CountWithin: "'count ... within'",
-}
+    def count_limit(self, limit: ast.Once | ast.AtMost) -> CountLimit:
+        times = 1 if isinstance(limit, ast.Once) else limit.times
+        window = limit.per.micros if limit.per is not None else None
+        return CountLimit(times, window, self.ruleset.text_of(limit.span))
 
+    def guarded(self, rules, value_of) -> tuple[Guarded, ...]:
+        return tuple(Guarded(self.ref(r), value_of(r), self.cond(r.cond)) for r in rules)
 
-def _refuse_unevaluated(ruleset: ast.Ruleset) -> None:
-    """RulesError naming every construct this evaluator cannot run, rather than ignoring it."""
-    found = []
-    for statement in ruleset.statements:
-        for node in walk(statement):
-            what = NOT_EVALUATED_YET.get(type(node))
-            if isinstance(node, ast.Classify) and node.kind == "label":
-                what = "labels"
-            if what:
-                found.append(Diagnostic("not-evaluated-yet", f"{what} are checked but not yet "
-                                        "evaluated by this version of leadrules", node.span or
-                                        statement.span, hint="remove this to run the ruleset"))
-    if found:
-        raise RulesError(found, {ruleset.path: ruleset.source})
+    def entering(self) -> dict[str, tuple[EntryAction, ...]]:
+        entering: dict[str, list[EntryAction]] = {}
+        for rule in self.ruleset.of(ast.OnEntering):
+            action = ActionSpec(rule.action.kind, rule.action.text, self.ref(rule))
+            entering.setdefault(rule.stage.text, []).append(
+                EntryAction(action, self.cond(rule.cond), rule.otherwise))
+        return {stage: tuple(actions) for stage, actions in entering.items()}
+
+    def slas(self) -> dict[str, tuple[SlaRule, ...]]:
+        slas: dict[str, list[SlaRule]] = {}
+        for rule in self.ruleset.of(ast.Sla):
+            slas.setdefault(rule.stage.text, []).append(
+                SlaRule(self.ref(rule), rule.stage.text, rule.event.text, rule.window.micros))
+        return {stage: tuple(rules) for stage, rules in slas.items()}
+
+    def quiet(self) -> tuple[QuietRule, ...]:
+        rules = [QuietRule(self.ref(r), r.quiet.micros, r.points, self.actions(r))
+                 for r in self.ruleset.of(ast.InactivityRule)]
+        return tuple(sorted(rules, key=lambda r: r.quiet))  # stable: file order among equals
+
+    def build(self) -> CompiledRuleset:
+        ruleset, scope = self.ruleset, self.scope
+        bant = next(iter(ruleset.of(ast.BantDecl)), None)
+        classes = ruleset.of(ast.Classify)
+
+        def of_kind(kind):
+            return [c for c in classes if c.kind == kind]
+        scoring, moves = self.scoring(), self.moves()
+        grades = self.guarded(of_kind("grade"), lambda r: r.value)
+        bands = self.guarded(of_kind("band"), lambda r: int(r.value))
+        labels = self.guarded(of_kind("label"), lambda r: r.value)
+        disqualify = self.guarded(ruleset.of(ast.Disqualify), lambda r: r.reason)
+        entering, slas, quiet = self.entering(), self.slas(), self.quiet()
+        class_reads = _reads([c.cond for c in classes], scope)
+        return CompiledRuleset(
+            name=ruleset.name or ruleset.path,
+            path=ruleset.path,
+            hash=hashlib.sha256(ruleset.source.encode("utf-8")).hexdigest(),
+            fields={name: READERS[kind] for name, kind in scope.fields.items()},
+            scoring=scoring,
+            bounds=next(((b.low, b.high) for b in ruleset.of(ast.ScoreBounds)), (None, None)),
+            fit=self.guarded(ruleset.of(ast.FitRule), lambda r: r.points),
+            grades=grades,
+            bands=bands,
+            labels=labels,
+            disqualify=disqualify,
+            bant_source=bant.source.text if bant else None,
+            bant_resets=frozenset(n.text for n in bant.resets) if bant else frozenset(),
+            stages=scope.stages,
+            moves=moves,
+            events=frozenset(scope.events),
+            activity=self.activity,
+            quiet=quiet,
+            entering=entering,
+            slas=slas,
+            counted={event: tuple(sorted(w)) for event, w in self.counted.items()},
+            has_decay=self.decays,
+            static_grade=_reads([c.cond for c in of_kind("grade")], scope) <= {"profile", "fit"},
+            static_disqualify=_reads([d.cond for d in ruleset.of(ast.Disqualify)],
+                                     scope) <= {"profile", "fit"},
+            timed_classes="clock" in class_reads,
+        )
 
 
 def compile_ruleset(ruleset: ast.Ruleset) -> CompiledRuleset:
     """Compile a checked ruleset once; the result is reused for every lead."""
-    _refuse_unevaluated(ruleset)
-    scope = Scope.of(ruleset)
-
-    def ref(node) -> RuleRef:
-        return RuleRef(ruleset.path, node.span.line if node.span else 0, ruleset.text_of(node.span))
-
-    scoring: dict[str, list[ScoringRule]] = {}
-    for index, rule in enumerate(ruleset.of(ast.ScoreRule)):
-        where = compile_condition(rule.where, scope, in_where=True)
-        limits = tuple(_count_limit(limit, ruleset) for limit in rule.limits)
-        scoring.setdefault(rule.event.text, []).append(
-            ScoringRule(ref(rule), rule.points, where, limits, index))
-    bounds = next(((b.low, b.high) for b in ruleset.of(ast.ScoreBounds)), (None, None))
-    excluded = {n.text for d in ruleset.of(ast.ActivityExcludes) for n in d.names}
-    activity = frozenset(scope.events) - excluded
-    bant = next(iter(ruleset.of(ast.BantDecl)), None)
-    classes = ruleset.of(ast.Classify)
-    return CompiledRuleset(
-        name=ruleset.name or ruleset.path,
-        path=ruleset.path,
-        hash=hashlib.sha256(ruleset.source.encode("utf-8")).hexdigest(),
-        fields={name: READERS[kind] for name, kind in scope.fields.items()},
-        scoring={event: tuple(rules) for event, rules in scoring.items()},
-        bounds=bounds,
-        fit=_guarded(ruleset.of(ast.FitRule), lambda r: r.points, scope, ref),
-        grades=_guarded([c for c in classes if c.kind == "grade"], lambda r: r.value, scope, ref),
-        bands=_guarded([c for c in classes if c.kind == "band"], lambda r: int(r.value), scope, ref),
-        disqualify=_guarded(ruleset.of(ast.Disqualify), lambda r: r.reason, scope, ref),
-        bant_source=bant.source.text if bant else None,
-        bant_resets=frozenset(n.text for n in bant.resets) if bant else frozenset(),
-        stages=scope.stages,
-        moves=_moves(ruleset, scope, activity, ref),
-        events=frozenset(scope.events),
-        activity=activity,
-    )
+    return _Compiler(ruleset).build()

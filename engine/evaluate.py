@@ -1,24 +1,40 @@
-"""One lead's replay: a pure function of (compiled rules, profile, events, as-of time)."""
+"""One lead's replay: a pure function of (compiled rules, profile, events, as-of time).
+
+A replay is a sequence of steps, each at one moment: an event, or a timer that fell due (a quiet
+spell ending, an SLA deadline passing, a `within` window closing on an event's points, a `decay`
+period ending). Timers due before an event fire first, in time order; the rest fire at the as-of
+time. docs/language.md ("How a lead is evaluated") states the order inside a step.
+"""
 
 from __future__ import annotations
 
+import heapq
+import json
+import math
 from bisect import bisect_right
+from decimal import Decimal
 from typing import Iterable, Mapping
 
 import attrs
 
-from engine.compiler import (DISQUALIFIED, CompiledRuleset, CountLimit, Guarded, RuleRef,
-                             ScoringRule)
-from engine.events import Event
+from engine.compiler import (DISQUALIFIED, ActionSpec, CompiledRuleset, CountLimit, Guarded,
+                             RuleRef, ScoringRule)
+from engine.events import Event, format_timestamp
 from engine.values import to_bool
 
 BANT_FLAGS = ("budget", "authority", "need", "timeline")
 PROFILE = "profile"
+DAY = 86_400_000_000
+NEVER = 1 << 62
+# A decaying event's points below this are dropped, so that decay ends (50% halves to it in
+# about 35 periods); the score moves by less than this, far below the whole point it shows.
+NEGLIGIBLE = Decimal("1e-9")
+_SLA, _EXPIRE, _DECAY = "sla", "expire", "decay"  # timer kinds, besides quiet spells
 
 
 @attrs.frozen
 class StageChange:
-    """A stage move: when, from where to where, by which rule, caused by which event."""
+    """A stage move: when, from where to where, by which rule, caused by which event or timer."""
 
     ts: int | None
     source: str | None
@@ -29,15 +45,56 @@ class StageChange:
 
 @attrs.frozen
 class PointChange:
-    """Points a rule added or took away, and the score after clamping; a rule that matched
+    """Points a rule added or took away, and the exact score after clamping. A rule that matched
     but was capped is recorded with delta 0 and the limit that capped it."""
 
     ts: int
     rule: RuleRef
     cause: str
-    delta: int
-    score: int
+    delta: int | Decimal
+    score: int | Decimal
     capped_by: str | None = None
+
+
+@attrs.frozen
+class ActionTaken:
+    """An action a rule asked for: assign an owner, enroll in a campaign, or alert."""
+
+    ts: int
+    kind: str
+    value: str
+    stage: str | None  # the stage entered, for `on entering`; None for `when ... then`
+    rule: RuleRef
+    cause: str
+
+
+@attrs.frozen
+class SlaOutcome:
+    """One entry into an SLA's stage and what became of it: `met` (the event came in time),
+    `overdue` (the deadline passed), `left` (the lead left the stage first) or `pending`."""
+
+    rule: RuleRef
+    stage: str
+    entered: int
+    due: int
+    outcome: str
+    ts: int | None = None  # when the outcome was decided
+    cause: str | None = None  # the event that met it
+
+
+@attrs.frozen
+class Seen:
+    """In a traced replay: an event the rules saw (ignored event types are not listed)."""
+
+    event: Event
+
+
+@attrs.frozen
+class Note:
+    """In a traced replay: something worth knowing, such as a value that could not be read."""
+
+    ts: int | None
+    text: str
 
 
 @attrs.frozen
@@ -50,32 +107,72 @@ class LeadResult:
     grade: str | None
     band: int | None
     priority: str | None
+    label: str | None
     stage: str
     disqualified: str | None
+    owner: str | None
+    sla: str | None  # the outcome of the latest SLA entry, if any
     bant: Mapping[str, bool]
-    events: int
+    events: int  # the events the rules saw: declared types, up to disqualification
     moves: tuple[StageChange, ...]
-    points: tuple[PointChange, ...] = ()
+    actions: tuple[ActionTaken, ...] = ()
+    slas: tuple[SlaOutcome, ...] = ()
+    next_due: int | None = None  # the earliest as-of at which this result can change by itself
+    history: tuple = ()  # traced replays: Seen, PointChange, StageChange, ActionTaken, SlaOutcome,
+    # Note in the order they happened, and at the end the lines that gave grade, band and label
+    because: Mapping[str, Guarded] = attrs.field(factory=dict)
+
+    @property
+    def points(self) -> tuple[PointChange, ...]:
+        return tuple(h for h in self.history if isinstance(h, PointChange))
 
 
 class LeadState:
     """The mutable state of one replay; conditions read it through the compiled getters."""
 
-    __slots__ = ("rules", "profile", "props", "score", "fit", "stage", "bant", "earned")
+    __slots__ = ("rules", "profile", "props", "score", "fit", "stage", "bant", "earned", "now",
+                 "entered_at", "last_activity", "quiet_next", "timers", "seq", "next_key",
+                 "counts", "owner", "moves", "actions", "slas", "open_slas", "history", "notes",
+                 "noted", "disqualified", "_grade")
 
-    def __init__(self, rules: CompiledRuleset, profile: Mapping[str, object]):
+    def __init__(self, rules: CompiledRuleset, profile: Mapping[str, object], trace: bool = False):
         self.rules = rules
+        self.notes: set[str] | None = set() if trace else None
+        self.noted: set[str] = set()
+        self.history: list | None = [] if trace else None
         self.profile = {name: read(profile.get(name)) for name, read in rules.fields.items()}
         self.props: Mapping[str, str] = {}
-        self.score = 0
+        self.score: int | Decimal = 0
         self.stage = rules.first_stage
         self.bant: dict[str, bool] = {}
         self.earned: dict[int, list[int]] = {}  # rule index -> times its points were earned
+        self.now: int | None = None
+        self.entered_at: int | None = None
+        self.last_activity: int | None = None
+        self.quiet_next = 0  # index into rules.quiet of the next quiet rule of this spell
+        self.timers: list[tuple] = []  # heap of (key, seq, kind, payload)
+        self.seq = 0
+        self.next_key = NEVER  # the earliest time a timer fires
+        self.counts: dict[str, list[int]] = {event: [] for event in rules.counted}
+        self.owner: str | None = None
+        self.moves: list[StageChange] = []
+        self.actions: list[ActionTaken] = []
+        self.slas: list[list] = []  # [rule, entered, due, outcome, ts, cause], in entry order
+        self.open_slas: list[list] = []
+        self.disqualified: str | None = None
+        self._grade: object = self  # not computed yet
         self.fit = 0
         self.fit = sum(g.value for g in rules.fit if g.pred(self))
+        self._flush_notes(None)
+
+    # What conditions read --------------------------------------------------------------------
 
     def grade(self) -> str | None:
-        return _first(self.rules.grades, self)
+        if not self.rules.static_grade:
+            return _first(self.rules.grades, self)
+        if self._grade is self:
+            self._grade = _first(self.rules.grades, self)
+        return self._grade
 
     def band(self) -> int | None:
         return _first(self.rules.bands, self)
@@ -86,6 +183,26 @@ class LeadState:
 
     def bant_count(self) -> int:
         return sum(1 for flag in BANT_FLAGS if self.bant.get(flag))
+
+    def prop(self, name: str):
+        """An event property; the JSON text of a stored event is parsed on first use."""
+        props = self.props
+        if props.__class__ is str:
+            props = self.props = json.loads(props)
+        return props.get(name)
+
+    def days_in_stage(self) -> int | None:
+        return None if self.entered_at is None else (self.now - self.entered_at) // DAY
+
+    def days_since_activity(self) -> int | None:
+        return None if self.last_activity is None else (self.now - self.last_activity) // DAY
+
+    def count_within(self, event: str, window: int) -> int:
+        """Events of a type in (now - window, now]."""
+        times = self.counts[event]
+        return len(times) - bisect_right(times, self.now - window)
+
+    # Points ------------------------------------------------------------------------------------
 
     def cap(self, rule: ScoringRule, ts: int) -> CountLimit | None:
         """The limit that keeps `rule` from earning points at `ts`, or None."""
@@ -100,7 +217,8 @@ class LeadState:
         if rule.limits:  # times are appended in replay order, so each list stays sorted
             self.earned.setdefault(rule.index, []).append(ts)
 
-    def add_points(self, points: int) -> None:
+    def add_points(self, points: int | Decimal, rule: RuleRef, cause: str) -> None:
+        """Add points and clamp the score into `score between`."""
         low, high = self.rules.bounds
         score = self.score + points
         if low is not None and score < low:
@@ -108,90 +226,319 @@ class LeadState:
         if high is not None and score > high:
             score = high
         self.score = score
+        if self.history is not None:
+            self.history.append(PointChange(self.now, rule, cause, points, score))
+
+    # Steps ---------------------------------------------------------------------------------------
+
+    def on_event(self, row: tuple) -> None:
+        """One event row (lead_id, ts, event_id, type, props as a dict or JSON text): due timers,
+        then points, BANT, disqualification, moves and actions."""
+        lead_id, ts, event_id, kind, props = row
+        if ts >= self.next_key:
+            self.fire_timers(ts)
+            if self.disqualified is not None:
+                return
+        rules = self.rules
+        self.now, self.props = ts, props
+        if self.entered_at is None:
+            self.entered_at = ts  # the first stage counts from the lead's first event
+        if self.history is not None:
+            self.history.append(Seen(Event(event_id, lead_id, kind, ts, self._all_props())))
+        if kind in self.counts:
+            self.counts[kind].append(ts)
+        if kind in rules.activity:
+            self.last_activity, self.quiet_next = ts, 0
+            self._schedule()
+        if self.open_slas:
+            self._meet_slas(kind, event_id)
+        acting: list[ActionSpec] = []
+        for rule in rules.scoring.get(kind, ()):
+            if rule.where is None or rule.where(self):
+                if rule.limits and (limit := self.cap(rule, ts)) is not None:
+                    if self.history is not None:
+                        self.history.append(PointChange(ts, rule.rule, event_id, 0,
+                                                        self.score, limit.text))
+                    continue
+                self.earn(rule, ts)
+                if rule.points is not None:
+                    self.add_points(rule.points, rule.rule, event_id)
+                    if rule.within is not None:
+                        self._push(ts + rule.within, _EXPIRE, (rule, event_id))
+                    elif rule.decay is not None:
+                        self._push(ts + rule.decay.every, _DECAY,
+                                   (rule, event_id, ts, 1, Decimal(rule.points)))
+                acting.extend(rule.actions)
+        if kind == rules.bant_source:
+            self.bant = {f: self._flag(f) for f in BANT_FLAGS}
+        elif kind in rules.bant_resets:
+            self.bant = {}
+        self._settle(kind, event_id, acting)
+
+    def _all_props(self) -> Mapping[str, str]:
+        self.prop("")
+        return self.props
+
+    def _flag(self, name: str) -> bool:
+        raw = self.prop(name)
+        value = to_bool(raw)
+        if value is None and raw not in (None, "") and self.notes is not None:
+            self.notes.add(f"bant.{name}: {raw!r} is not true or false, so it counts as false")
+        return value is True
+
+    def _settle(self, kind: str | None, cause: str, acting: list[ActionSpec]) -> None:
+        """The end of a step: disqualification, stage moves, then the actions."""
+        if not self.rules.static_disqualify and self.disqualify(cause):
+            self._flush_notes(self.now)
+            return
+        entered = self._move_stages(kind, cause)
+        for action in acting:
+            self._act(action, None, cause)
+        for stage in entered:
+            self._enter(stage, cause)
+        self._flush_notes(self.now)
+
+    def disqualify(self, cause: str) -> bool:
+        """Move the lead to Disqualified when a disqualify rule holds."""
+        found = next((g for g in self.rules.disqualify if g.pred(self)), None)
+        if found is None:
+            return False
+        self.moves.append(StageChange(self.now, self.stage, DISQUALIFIED, found.rule, cause))
+        if self.history is not None:
+            self.history.append(self.moves[-1])
+        self._leave_stage(cause)
+        self.stage, self.disqualified = DISQUALIFIED, found.value
+        return True
+
+    def _move_stages(self, kind: str | None, cause: str) -> list[str]:
+        """Take the first move out of the current stage that holds, then again from the new
+        stage; no stage is entered twice in one step. Returns the stages entered."""
+        entered: list[str] = []
+        visited = {self.stage}
+        moves = self.rules.moves
+        while True:
+            move = next((m for m in moves.get(self.stage, ())
+                         if m.target not in visited and m.trigger(self, kind)), None)
+            if move is None:
+                return entered
+            self.moves.append(StageChange(self.now, self.stage, move.target, move.rule, cause))
+            if self.history is not None:
+                self.history.append(self.moves[-1])
+            self._leave_stage(cause)
+            self.stage, self.entered_at = move.target, self.now
+            entered.append(move.target)
+            visited.add(move.target)
+
+    def _enter(self, stage: str, cause: str) -> None:
+        """The actions of entering a stage, and the SLAs it starts."""
+        done: set[str] = set()  # action kinds that fired, for `otherwise`
+        for entry in self.rules.entering.get(stage, ()):
+            kind = entry.action.kind
+            if (entry.otherwise and kind not in done) or (
+                    not entry.otherwise and (entry.pred is None or entry.pred(self))):
+                done.add(kind)
+                self._act(entry.action, stage, cause)
+        for rule in self.rules.slas.get(stage, ()):
+            sla = [rule, self.now, self.now + rule.window, "pending", None, None]
+            self.slas.append(sla)
+            self.open_slas.append(sla)
+            self._push(self.now + rule.window + 1, _SLA, sla)  # overdue once the deadline passed
+
+    def _act(self, action: ActionSpec, stage: str | None, cause: str) -> None:
+        taken = ActionTaken(self.now, action.kind, action.value, stage, action.rule, cause)
+        self.actions.append(taken)
+        if self.history is not None:
+            self.history.append(taken)
+        if action.kind == "assign":
+            self.owner = action.value
+
+    def _meet_slas(self, kind: str, cause: str) -> None:
+        for sla in [s for s in self.open_slas if s[0].event == kind]:
+            self._close_sla(sla, "met", cause)
+
+    def _leave_stage(self, cause: str) -> None:
+        for sla in list(self.open_slas):
+            self._close_sla(sla, "left", cause)
+
+    def _close_sla(self, sla: list, outcome: str, cause: str | None) -> None:
+        sla[3:6] = [outcome, self.now, cause]
+        self.open_slas.remove(sla)
+        if self.history is not None:
+            self.history.append(_sla_outcome(sla))
+
+    # Timers ------------------------------------------------------------------------------------
+
+    def _push(self, key: int, kind: str, payload) -> None:
+        self.seq += 1
+        heapq.heappush(self.timers, (key, self.seq, kind, payload))
+        if key < self.next_key:
+            self.next_key = key
+
+    def _quiet_key(self) -> int:
+        """When the next quiet rule of this spell fires: strictly after the spell's end."""
+        quiet = self.rules.quiet
+        if self.last_activity is None or self.quiet_next >= len(quiet):
+            return NEVER
+        return self.last_activity + quiet[self.quiet_next].quiet + 1
+
+    def _schedule(self) -> None:
+        self.next_key = min(self._quiet_key(), self.timers[0][0] if self.timers else NEVER)
+
+    def fire_timers(self, until: int) -> None:
+        """Fire, in time order, every timer due at or before `until`."""
+        while self.disqualified is None:
+            quiet_key = self._quiet_key()
+            heap_key = self.timers[0][0] if self.timers else NEVER
+            if min(quiet_key, heap_key) > until:
+                break
+            if quiet_key <= heap_key:
+                self._quiet_spell()
+            else:
+                key, _, kind, payload = heapq.heappop(self.timers)
+                if kind == _SLA:
+                    self._sla_due(payload)
+                elif kind == _EXPIRE:
+                    self._expire(key, *payload)
+                else:
+                    self._decay(key, *payload)
+        self._schedule()
+
+    def _quiet_spell(self) -> None:
+        rule = self.rules.quiet[self.quiet_next]
+        self.quiet_next += 1
+        self.now = self.last_activity + rule.quiet
+        self.props = {}
+        cause = f"no activity since {format_timestamp(self.last_activity)}"
+        if rule.points is not None:
+            self.add_points(rule.points, rule.rule, cause)
+        self._settle(None, cause, list(rule.actions))
+
+    def _sla_due(self, sla: list) -> None:
+        if sla[3] == "pending":
+            self.now = sla[2]
+            sla[3:5] = ["overdue", sla[2]]
+            self.open_slas.remove(sla)
+            if self.history is not None:
+                self.history.append(_sla_outcome(sla))
+
+    def _expire(self, key: int, rule: ScoringRule, event_id: str) -> None:
+        """A `within` window closed: the event is no longer younger than the window."""
+        self.now, self.props = key, {}
+        cause = f"{event_id} older than {_duration(rule.within)}"
+        self.add_points(-rule.points, rule.rule, cause)
+        self._settle(None, cause, [])
+
+    def _decay(self, key: int, rule: ScoringRule, event_id: str, ts: int, k: int,
+               value: Decimal) -> None:
+        """The k-th period of a decaying event's points ended: they shrink to points * f ** k."""
+        decay = rule.decay
+        self.now, self.props = key, {}
+        new = rule.points * decay.factor ** k
+        if abs(new) < NEGLIGIBLE:
+            new = Decimal(0)
+        cause = f"{decay.text}: {event_id} is {k * decay.every // DAY} days old"
+        self.add_points(new - value, rule.rule, cause)
+        if new:
+            self._push(ts + (k + 1) * decay.every, _DECAY, (rule, event_id, ts, k + 1, new))
+        self._settle(None, cause, [])
+
+    def _flush_notes(self, ts: int | None) -> None:
+        """Move the notes of this step into the history, each text once per replay."""
+        if self.notes:
+            for text in sorted(self.notes - self.noted):
+                self.history.append(Note(ts, text))
+            self.noted |= self.notes
+            self.notes.clear()
+
+
+def _sla_outcome(sla: list) -> SlaOutcome:
+    rule, entered, due, outcome, ts, cause = sla
+    return SlaOutcome(rule.rule, rule.stage, entered, due, outcome, ts, cause)
+
+
+def _duration(micros: int) -> str:
+    days, rest = divmod(micros, DAY)
+    if rest == 0:
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{micros // 3_600_000_000} hours"
 
 
 def _first(lines: tuple[Guarded, ...], state: LeadState):
     """The value of the first line whose condition holds, top to bottom; `otherwise` always does."""
+    line = _first_line(lines, state)
+    return None if line is None else line.value
+
+
+def _first_line(lines: tuple[Guarded, ...], state: LeadState) -> Guarded | None:
     for line in lines:
         if line.pred is None or line.pred(state):
-            return line.value
+            return line
     return None
-
-
-def _move_stages(rules: CompiledRuleset, state: LeadState, event: Event) -> list[StageChange]:
-    """Take the first move out of the current stage that holds, then again from the new stage;
-    no stage is entered twice in one step."""
-    entered, changes = {state.stage}, []
-    while True:
-        move = next((m for m in rules.moves.get(state.stage, ())
-                     if m.target not in entered and m.trigger(state, event.type)), None)
-        if move is None:
-            return changes
-        changes.append(StageChange(event.ts, state.stage, move.target, move.rule, event.event_id))
-        state.stage = move.target
-        entered.add(move.target)
-
-
-def _apply_bant(rules: CompiledRuleset, state: LeadState, event: Event) -> None:
-    if event.type == rules.bant_source:
-        state.bant = {f: to_bool(event.props.get(f)) is True for f in BANT_FLAGS}
-    elif event.type in rules.bant_resets:
-        state.bant = {}
-
-
-def replay_order(events: Iterable[Event], as_of: int) -> list[Event]:
-    """Events up to as-of in (timestamp, event id) order, each event id once."""
-    seen: set[str] = set()
-    ordered = []
-    for event in sorted(events, key=lambda e: (e.ts, e.event_id)):
-        if event.ts <= as_of and event.event_id not in seen:
-            seen.add(event.event_id)
-            ordered.append(event)
-    return ordered
 
 
 def evaluate(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object],
              events: Iterable[Event], as_of: int, trace: bool = False) -> LeadResult:
-    """Replay a lead's events against the rules; the wall clock is never read."""
-    state = LeadState(rules, profile)
-    moves: list[StageChange] = []
-    points: list[PointChange] = []
-    reason = _disqualify(rules, state, None, moves)
-    count = 0
-    for event in replay_order(events, as_of):
-        if reason is not None:
-            break
-        if event.type not in rules.events:
-            continue
-        count += 1
-        state.props = event.props
-        for rule in rules.scoring.get(event.type, ()):
-            if rule.where is None or rule.where(state):
-                if rule.limits and (limit := state.cap(rule, event.ts)) is not None:
-                    if trace:
-                        points.append(PointChange(event.ts, rule.rule, event.event_id, 0,
-                                                  state.score, limit.text))
-                    continue
-                state.add_points(rule.points)
-                state.earn(rule, event.ts)
-                if trace:
-                    points.append(PointChange(event.ts, rule.rule, event.event_id,
-                                              rule.points, state.score))
-        _apply_bant(rules, state, event)
-        reason = _disqualify(rules, state, event, moves)
-        if reason is None:
-            moves.extend(_move_stages(rules, state, event))
-    return LeadResult(lead_id, state.score, state.fit, state.grade(), state.band(),
-                      state.priority(), state.stage, reason, dict(state.bant), count,
-                      tuple(moves), tuple(points))
+    """Replay a lead's events against the rules, in (ts, event id) order whatever order they
+    come in, each event id once; the wall clock is never read."""
+    seen: set[str] = set()
+    rows = []
+    for e in sorted(events, key=lambda e: (e.ts, e.event_id)):
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            rows.append((e.lead_id, e.ts, e.event_id, e.type, e.props))
+    return replay(rules, lead_id, profile, rows, as_of, trace)
 
 
-def _disqualify(rules: CompiledRuleset, state: LeadState, event: Event | None, moves: list) -> str | None:
-    """Move the lead to Disqualified when a disqualify rule holds; its reason, or None."""
-    found = next((g for g in rules.disqualify if g.pred(state)), None)
-    if found is None:
-        return None
-    ts, cause = (event.ts, event.event_id) if event else (None, PROFILE)
-    moves.append(StageChange(ts, state.stage, DISQUALIFIED, found.rule, cause))
-    state.stage = DISQUALIFIED
-    return found.value
+def replay(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object],
+           rows: Iterable[tuple], as_of: int, trace: bool = False) -> LeadResult:
+    """`evaluate` for event rows (lead_id, ts, event_id, type, props) already in replay order
+    with unique ids, as the store's ordered scan gives them; rows after as-of are not applied."""
+    state = LeadState(rules, profile, trace)
+    state.disqualify(PROFILE)
+    state._flush_notes(None)
+    count, later = 0, None
+    declared = rules.events
+    if state.disqualified is None:
+        for row in rows:
+            if row[1] > as_of:
+                later = row[1]
+                break
+            if row[3] in declared:
+                count += 1
+                state.on_event(row)
+                if state.disqualified is not None:
+                    break  # scored no further
+    return finish(state, lead_id, count, as_of, later)
+
+
+def finish(state: LeadState, lead_id: str, count: int, as_of: int,
+           later: int | None) -> LeadResult:
+    """Fire the timers due by as-of and read off the lead's results at as-of."""
+    rules = state.rules
+    if state.disqualified is None:
+        state.fire_timers(as_of)
+    state.now = as_of
+    state.props = {}
+    because = {}
+    for name, lines in (("grade", rules.grades), ("band", rules.bands), ("label", rules.labels)):
+        because[name] = _first_line(lines, state)
+    grade, band, label = (None if because[n] is None else because[n].value
+                          for n in ("grade", "band", "label"))
+    if state.history is not None:
+        state._flush_notes(as_of)
+    next_due = later if state.disqualified is None else None
+    if state.disqualified is None:
+        timer = state.next_key if state.next_key < NEVER else None
+        if rules.timed_classes:
+            timer = as_of + 1
+        if timer is not None and (next_due is None or timer < next_due):
+            next_due = timer
+    latest_sla = state.slas[-1][3] if state.slas else None
+    return LeadResult(
+        lead_id=lead_id, score=math.floor(state.score), fit=state.fit, grade=grade, band=band,
+        priority=None if grade is None or band is None else f"{grade}{band}", label=label,
+        stage=state.stage, disqualified=state.disqualified, owner=state.owner, sla=latest_sla,
+        bant=dict(state.bant), events=count, moves=tuple(state.moves),
+        actions=tuple(state.actions), slas=tuple(_sla_outcome(s) for s in state.slas),
+        next_due=next_due, history=tuple(state.history or ()),
+        because={k: v for k, v in because.items() if v is not None})

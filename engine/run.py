@@ -1,52 +1,143 @@
-"""Scoring every lead of a store with a compiled ruleset, and storing what came out."""
+"""Scoring the leads of a store with a compiled ruleset, and storing what came out.
+
+A run is full the first time a ruleset is run on a store, and incremental after that: it replays
+only the leads that changed since the previous run of the same ruleset (new events or a new
+profile) and the leads whose results can change by the passing of time alone (a timer or a
+later event due by the new as-of time). Evaluation is a pure function of a lead's inputs and
+the as-of time, so the other leads' stored results are what a full run would compute again.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+import json
+import time
+from typing import Callable, Iterable, Iterator
 
 import attrs
 
-from engine.compiler import CompiledRuleset
-from engine.evaluate import LeadResult, evaluate
-from engine.store import Store
+from engine.compiler import CompiledRuleset, RuleRef
+from engine.evaluate import LeadResult, replay
+from engine.store import DETAIL_COLUMNS, RESULT_COLUMNS, Store
 
-RESULT_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified")
+# What "changed since the previous run" compares; events and next_due are bookkeeping.
+COMPARED = ("score", "fit", "grade", "band", "priority", "stage", "disqualified", "owner",
+            "label", "sla", "bant")
+_COMPARED_AT = tuple(RESULT_COLUMNS.index(c) for c in COMPARED)
 
 
 @attrs.frozen
 class RunReport:
-    """What one scoring run did: its id, the as-of time, and the leads and events it saw."""
+    """What one run did, and how its results differ from the previous run of the ruleset."""
 
     run_id: int
+    mode: str  # 'full' or 'incremental'
     as_of: int
-    leads: int
-    events: int
+    leads: int  # leads with results after the run
+    replayed: int
+    events: int  # events the replayed leads' rules saw
+    previous: int | None  # the previous run of the same ruleset
+    new: int  # leads that had no result before
+    changed: dict[str, int]  # column -> leads whose value changed; "any" for leads with any
+    seconds: float
 
 
-def result_row(result: LeadResult) -> dict:
-    """The stored columns of one lead's result."""
-    return {column: getattr(result, column) for column in RESULT_COLUMNS}
+def result_row(result: LeadResult) -> tuple:
+    """The stored columns of one lead's result, in RESULT_COLUMNS order."""
+    bant = json.dumps(dict(result.bant), sort_keys=True) if result.bant else None
+    return (result.lead_id, result.score, result.fit, result.grade, result.band, result.priority,
+            result.stage, result.disqualified, result.owner, result.label, result.sla, bant,
+            result.events, result.next_due)
 
 
-def move_rows(result: LeadResult) -> Iterable[dict]:
-    """The stored rows of one lead's stage moves, numbered in order."""
-    for seq, move in enumerate(result.moves, start=1):
-        yield {"lead_id": result.lead_id, "seq": seq, "ts": move.ts,
-               "from_stage": move.source, "to_stage": move.target,
-               "rule": move.rule.id if move.rule else "", "cause": move.cause}
+def detail_rows(result: LeadResult) -> Iterator[tuple[str, tuple]]:
+    """(table, row) for each stage move, action and SLA entry of a result, numbered in order."""
+    lead = result.lead_id
+    for seq, m in enumerate(result.moves, start=1):
+        yield "stage_moves", (lead, seq, m.ts, m.source, m.target, _rule(m.rule), m.cause)
+    for seq, a in enumerate(result.actions, start=1):
+        yield "actions", (lead, seq, a.ts, a.kind, a.value, a.stage, _rule(a.rule), a.cause)
+    for seq, s in enumerate(result.slas, start=1):
+        yield "sla", (lead, seq, s.stage, s.entered, s.due, s.outcome, s.ts, s.cause,
+                      _rule(s.rule))
 
 
-def score_store(store: Store, rules: CompiledRuleset, as_of: int,
-                progress: Callable[[int], None] | None = None) -> RunReport:
-    """Replay every lead of the store up to `as_of` and save the results as one run."""
-    results, moves, events = [], [], 0
-    for lead_id, profile, lead_events in store.iter_lead_events():
-        result = evaluate(rules, lead_id, profile, lead_events, as_of)
+def _rule(rule: RuleRef | None) -> str:
+    """A rule as stored: its line and text. Not its path, because results are kept per ruleset
+    content, and the same content may be run from another path."""
+    return "" if rule is None else f"line {rule.line}: {rule.text}"
+
+
+def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = False,
+              progress: Callable[[int], None] | None = None,
+              on_plan: Callable[[str, int], None] | None = None) -> RunReport:
+    """Score the store's leads as of `as_of` and save the results as one run.
+
+    `on_plan(mode, leads)` is told how many leads will be replayed before the work starts;
+    `progress(n)` after each n leads.
+    """
+    started = time.perf_counter()
+    previous = store.last_run(rules.hash)
+    data_version = store.data_version()  # read first: later writes make their leads replay again
+    incremental = previous is not None and not full and as_of >= previous["as_of"]
+    if incremental:
+        lead_ids = store.leads_to_replay(rules.hash, previous["data_version"], as_of)
+        old = store.current_results(rules.hash, lead_ids)
+        source = store.iter_lead_rows(lead_ids)
+        planned = len(lead_ids)
+    else:
+        lead_ids = None
+        old = store.current_results(rules.hash) if previous is not None else {}
+        source = store.iter_lead_rows()
+        planned = store.counts().leads
+    if on_plan:
+        on_plan("incremental" if incremental else "full", planned)
+    results, details, events = _score(rules, source, as_of, progress)
+    changed, new = _changes(old, results)
+    run_id = store.save_run(
+        {"ruleset_name": rules.name, "ruleset_path": rules.path, "ruleset_hash": rules.hash,
+         "as_of": as_of, "data_version": data_version,
+         "mode": "incremental" if incremental else "full", "events": events,
+         "replayed": len(results), "changed": changed["any"]},
+        results, details, lead_ids)
+    leads = store.last_run(rules.hash)["leads"]
+    return RunReport(run_id, "incremental" if incremental else "full", as_of, leads, len(results),
+                     events, previous["run_id"] if previous else None, new, changed,
+                     time.perf_counter() - started)
+
+
+def _score(rules: CompiledRuleset, source: Iterable, as_of: int,
+           progress: Callable[[int], None] | None) -> tuple[list, dict, int]:
+    results: list[tuple] = []
+    details: dict[str, list[tuple]] = {table: [] for table in DETAIL_COLUMNS}
+    events = done = 0
+    for lead_id, profile, rows in source:
+        result = replay(rules, lead_id, profile, rows, as_of)
         results.append(result_row(result))
-        moves.extend(move_rows(result))
-        events += len(lead_events)
-        if progress:
-            progress(1)
-    run_id = store.save_run(rules.name, rules.path, rules.hash, as_of, results, moves)
-    return RunReport(run_id, as_of, len(results), events)
+        for table, row in detail_rows(result):
+            details[table].append(row)
+        events += result.events
+        done += 1
+        if progress and done % 1000 == 0:
+            progress(1000)
+    if progress and done % 1000:
+        progress(done % 1000)
+    return results, details, events
 
+
+def _changes(old: dict[str, tuple], results: list[tuple]) -> tuple[dict[str, int], int]:
+    """Per compared column, how many leads' values differ from their stored results; leads
+    without a stored result count as new, not as changed."""
+    changed = dict.fromkeys(("any", *COMPARED), 0)
+    new = 0
+    for row in results:
+        before = old.get(row[0])
+        if before is None:
+            new += 1
+            continue
+        differs = False
+        for name, i in zip(COMPARED, _COMPARED_AT):
+            if before[i] != row[i]:
+                changed[name] += 1
+                differs = True
+        changed["any"] += differs
+    return changed, new

@@ -17,7 +17,7 @@ import sqlite_utils
 from engine.errors import StoreError
 from engine.events import Event
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # sqlite-utils's create_table cannot say WITHOUT ROWID, so the schema is plain SQL.
 # Version 1, as the first release created it; MIGRATIONS bring it up to SCHEMA_VERSION.
@@ -102,10 +102,97 @@ CREATE TABLE rejects (
 );
 CREATE INDEX rejects_import ON rejects(import_id, line);
 """,
+    # Version 3: results are kept per ruleset and updated in place, so that a run replays only
+    # the leads whose inputs changed. Results of version-2 runs are derived data; they are
+    # dropped, and the next `run` computes them again.
+    2: """
+ALTER TABLE leads ADD COLUMN version INTEGER NOT NULL DEFAULT 0;  -- data_version of its last change
+CREATE INDEX leads_version ON leads(version);
+INSERT OR REPLACE INTO meta VALUES ('data_version', '0');
+DROP TABLE results;
+DROP TABLE stage_moves;
+DROP TABLE runs;
+CREATE TABLE runs (
+    run_id       INTEGER PRIMARY KEY,
+    ruleset_name TEXT,
+    ruleset_path TEXT,
+    ruleset_hash TEXT NOT NULL,
+    as_of        INTEGER NOT NULL,
+    created_at   TEXT NOT NULL,
+    data_version INTEGER NOT NULL,            -- the store's data_version the run read
+    mode         TEXT NOT NULL,               -- 'full' or 'incremental'
+    leads        INTEGER NOT NULL DEFAULT 0,  -- leads with results after the run
+    events       INTEGER NOT NULL DEFAULT 0,  -- events in the store
+    replayed     INTEGER NOT NULL DEFAULT 0,  -- leads this run replayed
+    changed      INTEGER NOT NULL DEFAULT 0   -- leads whose results it changed
+);
+CREATE TABLE results (
+    ruleset_hash TEXT NOT NULL,
+    lead_id      TEXT NOT NULL,
+    run_id       INTEGER NOT NULL,  -- the run that last replayed the lead
+    score        INTEGER,
+    fit          INTEGER,
+    grade        TEXT,
+    band         INTEGER,
+    priority     TEXT,
+    stage        TEXT,
+    disqualified TEXT,
+    owner        TEXT,
+    label        TEXT,
+    sla          TEXT,
+    bant         TEXT,
+    events       INTEGER,
+    next_due     INTEGER,  -- the earliest as-of at which the result can change by itself
+    PRIMARY KEY (ruleset_hash, lead_id)
+) WITHOUT ROWID;
+CREATE INDEX results_due ON results(ruleset_hash, next_due);
+CREATE TABLE stage_moves (
+    ruleset_hash TEXT NOT NULL,
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    ts           INTEGER,  -- NULL when the move came from the profile, before any event
+    from_stage   TEXT,
+    to_stage     TEXT NOT NULL,
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset_hash, lead_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE actions (
+    ruleset_hash TEXT NOT NULL,
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    ts           INTEGER NOT NULL,
+    kind         TEXT NOT NULL,  -- 'assign', 'enroll' or 'alert'
+    value        TEXT NOT NULL,
+    stage        TEXT,           -- the stage entered, for `on entering`
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset_hash, lead_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE sla (
+    ruleset_hash TEXT NOT NULL,
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    stage        TEXT NOT NULL,
+    entered_at   INTEGER NOT NULL,
+    due          INTEGER NOT NULL,
+    outcome      TEXT NOT NULL,  -- 'met', 'overdue', 'left' or 'pending'
+    decided_at   INTEGER,
+    cause        TEXT,
+    rule         TEXT NOT NULL,
+    PRIMARY KEY (ruleset_hash, lead_id, seq)
+) WITHOUT ROWID;
+""",
 }
 
-_RESULT_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified")
-_MOVE_COLUMNS = ("lead_id", "seq", "ts", "from_stage", "to_stage", "rule", "cause")
+RESULT_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
+                  "owner", "label", "sla", "bant", "events", "next_due")
+DETAIL_COLUMNS = {
+    "stage_moves": ("lead_id", "seq", "ts", "from_stage", "to_stage", "rule", "cause"),
+    "actions": ("lead_id", "seq", "ts", "kind", "value", "stage", "rule", "cause"),
+    "sla": ("lead_id", "seq", "stage", "entered_at", "due", "outcome", "decided_at", "cause",
+            "rule"),
+}
 _EVENT_COLUMNS = "lead_id, ts, event_id, type, props"
 _BATCH = 500  # stays under SQLite's limit on bound variables per statement
 
@@ -326,6 +413,7 @@ class Store:
             "ON CONFLICT (lead_id) DO UPDATE SET "
             "profile = json_patch(profile, excluded.profile), origin = 'file'",
             ((lead_id, _json(profile)) for lead_id, profile in rows))
+        self._mark_leads(ids)
         return LeadCounts(written=len(rows), new=len(json.loads(ids)) - stored)
 
     def add_events(self, events: Iterable[Event], ingested_at: int) -> AddCounts:
@@ -351,11 +439,14 @@ class Store:
             [(e.lead_id, e.ts, e.event_id, e.type, _json(e.props), ingested_at)
              for e in events]).rowcount
         # Only leads of events that were stored: a skipped repeat creates no lead.
+        lead_ids = _JSON.encode(sorted({e.lead_id for e in events}))
         new_leads = self._conn.execute(
             "INSERT OR IGNORE INTO leads (lead_id, profile, origin) "
             "SELECT value, '{}', 'event' FROM json_each(?) "
             "WHERE EXISTS (SELECT 1 FROM events WHERE events.lead_id = value)",
-            (_JSON.encode(sorted({e.lead_id for e in events})),)).rowcount
+            (lead_ids,)).rowcount
+        if added > 0:  # all of the batch's leads: a run replaying one more lead is harmless
+            self._mark_leads(lead_ids)
         return AddCounts(added=max(added, 0), duplicates=len(events) - max(added, 0),
                          new_leads=max(new_leads, 0))
 
@@ -466,28 +557,6 @@ class Store:
                              event_types=[(t, n) for t, n in types], latest_run=self.latest_run(),
                              imports=imports, rejects=rejects)
 
-    def iter_lead_events(self) -> Iterator[tuple[str, dict[str, str], list[Event]]]:
-        """Every lead by lead_id, with its profile and its events in (ts, event_id) order.
-
-        Streams: one ordered scan of leads merged with one ordered scan of events, so only
-        one lead's events are in memory at a time. Leads without events get an empty list.
-        """
-        with self._errors("cannot read events"):
-            leads = self._conn.execute("SELECT lead_id, profile FROM leads ORDER BY lead_id")
-            rows = self._conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY lead_id, ts, event_id")
-            groups = itertools.groupby(rows, key=itemgetter(0))
-            pending = next(groups, None)
-            for lead_id, profile in leads:
-                # Both scans use SQLite's BINARY order, which is Python's str order for UTF-8.
-                while pending is not None and pending[0] < lead_id:
-                    pending = next(groups, None)
-                events: list[Event] = []
-                if pending is not None and pending[0] == lead_id:
-                    events = [_event(row) for row in pending[1]]
-                    pending = next(groups, None)
-                yield lead_id, json.loads(profile), events
-
     def lead_events(self, lead_id: str) -> tuple[dict[str, str], list[Event]]:
         """One lead's profile and its events in (ts, event_id) order; StoreError if unknown."""
         with self._errors(f"cannot read lead {lead_id!r}"):
@@ -500,59 +569,162 @@ class Store:
                 (lead_id,))
             return json.loads(row[0]), [_event(r) for r in rows]
 
-    def save_run(self, ruleset_name: str | None, ruleset_path: str | None, ruleset_hash: str,
-                 as_of: int, results: Iterable[dict], moves: Iterable[dict]) -> int:
-        """Record one evaluation run with its per-lead results and stage moves; returns run_id.
+    # Runs ---------------------------------------------------------------------------------------
 
-        Result dicts have the `results` columns except run_id; move dicts the `stage_moves`
-        columns except run_id. All of it is written in one transaction.
+    def data_version(self) -> int:
+        """A counter that grows with every write of leads or events; leads carry the value of
+        their last change, so a run can find the leads changed since the version it read."""
+        with self._errors("cannot read the data version"):
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'data_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _mark_leads(self, lead_ids_json: str) -> None:
+        """Give the leads in the JSON list a new data version (inside the caller's transaction)."""
+        self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                           "WHERE key = 'data_version'")
+        (version,) = self._conn.execute(
+            "SELECT value FROM meta WHERE key = 'data_version'").fetchone()
+        self._conn.execute(
+            "UPDATE leads SET version = ? WHERE lead_id IN (SELECT value FROM json_each(?))",
+            (version, lead_ids_json))
+
+    def iter_lead_rows(self, lead_ids: Iterable[str] | None = None
+                       ) -> Iterator[tuple[str, dict[str, str], list[tuple]]]:
+        """Leads by lead_id with their profile and their event rows (lead_id, ts, event_id,
+        type, props as JSON text) in (ts, event_id) order: every lead, or the ones given.
+
+        Every lead is one ordered scan of leads merged with one ordered scan of events, so only
+        one lead's events are in memory at a time; leads without events get an empty list.
         """
-        created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        with self._errors("cannot save run"), self._transaction():
-            run_id = self._conn.execute(
-                "INSERT INTO runs (ruleset_name, ruleset_path, ruleset_hash, as_of, created_at, "
-                "leads, events) VALUES (?, ?, ?, ?, ?, 0, (SELECT count(*) FROM events))",
-                (ruleset_name, ruleset_path, ruleset_hash, as_of, created_at)).lastrowid
-            leads = self._insert_rows("results", _RESULT_COLUMNS, run_id, results)
-            self._insert_rows("stage_moves", _MOVE_COLUMNS, run_id, moves)
-            self._conn.execute("UPDATE runs SET leads = ? WHERE run_id = ?", (leads, run_id))
-        return run_id
+        with self._errors("cannot read events"):
+            if lead_ids is not None:
+                for lead_id in sorted(lead_ids):
+                    row = self._conn.execute(
+                        "SELECT profile FROM leads WHERE lead_id = ?", (lead_id,)).fetchone()
+                    if row is not None:
+                        yield lead_id, json.loads(row[0]), self._conn.execute(
+                            f"SELECT {_EVENT_COLUMNS} FROM events WHERE lead_id = ? "
+                            "ORDER BY ts, event_id", (lead_id,)).fetchall()
+                return
+            leads = self._conn.execute("SELECT lead_id, profile FROM leads ORDER BY lead_id")
+            rows = self._conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY lead_id, ts, event_id")
+            groups = itertools.groupby(rows, key=itemgetter(0))
+            pending = next(groups, None)
+            for lead_id, profile in leads:
+                # Both scans use SQLite's BINARY order, which is Python's str order for UTF-8.
+                while pending is not None and pending[0] < lead_id:
+                    pending = next(groups, None)
+                events: list[tuple] = []
+                if pending is not None and pending[0] == lead_id:
+                    events = list(pending[1])
+                    pending = next(groups, None)
+                yield lead_id, json.loads(profile), events
 
-    def _insert_rows(self, table: str, columns: tuple[str, ...], run_id: int,
-                     rows: Iterable[dict]) -> int:
-        """Insert dict rows under run_id (streaming them); returns how many there were."""
-        count = 0
+    def leads_to_replay(self, ruleset_hash: str, since_version: int, as_of: int) -> list[str]:
+        """Leads whose results for a ruleset may differ at `as_of` from the stored ones: changed
+        after `since_version`, or with a timer or a later event due by `as_of`."""
+        with self._errors("cannot read leads to replay"):
+            rows = self._conn.execute(
+                "SELECT lead_id FROM leads WHERE version > ? UNION "
+                "SELECT lead_id FROM results WHERE ruleset_hash = ? AND next_due <= ?",
+                (since_version, ruleset_hash, as_of))
+            return [lead_id for (lead_id,) in rows]
 
-        def params() -> Iterator[tuple]:
-            nonlocal count
-            for row in rows:
-                count += 1
-                yield (run_id, *(row[c] for c in columns))
-
-        names = ", ".join(("run_id", *columns))
-        marks = ", ".join("?" * (len(columns) + 1))
-        self._conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", params())
-        return count
-
-    def latest_run(self) -> dict | None:
-        """The most recent run as a dict of its `runs` columns, or None if there is none."""
+    def last_run(self, ruleset_hash: str | None = None) -> dict | None:
+        """The most recent run (of one ruleset, if given) as a dict of its `runs` columns."""
+        where, params = ("WHERE ruleset_hash = ?", (ruleset_hash,)) if ruleset_hash else ("", ())
         with self._errors("cannot read runs"):
-            rows = list(self._database.query("SELECT * FROM runs ORDER BY run_id DESC LIMIT 1"))
+            rows = list(self._database.query(
+                f"SELECT * FROM runs {where} ORDER BY run_id DESC LIMIT 1", params))
         return rows[0] if rows else None
 
-    def results(self, run_id: int) -> list[dict]:
-        """A run's results (columns except run_id): best score first, then best fit, then lead_id."""
-        with self._errors(f"cannot read results of run {run_id}"):
-            return list(self._database.query(
-                f"SELECT {', '.join(_RESULT_COLUMNS)} FROM results WHERE run_id = ? "
-                "ORDER BY score DESC, fit DESC, lead_id", (run_id,)))
+    def latest_run(self) -> dict | None:
+        """The most recent run of any ruleset, or None if there is none."""
+        return self.last_run()
 
-    def funnel(self, run_id: int) -> list[tuple[str, int]]:
-        """How many leads of a run are in each stage, largest stage first, ties by name."""
-        with self._errors(f"cannot read results of run {run_id}"):
+    def current_results(self, ruleset_hash: str, lead_ids: Iterable[str] | None = None
+                        ) -> dict[str, tuple]:
+        """The stored result rows of a ruleset (of some leads), by lead_id, in RESULT_COLUMNS."""
+        columns = ", ".join(RESULT_COLUMNS)
+        with self._errors("cannot read results"):
+            if lead_ids is None:
+                rows = self._conn.execute(
+                    f"SELECT {columns} FROM results WHERE ruleset_hash = ?", (ruleset_hash,))
+            else:
+                rows = self._conn.execute(
+                    f"SELECT {columns} FROM results WHERE ruleset_hash = ? AND lead_id IN "
+                    "(SELECT value FROM json_each(?))", (ruleset_hash, _JSON.encode(list(lead_ids))))
+            return {row[0]: row for row in rows}
+
+    def save_run(self, run: dict, results: list[tuple], details: dict[str, list[tuple]],
+                 replaced: list[str] | None) -> int:
+        """Record one run and write its results in one transaction; returns the run_id.
+
+        `run` has the `runs` columns except run_id, created_at and leads; `results` rows are in
+        RESULT_COLUMNS, `details` rows in DETAIL_COLUMNS of their table. The rows replace the
+        ruleset's stored rows of the leads in `replaced`, or all of them when it is None.
+        """
+        created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        key = run["ruleset_hash"]
+        with self._errors("cannot save run"), self._transaction():
+            names = ", ".join(run)
+            run_id = self._conn.execute(
+                f"INSERT INTO runs ({names}, created_at) VALUES "
+                f"({', '.join('?' * len(run))}, ?)", (*run.values(), created_at)).lastrowid
+            for table in ("results", *DETAIL_COLUMNS):
+                if replaced is None:
+                    self._conn.execute(f"DELETE FROM {table} WHERE ruleset_hash = ?", (key,))
+                else:
+                    self._conn.execute(
+                        f"DELETE FROM {table} WHERE ruleset_hash = ? AND lead_id IN "
+                        "(SELECT value FROM json_each(?))", (key, _JSON.encode(replaced)))
+            self._conn.executemany(
+                f"INSERT INTO results (ruleset_hash, run_id, {', '.join(RESULT_COLUMNS)}) "
+                f"VALUES (?, ?, {', '.join('?' * len(RESULT_COLUMNS))})",
+                ((key, run_id, *row) for row in results))
+            for table, columns in DETAIL_COLUMNS.items():
+                self._conn.executemany(
+                    f"INSERT INTO {table} (ruleset_hash, {', '.join(columns)}) "
+                    f"VALUES (?, {', '.join('?' * len(columns))})",
+                    ((key, *row) for row in details.get(table, ())))
+            self._conn.execute(
+                "UPDATE runs SET leads = (SELECT count(*) FROM results WHERE ruleset_hash = ?) "
+                "WHERE run_id = ?", (key, run_id))
+        return run_id
+
+    def results(self, ruleset_hash: str, *, stage: str | None = None,
+                priority: str | None = None, limit: int | None = None) -> list[dict]:
+        """A ruleset's current results: best score first, then best fit, then lead_id."""
+        where, params = ["ruleset_hash = ?"], [ruleset_hash]
+        for column, value in (("stage", stage), ("priority", priority)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        with self._errors("cannot read results"):
+            return list(self._database.query(
+                f"SELECT {', '.join(RESULT_COLUMNS)} FROM results WHERE {' AND '.join(where)} "
+                f"ORDER BY score DESC, fit DESC, lead_id LIMIT ?", (*params, -1 if limit is None
+                                                                  else limit)))
+
+    def details(self, table: str, ruleset_hash: str, lead_id: str | None = None) -> list[dict]:
+        """Stored stage moves, actions or SLA entries of a ruleset (of one lead), in order."""
+        columns = DETAIL_COLUMNS[table]
+        where, params = "ruleset_hash = ?", [ruleset_hash]
+        if lead_id is not None:
+            where, params = where + " AND lead_id = ?", params + [lead_id]
+        with self._errors(f"cannot read {table}"):
+            return list(self._database.query(
+                f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY lead_id, seq",
+                params))
+
+    def funnel(self, ruleset_hash: str) -> list[tuple[str, int]]:
+        """How many leads are in each stage, largest stage first, ties by name."""
+        with self._errors("cannot read results"):
             rows = self._conn.execute(
-                "SELECT stage, count(*) AS n FROM results WHERE run_id = ? "
-                "GROUP BY stage ORDER BY n DESC, stage", (run_id,))
+                "SELECT stage, count(*) AS n FROM results WHERE ruleset_hash = ? "
+                "GROUP BY stage ORDER BY n DESC, stage", (ruleset_hash,))
             return [(stage, n) for stage, n in rows]
 
 

@@ -49,8 +49,11 @@ def test_demo_reuses_the_database_and_adds_nothing_twice(tmp_path):
     with Store(db) as store:
         counts = store.counts()
         assert (counts.leads, counts.events, counts.runs) == (337, 5946, 2)
-        first, latest = store.results(1), store.results(2)
-    assert first == latest
+        latest = store.latest_run()
+    assert (latest["mode"], latest["replayed"], latest["changed"], latest["leads"]) == (
+        "incremental", 0, 0, 337)
+    assert ("run 2, 0 of 337 leads replayed: those with new events, a new profile, or a timer "
+            "due") in second.output
 
 
 def test_demo_stores_results_for_every_lead(tmp_path):
@@ -58,12 +61,16 @@ def test_demo_stores_results_for_every_lead(tmp_path):
     invoke("demo", "--db", db, "--top", 0)
     with Store(db) as store:
         run = store.latest_run()
-        results = {r["lead_id"]: r for r in store.results(run["run_id"])}
+        results = {r["lead_id"]: r for r in store.results(run["ruleset_hash"])}
+        sla = store.details("sla", run["ruleset_hash"], "L000089")
     assert len(results) == 337
     assert run["ruleset_name"] == "B2B demand funnel"
-    assert results["L000089"] == {"lead_id": "L000089", "score": 150, "fit": 50, "grade": "B",
-                                  "band": 1, "priority": "B1", "stage": "Customer",
-                                  "disqualified": None}
+    assert results["L000089"] == {
+        "lead_id": "L000089", "score": 140, "fit": 50, "grade": "B", "band": 1, "priority": "B1",
+        "stage": "Customer", "disqualified": None, "owner": "Vertrieb DACH", "label": "hot",
+        "sla": "met", "bant": '{"authority": true, "budget": true, "need": true, "timeline": true}',
+        "events": 69, "next_due": None}
+    assert [(s["stage"], s["outcome"]) for s in sla] == [("SalesLead", "met")]
     assert {r["disqualified"] for r in results.values()} == {None, "competitor", "student",
                                                              "applicant"}
 
@@ -142,7 +149,7 @@ def test_installed_command_runs_from_any_directory(tmp_path):
     assert done.returncode == 0, done.stderr
     db = (tmp_path / "leadrules-demo.db").resolve()
     assert done.stdout.splitlines()[0] == f"Database: {db} (created)"
-    assert "Scored:   337 leads, 5946 events" in done.stdout
+    assert "Scored:   337 leads as of 2026-10-30T19:02:27Z" in done.stdout
 
 
 def test_sample_into_an_unwritable_place_fails_cleanly(tmp_path):

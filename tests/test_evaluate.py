@@ -173,22 +173,6 @@ def test_history_names_rule_line_and_text(rules):
         "t.rules:7", "when webinar then +25", "e01", 25, 25)
 
 
-def test_constructs_not_evaluated_yet_are_refused_with_their_place():
-    from dsl.errors import RulesError
-    text = ("events a\nwhen a then +5 within 30 days\n"
-            "when no activity for 30 days then -10\nlabel hot if score > 50\n")
-    with pytest.raises(RulesError) as caught:
-        compile_ruleset(dsl.analyze(text, "t.rules").raise_for_errors())
-    assert [(d.code, d.span.line, d.span.col, d.message) for d in caught.value.diagnostics] == [
-        ("not-evaluated-yet", 2, 16, "'within' windows are checked but not yet "
-                                     "evaluated by this version of leadrules"),
-        ("not-evaluated-yet", 3, 1, "quiet-spell rules ('when no activity for ...') are checked "
-                                    "but not yet evaluated by this version of leadrules"),
-        ("not-evaluated-yet", 4, 1, "labels are checked but not yet evaluated by this version "
-                                    "of leadrules"),
-    ]
-
-
 DAY = 86_400_000_000
 
 

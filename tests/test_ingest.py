@@ -234,10 +234,10 @@ def test_ingest_leads_and_events_together(tmp_path, store):
     events = write(tmp_path, "ev.csv", EVENTS_HEADER + "e1,L1,visit,2026-03-14,/x\n"
                    "e2,L2,visit,2026-03-14T09:21:05Z,\ne1,L1,visit,2026-03-14,/x\n")
     assert counts(ingest(store, leads, events, now=7)) == [(2, 2, 0, 2, 0), (3, 2, 1, 1, 0)]
-    assert [(lead, profile, [(e.event_id, e.props) for e in evs])
-            for lead, profile, evs in store.iter_lead_events()] == [
-        ("L1", {"company": "Acme"}, [("e1", {"page": "/x"})]),
-        ("L2", {}, [("e2", {})]),
+    assert [(lead, profile, [(row[2], row[4]) for row in rows])
+            for lead, profile, rows in store.iter_lead_rows()] == [
+        ("L1", {"company": "Acme"}, [("e1", '{"page":"/x"}')]),
+        ("L2", {}, [("e2", "{}")]),
         ("L3", {"company": "Initech"}, [])]
     assert store._conn.execute("SELECT DISTINCT ingested_at FROM events").fetchall() == [(7,)]
 
@@ -382,7 +382,7 @@ def test_stdin_is_sniffed(store):
     json_input = io.BytesIO(b'  {"lead_id": "L2", "type": "visit", "ts": "2026-03-14"}\n')
     for data in (csv_input, json_input):
         ingest(store, events="-", stdin=data, now=1)
-    assert [lead for lead, _, _ in store.iter_lead_events()] == ["L1", "L2"]
+    assert [lead for lead, _, _ in store.iter_lead_rows()] == ["L1", "L2"]
     assert store._conn.execute("SELECT source, fingerprint, format FROM imports").fetchall() == [
         ("<stdin>", None, "csv"), ("<stdin>", None, "jsonl")]
 

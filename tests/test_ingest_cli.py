@@ -26,7 +26,7 @@ import dsl
 from cli import main
 from engine.compiler import compile_ruleset
 from engine.ingest import ingest
-from engine.run import score_store
+from engine.run import run_rules
 from engine.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -276,7 +276,7 @@ def test_default_store_is_leadrules_db_in_the_current_directory(cwd):
     info = invoke("store", "info")
     assert info.exit_code == 0
     assert info.stdout.splitlines()[:3] == [
-        "Store:    leadrules.db (schema version 2)",
+        "Store:    leadrules.db (schema version 3)",
         "Leads:    2 (2 known only from events)",
         "Events:   3 (2026-03-14T00:00:00Z .. 2026-03-15T09:00:00Z)"]
 
@@ -303,7 +303,7 @@ def test_db_option_wins_over_the_environment(cwd):
     assert result.stdout.splitlines()[0] == "Imported into opt.db"
     assert sorted(p.name for p in cwd.glob("*.db")) == ["opt.db"]
     info = invoke("store", "info", "--db", "opt.db", env=env)
-    assert info.stdout.splitlines()[0] == "Store:    opt.db (schema version 2)"
+    assert info.stdout.splitlines()[0] == "Store:    opt.db (schema version 3)"
     assert not (cwd / "env.db").exists()
 
 
@@ -897,7 +897,7 @@ def _small_store(cwd) -> Path:
                    progress=interrupt, now=NOW_MICROS)
         write(cwd / "tiny.rules", GOLDEN_RULES)
         rules = compile_ruleset(dsl.load(cwd / "tiny.rules"))
-        score_store(store, rules, as_of=1775001600000000)  # 2026-04-01T00:00:00Z
+        run_rules(store, rules, as_of=1775001600000000)  # 2026-04-01T00:00:00Z
     return cwd / "crm.db"
 
 
@@ -921,7 +921,8 @@ def test_store_info_json(cwd):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", run.pop("created_at"))
     assert run == {"run_id": 1, "ruleset_name": "tiny", "ruleset_path": str(cwd / "tiny.rules"),
                    "ruleset_hash": compile_ruleset(dsl.load(cwd / "tiny.rules")).hash,
-                   "as_of": 1775001600000000, "leads": 4, "events": 7}
+                   "as_of": 1775001600000000, "leads": 4, "events": 6, "data_version": 3,
+                   "mode": "full", "replayed": 4, "changed": 0}
     imports = [
         (1, "leads", "done", 3, 2, 0, 2, 1),
         (2, "events", "done", 7, 6, 1, 1, 0),
@@ -929,7 +930,7 @@ def test_store_info_json(cwd):
         (4, "events", "running", 1, 1, 0, 1, 0),
     ]
     assert info == {
-        "path": "crm.db", "schema_version": 2, "leads": 4, "leads_from_events_only": 2,
+        "path": "crm.db", "schema_version": 3, "leads": 4, "leads_from_events_only": 2,
         "events": 7, "first_event": "2026-03-14T09:21:05Z",
         "last_event": "2026-04-01T12:00:00.5Z",
         "event_types": {"page_visit": 3, "email_open": 3, "deal_won": 1}, "runs": 1,

@@ -8,7 +8,8 @@ import pytest
 
 from engine.errors import StoreError
 from engine.events import Event
-from engine.store import _SCHEMA_1, AddCounts, LeadCounts, Store, StoreCounts
+from engine.store import (_SCHEMA_1, DETAIL_COLUMNS, RESULT_COLUMNS, AddCounts, LeadCounts,
+                          Store, StoreCounts)
 
 
 def ev(event_id, lead_id="L1", ts=100, type="page_view", **props):
@@ -28,10 +29,11 @@ def table(store, sql):
 def test_schema_created_and_version_recorded(tmp_path):
     path = tmp_path / "leads.db"
     with Store(path) as s:
-        assert table(s, "SELECT key, value FROM meta") == [("schema_version", "2")]
+        assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
+            ("data_version", "0"), ("schema_version", "3")]
         names = {r[0] for r in table(s, "SELECT name FROM sqlite_master WHERE type='table'")}
         assert names == {"meta", "leads", "events", "runs", "results", "stage_moves",
-                         "imports", "rejects"}
+                         "actions", "sla", "imports", "rejects"}
         assert table(s, "PRAGMA journal_mode") == [("wal",)]
         assert table(s, "PRAGMA synchronous") == [(1,)]  # NORMAL
         assert table(s, "PRAGMA busy_timeout") == [(5000,)]
@@ -45,7 +47,8 @@ def test_reopening_keeps_data(tmp_path):
         s.add_events([ev("e1")], ingested_at=1)
     with Store(str(path)) as s:
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
-        assert table(s, "SELECT value FROM meta") == [("2",)]
+        assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
+            ("data_version", "1"), ("schema_version", "3")]
 
 
 def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
@@ -59,7 +62,8 @@ def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
             "INSERT INTO events VALUES ('L1', 100, 'e1', 'page_view', '{}', 1);")
     conn.close()
     with Store(path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == 3
+        assert table(s, "SELECT lead_id, version FROM leads") == [("L1", 0)]
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
         assert s.lead_events("L1") == ({"title": "CEO"}, [ev("e1")])
         assert table(s, "SELECT count(*) FROM imports") == [(0,)]
@@ -70,12 +74,12 @@ def test_newer_schema_version_is_refused(tmp_path):
     path = tmp_path / "leads.db"
     Store(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     conn.close()
     with pytest.raises(StoreError) as info:
         Store(path)
     assert str(info.value) == (
-        f"{path}: store schema version 3 is newer than this leadrules understands (version 2); "
+        f"{path}: store schema version 4 is newer than this leadrules understands (version 3); "
         "upgrade leadrules to use this store")
 
 
@@ -132,26 +136,30 @@ def test_upsert_updates_the_fields_given_and_origin(store):
         ("A", "file"), ("B", "file")]
 
 
-def test_iter_lead_events_orders_leads_and_events(store):
+def test_iter_lead_rows_orders_leads_and_events(store):
     events = [ev("b", "L2", 300), ev("a", "L2", 300), ev("c", "L2", 100),
               ev("z", "L1", 50, "email_open", subject="Hi"), ev("y", "L4", 10)]
     random.Random(7).shuffle(events)
     store.add_events(events, 1)
     store.upsert_leads([("L3", {"city": "Köln"}), ("L0", {})])
-    got = [(lead, profile, [e.event_id for e in evs])
-           for lead, profile, evs in store.iter_lead_events()]
-    assert got == [("L0", {}, []), ("L1", {}, ["z"]), ("L2", {}, ["c", "a", "b"]),
-                   ("L3", {"city": "Köln"}, []), ("L4", {}, ["y"])]
+    expected = [("L0", {}, []), ("L1", {}, ["z"]), ("L2", {}, ["c", "a", "b"]),
+                ("L3", {"city": "Köln"}, []), ("L4", {}, ["y"])]
+    got = [(lead, profile, [row[2] for row in rows])
+           for lead, profile, rows in store.iter_lead_rows()]
+    assert got == expected
+    some = [(lead, profile, [row[2] for row in rows])
+            for lead, profile, rows in store.iter_lead_rows(["L4", "L2", "nobody", "L0"])]
+    assert some == [expected[0], expected[2], expected[4]]
 
 
-def test_iter_lead_events_decodes_props(store):
+def test_iter_lead_rows_gives_props_as_stored_json(store):
     store.add_events([ev("z", "L1", 50, "email_open", subject="Hi", n="3")], 1)
-    assert list(store.iter_lead_events()) == [
-        ("L1", {}, [Event("z", "L1", "email_open", 50, {"subject": "Hi", "n": "3"})])]
+    assert list(store.iter_lead_rows()) == [
+        ("L1", {}, [("L1", 50, "z", "email_open", '{"n":"3","subject":"Hi"}')])]
 
 
-def test_iter_lead_events_of_empty_store(store):
-    assert list(store.iter_lead_events()) == []
+def test_iter_lead_rows_of_empty_store(store):
+    assert list(store.iter_lead_rows()) == []
 
 
 def test_lead_events_of_unknown_lead(store):
@@ -169,49 +177,66 @@ def test_counts(store):
 
 def result(lead_id, score, stage, **fields):
     row = dict(lead_id=lead_id, score=score, fit=None, grade=None, band=None, priority=None,
-               stage=stage, disqualified=None)
-    return row | fields
+               stage=stage, disqualified=None, owner=None, label=None, sla=None, bant=None,
+               events=0, next_due=None)
+    return tuple((row | fields)[c] for c in RESULT_COLUMNS)
+
+
+def run_meta(key="abc123", as_of=999, **fields):
+    return dict(ruleset_name="b2b", ruleset_path="rules/b2b.rules", ruleset_hash=key,
+                as_of=as_of, data_version=7, mode="full", events=3, replayed=4,
+                changed=0) | fields
 
 
 def test_save_run_round_trip(store):
-    store.add_events([ev("e1", "A"), ev("e2", "B"), ev("e3", "C")], 1)
-    results = [result("A", 10, "mql", fit=3, grade="B", band=2, priority="high"),
+    results = [result("A", 10, "mql", fit=3, grade="B", band=2, priority="B2"),
                result("B", 40, "sql"), result("C", 10, "mql", disqualified="competitor"),
                result("D", None, "new")]
-    moves = [dict(lead_id="A", seq=1, ts=100, from_stage=None, to_stage="mql",
-                  rule="rules/b2b.rules:12", cause="event e1")]
-    run_id = store.save_run("b2b", "rules/b2b.rules", "abc123", 999, iter(results), iter(moves))
+    moves = [("A", 1, 100, None, "mql", "line 12: stage new -> mql if score > 5", "e1")]
+    run_id = store.save_run(run_meta(), results, {"stage_moves": moves}, None)
     run = store.latest_run()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", run.pop("created_at"))
-    assert run == dict(run_id=run_id, ruleset_name="b2b", ruleset_path="rules/b2b.rules",
-                       ruleset_hash="abc123", as_of=999, leads=4, events=3)
-    assert store.results(run_id) == [results[1], results[0], results[2], results[3]]
-    assert store.funnel(run_id) == [("mql", 2), ("new", 1), ("sql", 1)]
-    assert table(store, "SELECT * FROM stage_moves") == [
-        (run_id, "A", 1, 100, None, "mql", "rules/b2b.rules:12", "event e1")]
+    assert run == dict(run_id=run_id, leads=4, **run_meta())
+    assert [tuple(r.values()) for r in store.results("abc123")] == [
+        results[1], results[0], results[2], results[3]]
+    assert [r["lead_id"] for r in store.results("abc123", stage="mql", limit=1)] == ["A"]
+    assert store.results("abc123", priority="B2")[0]["lead_id"] == "A"
+    assert store.funnel("abc123") == [("mql", 2), ("new", 1), ("sql", 1)]
+    assert store.details("stage_moves", "abc123") == [dict(zip(DETAIL_COLUMNS["stage_moves"], moves[0]))]
     assert store.counts().runs == 1
 
 
-def test_latest_run_is_the_newest(store):
-    assert store.latest_run() is None
-    first = store.save_run(None, None, "h1", 1, [], [])
-    second = store.save_run("x", None, "h2", 2, [result("A", 1, "new")], [])
-    assert (first, second) == (1, 2)
-    assert store.latest_run()["ruleset_hash"] == "h2"
-    assert store.results(first) == [] and store.funnel(first) == []
+def test_an_incremental_save_replaces_only_the_leads_given(store):
+    store.save_run(run_meta(), [result("A", 1, "new"), result("B", 2, "new")],
+                   {"actions": [("A", 1, 5, "enroll", "Nurture", None, "line 3: ...", "e1")]}, None)
+    store.save_run(run_meta(mode="incremental"), [result("A", 7, "hot"), result("C", 3, "new")],
+                   {}, ["A", "C"])
+    assert [(r["lead_id"], r["score"]) for r in store.results("abc123")] == [
+        ("A", 7), ("C", 3), ("B", 2)]
+    assert store.details("actions", "abc123") == []
+    assert store.last_run("abc123")["leads"] == 3
+    assert store.last_run("other") is None
 
 
-def test_save_run_streams_results_from_the_store(store):
-    store.add_events([ev("e1", "A"), ev("e2", "A", 200), ev("e3", "B")], 1)
-    results = (result(lead, len(evs), "new") for lead, _, evs in store.iter_lead_events())
-    run_id = store.save_run("r", None, "h", 5, results, [])
-    assert [(r["lead_id"], r["score"]) for r in store.results(run_id)] == [("A", 2), ("B", 1)]
+def test_leads_to_replay_are_changed_leads_and_due_ones(store):
+    store.add_events([ev("e1", "A"), ev("e2", "B")], 1)
+    seen = store.data_version()
+    store.save_run(run_meta(), [result("A", 1, "new", next_due=500),
+                                result("B", 1, "new", next_due=None)], {}, None)
+    assert store.leads_to_replay("abc123", seen, 499) == []
+    assert store.leads_to_replay("abc123", seen, 500) == ["A"]
+    store.add_events([ev("e3", "B", 50), ev("e4", "N", 50)], 1)
+    store.add_events([ev("e3", "B", 50)], 1)  # a repeat marks nothing
+    assert sorted(store.leads_to_replay("abc123", seen, 10)) == ["B", "N"]
+    store.upsert_leads([("C", {"x": "1"})])
+    assert sorted(store.leads_to_replay("abc123", seen, 10)) == ["B", "C", "N"]
+    assert store.data_version() == seen + 2
 
 
 def test_failed_save_run_leaves_nothing(store):
-    bad = [result("A", 1, "new"), {"lead_id": "B"}]
-    with pytest.raises(KeyError):
-        store.save_run("r", None, "h", 5, bad, [])
+    bad = [result("A", 1, "new"), ("B",)]
+    with pytest.raises(StoreError):
+        store.save_run(run_meta(), bad, {}, None)
     assert store.latest_run() is None
     assert table(store, "SELECT count(*) FROM results") == [(0,)]
 

@@ -1,0 +1,153 @@
+"""`leadrules explain`: one lead's replay as a timeline a marketer can read."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Mapping
+
+from engine.compiler import CompiledRuleset, RuleRef
+from engine.evaluate import (ActionTaken, LeadResult, Note, PointChange, Seen, SlaOutcome,
+                             StageChange)
+from engine.events import format_timestamp
+
+INDENT = "    "
+_PROPS_SHOWN = 4  # event properties listed on an event's line
+
+
+def explain(rules: CompiledRuleset, result: LeadResult, profile: Mapping[str, object],
+            as_of: int, as_of_source: str) -> str:
+    """The timeline of a traced result and, at the end, how each result came about."""
+    lines = [f"Lead {result.lead_id}, scored by \"{rules.name}\" ({rules.path}) as of "
+             f"{format_timestamp(as_of)} ({as_of_source})", ""]
+    lines += _profile(rules, profile, result)
+    lines += ["", "Timeline"]
+    timeline = _timeline(result)
+    lines += timeline if timeline else [INDENT + "(no events)"]
+    lines += ["", "Result"] + _summary(rules, result)
+    return "\n".join(lines) + "\n"
+
+
+def _profile(rules: CompiledRuleset, profile: Mapping[str, object], result: LeadResult) -> list[str]:
+    shown = ", ".join(f"{name}={profile[name]}" for name in rules.fields
+                      if profile.get(name) not in (None, ""))
+    lines = [f"Profile: {shown or '(no fields)'}", f"Fit: {result.fit}"]
+    state_profile = {name: read(profile.get(name)) for name, read in rules.fields.items()}
+    for line in rules.fit:
+        if line.pred(_ProfileOnly(state_profile)):
+            lines.append(f"{INDENT}{_signed(line.value):>6}  {_rule(line.rule)}")
+    return lines
+
+
+class _ProfileOnly:
+    """Just enough state for fit conditions, which read profile fields only."""
+
+    def __init__(self, profile):
+        self.profile, self.notes = profile, None
+
+
+def _timeline(result: LeadResult) -> list[str]:
+    """One heading per step (an event, a timer, the profile), the step's changes under it."""
+    lines: list[str] = []
+    step = None  # the cause of the step whose heading was written last
+
+    def heading(ts: int | None, cause: str) -> None:
+        nonlocal step
+        if cause != step:
+            step = cause
+            lines.append("Before any event (the profile)" if ts is None
+                         else f"{format_timestamp(ts)}  timer: {cause}")
+
+    for item in result.history:
+        if isinstance(item, Seen):
+            e, step = item.event, item.event.event_id
+            props = ", ".join(f"{k}={v}" for k, v in list(e.props.items())[:_PROPS_SHOWN])
+            more = ", ..." if len(e.props) > _PROPS_SHOWN else ""
+            lines.append(f"{format_timestamp(e.ts)}  {e.type}  {e.event_id}"
+                         + (f"  ({props}{more})" if props else ""))
+        elif isinstance(item, PointChange):
+            heading(item.ts, item.cause)
+            if item.capped_by:
+                lines.append(f"{INDENT}{'capped':>6}  {_rule(item.rule)}: reached "
+                             f"'{item.capped_by}'; score stays {_number(item.score)}")
+            else:
+                lines.append(f"{INDENT}{_signed(item.delta):>6}  {_rule(item.rule)}"
+                             f"  -> score {_number(item.score)}")
+        elif isinstance(item, StageChange):
+            heading(item.ts, item.cause)
+            rule = f"  ({_rule(item.rule)})" if item.rule else ""
+            lines.append(f"{INDENT}stage {item.source} -> {item.target}{rule}")
+        elif isinstance(item, ActionTaken):
+            heading(item.ts, item.cause)
+            lines.append(f"{INDENT}{item.kind} \"{item.value}\"  ({_rule(item.rule)})")
+        elif isinstance(item, SlaOutcome):
+            if item.outcome == "overdue":
+                heading(item.due, "SLA deadline")
+            lines.append(_sla_line(item))
+        elif isinstance(item, Note):
+            lines.append(f"{INDENT}note: {item.text}")
+    return lines
+
+
+def _sla_line(sla: SlaOutcome) -> str:
+    deadline = format_timestamp(sla.due)
+    if sla.outcome == "overdue":
+        return f"{INDENT}SLA overdue: no {_sla_event(sla)} by {deadline}  ({_rule(sla.rule)})"
+    if sla.outcome == "met":
+        return f"{INDENT}SLA met: {sla.cause} came before {deadline}  ({_rule(sla.rule)})"
+    return f"{INDENT}SLA ended: the lead left {sla.stage} before {deadline}  ({_rule(sla.rule)})"
+
+
+def _sla_event(sla: SlaOutcome) -> str:
+    text = sla.rule.text
+    return text.split(":", 1)[1].split(" within")[0].strip() if ":" in text else "event"
+
+
+def _summary(rules: CompiledRuleset, result: LeadResult) -> list[str]:
+    low, high = rules.bounds
+    bounds = f", kept between {low} and {high}" if low is not None else ""
+    changes = sum(1 for p in result.points if not p.capped_by)
+    rows = [("score", str(result.score), f"the sum of {changes} point changes above{bounds}"
+             + (", rounded down" if rules.has_decay else "")),
+            ("fit", str(result.fit), "the fit lines listed under Profile")]
+    for name in ("grade", "band", "label"):
+        line = result.because.get(name)
+        value = getattr(result, name)
+        rows.append((name, "-" if value is None else str(value),
+                     _rule(line.rule) if line else "no line holds"))
+    rows.append(("priority", result.priority or "-", "grade and band together"))
+    last = result.moves[-1] if result.moves else None
+    if result.disqualified:
+        how = f"disqualified: {result.disqualified}"
+    elif last:
+        how = f"since {_when(last.ts)}, {_rule(last.rule)}"
+    else:
+        how = "the first stage; no move held"
+    rows.append(("stage", result.stage, how))
+    assigned = [a for a in result.actions if a.kind == "assign"]
+    rows.append(("owner", result.owner or "-",
+                 _rule(assigned[-1].rule) if assigned else "no assign action"))
+    if result.slas:
+        latest = result.slas[-1]
+        rows.append(("sla", result.sla, f"{latest.stage} entered {_when(latest.entered)}, "
+                     f"due {_when(latest.due)}"))
+    width = max(len(name) for name, _, _ in rows)
+    value_width = max(len(value) for _, value, _ in rows)
+    return [f"{INDENT}{name:<{width}}  {value:<{value_width}}  {why}" for name, value, why in rows]
+
+
+def _when(ts: int | None) -> str:
+    return "the start" if ts is None else format_timestamp(ts)
+
+
+def _rule(rule: RuleRef) -> str:
+    return f"line {rule.line}: {rule.text}"
+
+
+def _signed(value) -> str:
+    return ("+" if value > 0 else "") + _number(value)
+
+
+def _number(value) -> str:
+    if isinstance(value, Decimal) and value != value.to_integral_value():
+        return f"{value:.2f}"
+    return str(int(value))
