@@ -359,7 +359,11 @@ def _write_rejects(path: Path, rejects: Iterable[dict]) -> None:
 @as_of_option
 @click.option("--full", is_flag=True,
               help="Replay every lead, even when an earlier run of these rules could be reused.")
-def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool):
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Processes for a full run of 5,000 leads or more  [default: one per core, "
+                   "at most 4]")
+def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool,
+                workers: int | None):
     """Score every lead of the store and save the results.
 
     The first run of a ruleset replays every lead. Later runs of the same
@@ -376,7 +380,7 @@ def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool):
     rules = _compile(rules_file)
     as_of, source = _as_of(as_of_text)
     with _existing_store(db) as store:
-        run = _run_with_progress(store, rules, as_of, full=full)
+        run = _run_with_progress(store, rules, as_of, full=full, workers=workers)
         click.echo(f"Rules:    \"{rules.name}\" from {rules.path} (content {rules.hash[:12]})")
         click.echo(f"As of:    {format_timestamp(as_of)} ({source})")
         click.echo(f"Run {run.run_id}:    {_run_mode(run)}; {run.events:,} events in "
@@ -385,7 +389,8 @@ def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool):
         click.echo("\nFunnel\n" + report.funnel(rules.stages, dict(store.funnel(rules.hash))))
 
 
-def _run_with_progress(store: Store, rules, as_of: int, full: bool = False) -> RunReport:
+def _run_with_progress(store: Store, rules, as_of: int, full: bool = False,
+                       workers: int | None = None) -> RunReport:
     bar = None
 
     def plan(mode: str, leads: int) -> None:
@@ -393,7 +398,7 @@ def _run_with_progress(store: Store, rules, as_of: int, full: bool = False) -> R
         bar = _progress(leads, "Replaying" if mode == "incremental" else "Scoring").__enter__()
 
     try:
-        return run_rules(store, rules, as_of, full=full, on_plan=plan,
+        return run_rules(store, rules, as_of, full=full, workers=workers, on_plan=plan,
                          progress=lambda n: bar.update(n))
     finally:
         if bar is not None:

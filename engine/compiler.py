@@ -126,6 +126,19 @@ class Move:
 
 
 @attrs.frozen
+class StageMoves:
+    """The moves out of one stage, in file order, and what can make one of them hold: an event
+    of a type in `triggers`, or a change of the state the conditions read. `dynamic`: some
+    condition reads state that points or BANT change; `volatile`: some condition reads event
+    properties or the clock, so every step must try the moves."""
+
+    moves: tuple[Move, ...]
+    triggers: frozenset[str]
+    dynamic: bool
+    volatile: bool
+
+
+@attrs.frozen
 class CompiledRuleset:
     """Everything evaluation needs, as plain data and closures."""
 
@@ -143,8 +156,9 @@ class CompiledRuleset:
     bant_source: str | None
     bant_resets: frozenset[str]
     stages: tuple[str, ...]
-    moves: dict[str, tuple[Move, ...]]
+    moves: dict[str, StageMoves]
     events: frozenset[str]
+    used: frozenset[str]  # event types some rule reacts to; the others need not be read
     activity: frozenset[str]
     quiet: tuple[QuietRule, ...]  # shortest spell first
     entering: dict[str, tuple[EntryAction, ...]]
@@ -254,13 +268,19 @@ class _ConditionCompiler:
         get, op, rhs = self.getter(node.left), _OPS[node.op], _plain(node.right)
         read = _reader([rhs])
         rhs = str(rhs) if read is to_text else rhs
-        if isinstance(node.left, ast.Ref) and node.left.path[0] not in _BUILTINS:
+        if _is_value(node.left):
             careful = self.noting(node, read)
 
             def compare_value(s):
                 value = careful(s, get(s))
                 return value is not None and op(value, rhs)
             return compare_value
+        if read is to_number:  # score, fit, band, days, counts: numbers already, or None
+
+            def compare_number(s):
+                value = get(s)
+                return value is not None and op(value, rhs)
+            return compare_number
 
         def compare(s):
             value = read(get(s))
@@ -272,6 +292,12 @@ class _ConditionCompiler:
         read = _reader(values)
         allowed = frozenset(str(v) if read is to_text else v for v in values)
         negated = node.negated
+        if not _is_value(node.left):  # a built-in: grade, band, priority, stage
+
+            def member_builtin(s):
+                value = get(s)
+                return value is not None and ((value in allowed) != negated)
+            return member_builtin
         careful = self.noting(node, read)
 
         def member(s):
@@ -310,6 +336,11 @@ class _ConditionCompiler:
         return lambda s: not inner(s)
 
 
+def _is_value(left) -> bool:
+    """Whether a condition's left side is a field or property, read from text (not a built-in)."""
+    return isinstance(left, ast.Ref) and left.path[0] not in _BUILTINS and left.path[0] != "bant"
+
+
 def compile_condition(node, scope: Scope, ruleset: ast.Ruleset | None = None,
                       decays: bool = False, counted: dict | None = None) -> Predicate | None:
     """A predicate over the evaluation state, or None for a missing condition."""
@@ -323,7 +354,8 @@ _CLOCK = (ast.DaysInStage, ast.DaysSinceActivity, ast.CountWithin)
 
 
 def _reads(conditions, scope: Scope) -> set[str]:
-    """What conditions depend on: 'profile' (fields), 'fit', 'clock', or 'state' (the rest)."""
+    """What conditions depend on: 'profile' (fields), 'fit', 'grade', 'clock', 'props' (event
+    properties), or 'state' (score, band, priority, stage, BANT)."""
     found: set[str] = set()
     for cond in conditions:
         for node in walk(cond) if cond is not None else ():
@@ -331,8 +363,8 @@ def _reads(conditions, scope: Scope) -> set[str]:
                 found.add("clock")
             elif isinstance(node, ast.Ref):
                 head = node.path[0]
-                found.add("profile" if head in scope.fields else "fit" if head == "fit"
-                          else "state")
+                found.add("profile" if head in scope.fields else head if head in ("fit", "grade")
+                          else "state" if head in _BUILTINS or head == "bant" else "props")
     return found
 
 
@@ -372,13 +404,41 @@ class _Compiler:
             return lambda s, event_type: event_type == event
         return lambda s, event_type: event_type == event and where(s)
 
-    def moves(self) -> dict[str, tuple[Move, ...]]:
-        """For each stage, the moves out of it in file order, `*` moves included where they stand."""
-        compiled = [(m.source.text if m.source else None,
-                     Move(self.ref(m), m.target.text, self.trigger(m.trigger)))
-                    for m in self.ruleset.of(ast.StageMove)]
-        return {stage: tuple(move for source, move in compiled if source in (stage, None))
-                for stage in self.scope.stages}
+    def moves(self, static: set[str]) -> dict[str, StageMoves]:
+        """For each stage, the moves out of it in file order, `*` moves included where they
+        stand, with what can make them hold. `static`: what `_reads` categories never change
+        during a replay."""
+        compiled = []
+        for m in self.ruleset.of(ast.StageMove):
+            if isinstance(m.trigger, ast.OnCondition):
+                triggers, reads = frozenset(), _reads([m.trigger.cond], self.scope)
+            elif isinstance(m.trigger, ast.OnActivity):
+                triggers, reads = self.activity, set()
+            else:
+                triggers, reads = frozenset({m.trigger.event.text}), set()
+            compiled.append((m.source.text if m.source else None, triggers, reads,
+                             Move(self.ref(m), m.target.text, self.trigger(m.trigger))))
+        out = {}
+        for stage in self.scope.stages:
+            mine = [c for c in compiled if c[0] in (stage, None)]
+            reads = set().union(*(c[2] for c in mine)) - static
+            out[stage] = StageMoves(tuple(c[3] for c in mine),
+                                    frozenset().union(*(c[1] for c in mine)),
+                                    dynamic=bool(reads), volatile=bool(reads & {"clock", "props"}))
+        return out
+
+    def used(self, scoring, moves: dict[str, StageMoves], quiet, slas) -> frozenset[str]:
+        """The event types whose events can change a result."""
+        ruleset = self.ruleset
+        used = set(scoring) | set(self.counted)
+        used |= {n.text for b in ruleset.of(ast.BantDecl) for n in (b.source, *b.resets)}
+        used |= {rule.event for rules in slas.values() for rule in rules}
+        for stage_moves in moves.values():
+            used |= stage_moves.triggers
+        if quiet or any(isinstance(node, (ast.DaysSinceActivity, ast.DaysInStage))
+                        for statement in ruleset.statements for node in walk(statement)):
+            used |= self.activity  # the last activity, and the first event's time
+        return frozenset(used)
 
     def scoring(self) -> dict[str, tuple[ScoringRule, ...]]:
         scoring: dict[str, list[ScoringRule]] = {}
@@ -430,7 +490,9 @@ class _Compiler:
 
         def of_kind(kind):
             return [c for c in classes if c.kind == kind]
-        scoring, moves = self.scoring(), self.moves()
+        static_grade = _reads([c.cond for c in of_kind("grade")], scope) <= {"profile", "fit"}
+        scoring = self.scoring()
+        moves = self.moves({"profile", "fit", "grade"} if static_grade else {"profile", "fit"})
         grades = self.guarded(of_kind("grade"), lambda r: r.value)
         bands = self.guarded(of_kind("band"), lambda r: int(r.value))
         labels = self.guarded(of_kind("label"), lambda r: r.value)
@@ -454,13 +516,14 @@ class _Compiler:
             stages=scope.stages,
             moves=moves,
             events=frozenset(scope.events),
+            used=self.used(scoring, moves, quiet, slas),
             activity=self.activity,
             quiet=quiet,
             entering=entering,
             slas=slas,
             counted={event: tuple(sorted(w)) for event, w in self.counted.items()},
             has_decay=self.decays,
-            static_grade=_reads([c.cond for c in of_kind("grade")], scope) <= {"profile", "fit"},
+            static_grade=static_grade,
             static_disqualify=_reads([d.cond for d in ruleset.of(ast.Disqualify)],
                                      scope) <= {"profile", "fit"},
             timed_classes="clock" in class_reads,

@@ -29,6 +29,7 @@ NEVER = 1 << 62
 # A decaying event's points below this are dropped, so that decay ends (50% halves to it in
 # about 35 periods); the score moves by less than this, far below the whole point it shows.
 NEGLIGIBLE = Decimal("1e-9")
+_PARSE = json.JSONDecoder().scan_once  # stored props are one compact JSON object
 _SLA, _EXPIRE, _DECAY = "sla", "expire", "decay"  # timer kinds, besides quiet spells
 
 
@@ -113,7 +114,7 @@ class LeadResult:
     owner: str | None
     sla: str | None  # the outcome of the latest SLA entry, if any
     bant: Mapping[str, bool]
-    events: int  # the events the rules saw: declared types, up to disqualification
+    events: int  # the events applied: of types some rule reacts to, up to disqualification
     moves: tuple[StageChange, ...]
     actions: tuple[ActionTaken, ...] = ()
     slas: tuple[SlaOutcome, ...] = ()
@@ -133,7 +134,7 @@ class LeadState:
     __slots__ = ("rules", "profile", "props", "score", "fit", "stage", "bant", "earned", "now",
                  "entered_at", "last_activity", "quiet_next", "timers", "seq", "next_key",
                  "counts", "owner", "moves", "actions", "slas", "open_slas", "history", "notes",
-                 "noted", "disqualified", "_grade")
+                 "noted", "disqualified", "_grade", "version", "checked")
 
     def __init__(self, rules: CompiledRuleset, profile: Mapping[str, object], trace: bool = False):
         self.rules = rules
@@ -161,6 +162,8 @@ class LeadState:
         self.open_slas: list[list] = []
         self.disqualified: str | None = None
         self._grade: object = self  # not computed yet
+        self.version = 0  # grows whenever points or BANT change what conditions read
+        self.checked: tuple | None = None  # (stage, version) at which no move out held
         self.fit = 0
         self.fit = sum(g.value for g in rules.fit if g.pred(self))
         self._flush_notes(None)
@@ -188,7 +191,7 @@ class LeadState:
         """An event property; the JSON text of a stored event is parsed on first use."""
         props = self.props
         if props.__class__ is str:
-            props = self.props = json.loads(props)
+            props = self.props = _PARSE(props, 0)[0]
         return props.get(name)
 
     def days_in_stage(self) -> int | None:
@@ -225,9 +228,11 @@ class LeadState:
             score = low
         if high is not None and score > high:
             score = high
-        self.score = score
+        if score != self.score:
+            self.score = score
+            self.version += 1
         if self.history is not None:
-            self.history.append(PointChange(self.now, rule, cause, points, score))
+            self.history.append(PointChange(self.now, rule, str(cause), points, score))
 
     # Steps ---------------------------------------------------------------------------------------
 
@@ -249,7 +254,9 @@ class LeadState:
             self.counts[kind].append(ts)
         if kind in rules.activity:
             self.last_activity, self.quiet_next = ts, 0
-            self._schedule()
+            if rules.quiet:  # the first quiet rule of the new spell, or an earlier timer
+                key = ts + rules.quiet[0].quiet + 1
+                self.next_key = min(key, self.timers[0][0]) if self.timers else key
         if self.open_slas:
             self._meet_slas(kind, event_id)
         acting: list[ActionSpec] = []
@@ -271,9 +278,21 @@ class LeadState:
                 acting.extend(rule.actions)
         if kind == rules.bant_source:
             self.bant = {f: self._flag(f) for f in BANT_FLAGS}
+            self.version += 1
         elif kind in rules.bant_resets:
             self.bant = {}
-        self._settle(kind, event_id, acting)
+            self.version += 1
+        if acting or not rules.static_disqualify or self._may_move(kind):
+            self._settle(kind, event_id, acting)
+        elif self.notes:
+            self._flush_notes(ts)
+
+    def _may_move(self, kind: str | None) -> bool:
+        """Whether a move out of the current stage can hold after this step (see StageMoves)."""
+        out = self.rules.moves.get(self.stage)
+        return out is not None and (
+            kind in out.triggers or out.volatile
+            or self.checked != (self.stage, self.version if out.dynamic else 0))
 
     def _all_props(self) -> Mapping[str, str]:
         self.prop("")
@@ -315,11 +334,20 @@ class LeadState:
         stage; no stage is entered twice in one step. Returns the stages entered."""
         entered: list[str] = []
         visited = {self.stage}
-        moves = self.rules.moves
+        by_stage = self.rules.moves
         while True:
-            move = next((m for m in moves.get(self.stage, ())
+            out = by_stage.get(self.stage)
+            if out is None:
+                return entered
+            # Nothing can hold when no move reacts to this event and what the conditions read
+            # has not changed since they last failed in this stage.
+            key = (self.stage, self.version if out.dynamic else 0)
+            if not self._may_move(kind):
+                return entered
+            move = next((m for m in out.moves
                          if m.target not in visited and m.trigger(self, kind)), None)
             if move is None:
+                self.checked = key
                 return entered
             self.moves.append(StageChange(self.now, self.stage, move.target, move.rule, cause))
             if self.history is not None:
@@ -408,10 +436,11 @@ class LeadState:
         self.quiet_next += 1
         self.now = self.last_activity + rule.quiet
         self.props = {}
-        cause = f"no activity since {format_timestamp(self.last_activity)}"
+        cause = QuietCause(self.last_activity)
         if rule.points is not None:
             self.add_points(rule.points, rule.rule, cause)
-        self._settle(None, cause, list(rule.actions))
+        if rule.actions or not self.rules.static_disqualify or self._may_move(None):
+            self._settle(None, str(cause), list(rule.actions))
 
     def _sla_due(self, sla: list) -> None:
         if sla[3] == "pending":
@@ -449,6 +478,18 @@ class LeadState:
                 self.history.append(Note(ts, text))
             self.noted |= self.notes
             self.notes.clear()
+
+
+class QuietCause:
+    """The cause of a quiet-spell timer, written out only when something records it."""
+
+    __slots__ = ("since",)
+
+    def __init__(self, since: int):
+        self.since = since
+
+    def __str__(self) -> str:
+        return f"no activity since {format_timestamp(self.since)}"
 
 
 def _sla_outcome(sla: list) -> SlaOutcome:
@@ -497,17 +538,18 @@ def replay(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object],
     state.disqualify(PROFILE)
     state._flush_notes(None)
     count, later = 0, None
-    declared = rules.events
+    used = rules.used
     if state.disqualified is None:
         for row in rows:
+            if row[3] not in used:
+                continue
             if row[1] > as_of:
                 later = row[1]
                 break
-            if row[3] in declared:
-                count += 1
-                state.on_event(row)
-                if state.disqualified is not None:
-                    break  # scored no further
+            count += 1
+            state.on_event(row)
+            if state.disqualified is not None:
+                break  # scored no further
     return finish(state, lead_id, count, as_of, later)
 
 

@@ -589,27 +589,40 @@ class Store:
             "UPDATE leads SET version = ? WHERE lead_id IN (SELECT value FROM json_each(?))",
             (version, lead_ids_json))
 
-    def iter_lead_rows(self, lead_ids: Iterable[str] | None = None
+    def iter_lead_rows(self, lead_ids: Iterable[str] | None = None,
+                       types: Iterable[str] | None = None,
+                       span: tuple[str | None, str | None] = (None, None)
                        ) -> Iterator[tuple[str, dict[str, str], list[tuple]]]:
         """Leads by lead_id with their profile and their event rows (lead_id, ts, event_id,
-        type, props as JSON text) in (ts, event_id) order: every lead, or the ones given.
+        type, props as JSON text) in (ts, event_id) order: every lead, the ones given, or those
+        with start <= lead_id < stop for span (start, stop); events of every type, or of the
+        types given.
 
         Every lead is one ordered scan of leads merged with one ordered scan of events, so only
         one lead's events are in memory at a time; leads without events get an empty list.
         """
+        where, params = "", ()
+        if types is not None:
+            where, params = "WHERE type IN (SELECT value FROM json_each(?))", (
+                _JSON.encode(sorted(types)),)
         with self._errors("cannot read events"):
             if lead_ids is not None:
+                where = where.replace("WHERE", "AND")
                 for lead_id in sorted(lead_ids):
                     row = self._conn.execute(
                         "SELECT profile FROM leads WHERE lead_id = ?", (lead_id,)).fetchone()
                     if row is not None:
                         yield lead_id, json.loads(row[0]), self._conn.execute(
-                            f"SELECT {_EVENT_COLUMNS} FROM events WHERE lead_id = ? "
-                            "ORDER BY ts, event_id", (lead_id,)).fetchall()
+                            f"SELECT {_EVENT_COLUMNS} FROM events WHERE lead_id = ? {where} "
+                            "ORDER BY ts, event_id", (lead_id, *params)).fetchall()
                 return
-            leads = self._conn.execute("SELECT lead_id, profile FROM leads ORDER BY lead_id")
+            bounds, limits = _span(*span)
+            leads = self._conn.execute(
+                f"SELECT lead_id, profile FROM leads WHERE 1 {bounds} ORDER BY lead_id", limits)
+            where = where or "WHERE 1"
             rows = self._conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY lead_id, ts, event_id")
+                f"SELECT {_EVENT_COLUMNS} FROM events {where} {bounds} "
+                "ORDER BY lead_id, ts, event_id", (*params, *limits))
             groups = itertools.groupby(rows, key=itemgetter(0))
             pending = next(groups, None)
             for lead_id, profile in leads:
@@ -621,6 +634,16 @@ class Store:
                     events = list(pending[1])
                     pending = next(groups, None)
                 yield lead_id, json.loads(profile), events
+
+    def lead_spans(self, parts: int) -> list[tuple[str | None, str | None]]:
+        """`parts` contiguous lead_id ranges (start, stop) of about equal numbers of leads."""
+        with self._errors("cannot read leads"):
+            (total,) = self._conn.execute("SELECT count(*) FROM leads").fetchone()
+            cuts = [self._conn.execute("SELECT lead_id FROM leads ORDER BY lead_id LIMIT 1 "
+                                       "OFFSET ?", (total * k // parts,)).fetchone()[0]
+                    for k in range(1, parts)] if total >= parts else []
+        edges = [None, *sorted(set(cuts)), None]
+        return list(zip(edges, edges[1:]))
 
     def leads_to_replay(self, ruleset_hash: str, since_version: int, as_of: int) -> list[str]:
         """Leads whose results for a ruleset may differ at `as_of` from the stored ones: changed
@@ -738,6 +761,16 @@ def _json(mapping) -> str:
 def _event(row: tuple) -> Event:
     lead_id, ts, event_id, type_, props = row
     return Event(event_id=event_id, lead_id=lead_id, type=type_, ts=ts, props=json.loads(props))
+
+
+def _span(start: str | None, stop: str | None) -> tuple[str, tuple]:
+    """SQL conditions (to follow a WHERE) and parameters for start <= lead_id < stop."""
+    sql, params = "", []
+    if start is not None:
+        sql, params = sql + " AND lead_id >= ?", params + [start]
+    if stop is not None:
+        sql, params = sql + " AND lead_id < ?", params + [stop]
+    return sql, tuple(params)
 
 
 def _executescript(conn: sqlite3.Connection, script: str) -> None:

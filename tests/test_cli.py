@@ -69,7 +69,7 @@ def test_demo_stores_results_for_every_lead(tmp_path):
         "lead_id": "L000089", "score": 140, "fit": 50, "grade": "B", "band": 1, "priority": "B1",
         "stage": "Customer", "disqualified": None, "owner": "Vertrieb DACH", "label": "hot",
         "sla": "met", "bant": '{"authority": true, "budget": true, "need": true, "timeline": true}',
-        "events": 69, "next_due": None}
+        "events": 59, "next_due": None}
     assert [(s["stage"], s["outcome"]) for s in sla] == [("SalesLead", "met")]
     assert {r["disqualified"] for r in results.values()} == {None, "competitor", "student",
                                                              "applicant"}

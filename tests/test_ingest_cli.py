@@ -921,7 +921,7 @@ def test_store_info_json(cwd):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", run.pop("created_at"))
     assert run == {"run_id": 1, "ruleset_name": "tiny", "ruleset_path": str(cwd / "tiny.rules"),
                    "ruleset_hash": compile_ruleset(dsl.load(cwd / "tiny.rules")).hash,
-                   "as_of": 1775001600000000, "leads": 4, "events": 6, "data_version": 3,
+                   "as_of": 1775001600000000, "leads": 4, "events": 3, "data_version": 3,
                    "mode": "full", "replayed": 4, "changed": 0}
     imports = [
         (1, "leads", "done", 3, 2, 0, 2, 1),
