@@ -508,8 +508,8 @@ def dry_run(rules_file: Path, leads_file: str, events_file: str, lead_id: str | 
 def _sample_leads(leads_file: str, events_file: str, only: str | None):
     """(lead_id, profile, events) of sample files, by lead_id; leads of events included."""
     profiles: dict[str, dict] = {}
-    for row in read_leads(leads_file):
-        profiles.setdefault(row.lead_id, {}).update(row.profile)
+    for lead_id, profile in read_leads(leads_file):
+        profiles.setdefault(lead_id, {}).update(profile)
     by_lead: dict[str, list] = {}
     for event in read_events(events_file):
         by_lead.setdefault(event.lead_id, []).append(event)
@@ -550,6 +550,8 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
         as_of, source = _as_of(as_of_text)
     else:
         with _existing_store(db) as store:
+            if not store.has_lead(lead_id):
+                raise UsageError(f"{db}: no lead {lead_id!r} in the store")
             profile, events = store.lead_events(lead_id)
             run = store.last_run(rules.hash)
         if as_of_text is None and run is not None:

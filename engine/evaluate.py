@@ -20,7 +20,7 @@ import attrs
 from engine.compiler import (DISQUALIFIED, ActionSpec, CompiledRuleset, CountLimit, Guarded,
                              RuleRef, ScoringRule)
 from engine.events import Event, format_timestamp
-from engine.values import to_bool
+from engine.values import to_bool, to_date, to_number
 
 BANT_FLAGS = ("budget", "authority", "need", "timeline")
 PROFILE = "profile"
@@ -29,6 +29,7 @@ NEVER = 1 << 62
 # A decaying event's points below this are dropped, so that decay ends (50% halves to it in
 # about 35 periods); the score moves by less than this, far below the whole point it shows.
 NEGLIGIBLE = Decimal("1e-9")
+_DECLARED = {to_number: "number", to_bool: "boolean", to_date: "date"}
 _PARSE = json.JSONDecoder().scan_once  # stored props are one compact JSON object
 _SLA, _EXPIRE, _DECAY = "sla", "expire", "decay"  # timer kinds, besides quiet spells
 
@@ -142,6 +143,12 @@ class LeadState:
         self.noted: set[str] = set()
         self.history: list | None = [] if trace else None
         self.profile = {name: read(profile.get(name)) for name, read in rules.fields.items()}
+        if trace:
+            for name, read in rules.fields.items():
+                raw = profile.get(name)
+                if raw not in (None, "") and self.profile[name] is None:
+                    self.notes.add(f"{name}: {raw!r} cannot be read as declared "
+                                   f"({_DECLARED.get(read, 'text')}), so conditions on it are false")
         self.props: Mapping[str, str] = {}
         self.score: int | Decimal = 0
         self.stage = rules.first_stage
@@ -295,7 +302,7 @@ class LeadState:
             or self.checked != (self.stage, self.version if out.dynamic else 0))
 
     def _all_props(self) -> Mapping[str, str]:
-        self.prop("")
+        self.props = _props(self.props)
         return self.props
 
     def _flag(self, name: str) -> bool:
@@ -480,6 +487,10 @@ class LeadState:
             self.notes.clear()
 
 
+def _props(props) -> Mapping[str, str]:
+    return _PARSE(props, 0)[0] if props.__class__ is str else props
+
+
 class QuietCause:
     """The cause of a quiet-spell timer, written out only when something records it."""
 
@@ -542,6 +553,9 @@ def replay(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object],
     if state.disqualified is None:
         for row in rows:
             if row[3] not in used:
+                if trace and row[1] <= as_of:  # shown in explanations, changing nothing
+                    state.history.append(Seen(Event(row[2], row[0], row[3], row[1],
+                                                    _props(row[4]))))
                 continue
             if row[1] > as_of:
                 later = row[1]

@@ -30,7 +30,10 @@ def explain(rules: CompiledRuleset, result: LeadResult, profile: Mapping[str, ob
 def _profile(rules: CompiledRuleset, profile: Mapping[str, object], result: LeadResult) -> list[str]:
     shown = ", ".join(f"{name}={profile[name]}" for name in rules.fields
                       if profile.get(name) not in (None, ""))
-    lines = [f"Profile: {shown or '(no fields)'}", f"Fit: {result.fit}"]
+    lines = [f"Profile: {shown or '(no fields)'}"]
+    lines += [f"{INDENT}note: {n.text}" for n in result.history
+              if isinstance(n, Note) and n.ts is None]
+    lines.append(f"Fit: {result.fit}")
     state_profile = {name: read(profile.get(name)) for name, read in rules.fields.items()}
     for line in rules.fit:
         if line.pred(_ProfileOnly(state_profile)):
@@ -48,19 +51,20 @@ class _ProfileOnly:
 def _timeline(result: LeadResult) -> list[str]:
     """One heading per step (an event, a timer, the profile), the step's changes under it."""
     lines: list[str] = []
-    step = None  # the cause of the step whose heading was written last
+    step = None  # (time, cause) of the step whose heading was written last
 
     def heading(ts: int | None, cause: str) -> None:
         nonlocal step
-        if cause != step:
-            step = cause
+        if (ts, cause) != step:
+            step = (ts, cause)
             lines.append("Before any event (the profile)" if ts is None
                          else f"{format_timestamp(ts)}  timer: {cause}")
 
     for item in result.history:
         if isinstance(item, Seen):
-            e, step = item.event, item.event.event_id
-            props = ", ".join(f"{k}={v}" for k, v in list(e.props.items())[:_PROPS_SHOWN])
+            e = item.event
+            step = (e.ts, e.event_id)
+            props = ", ".join(f"{k}={v}" for k, v in sorted(e.props.items())[:_PROPS_SHOWN])
             more = ", ..." if len(e.props) > _PROPS_SHOWN else ""
             lines.append(f"{format_timestamp(e.ts)}  {e.type}  {e.event_id}"
                          + (f"  ({props}{more})" if props else ""))
@@ -83,7 +87,7 @@ def _timeline(result: LeadResult) -> list[str]:
             if item.outcome == "overdue":
                 heading(item.due, "SLA deadline")
             lines.append(_sla_line(item))
-        elif isinstance(item, Note):
+        elif isinstance(item, Note) and item.ts is not None:
             lines.append(f"{INDENT}note: {item.text}")
     return lines
 

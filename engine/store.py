@@ -557,6 +557,11 @@ class Store:
                              event_types=[(t, n) for t, n in types], latest_run=self.latest_run(),
                              imports=imports, rejects=rejects)
 
+    def has_lead(self, lead_id: str) -> bool:
+        with self._errors(f"cannot read lead {lead_id!r}"):
+            return self._conn.execute("SELECT 1 FROM leads WHERE lead_id = ?",
+                                      (lead_id,)).fetchone() is not None
+
     def lead_events(self, lead_id: str) -> tuple[dict[str, str], list[Event]]:
         """One lead's profile and its events in (ts, event_id) order; StoreError if unknown."""
         with self._errors(f"cannot read lead {lead_id!r}"):

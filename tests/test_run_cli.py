@@ -1,0 +1,189 @@
+"""`run`, `leads`, `dry-run` and `explain` as a user types them: exact output and exit codes."""
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine.store import Store
+
+DATA = Path(__file__).parent / "data" / "explain"
+RULES = Path(__file__).parent.parent / "rulesets" / "b2b.rules"
+AS_OF = "2026-04-01"
+
+
+def invoke(*args):
+    try:  # click < 8.2 mixes stderr into stdout unless told not to
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def golden(name: str, actual: str) -> str:
+    path = DATA / name
+    if os.environ.get("LEADRULES_UPDATE_GOLDEN"):
+        path.write_text(actual, encoding="utf-8")
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch):
+    """The rules, sample files and store under short fixed names in the current directory."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(RULES, "b2b.rules")
+    for name in ("leads.csv", "events.csv"):
+        shutil.copy(DATA / name, name)
+    return tmp_path
+
+
+def ingest(*files):
+    args = [a for kind, name in files for a in (f"--{kind}", name)]
+    result = invoke("ingest", "--db", "crm.db", "-q", *args)
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("lead", ["L1", "L2", "L3", "L4"])
+def test_explain_from_sample_files(cwd, lead):
+    result = invoke("explain", lead, "b2b.rules", "--leads", "leads.csv", "--events",
+                    "events.csv", "--as-of", AS_OF)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == golden(f"{lead}.expected", result.stdout)
+
+
+def test_explain_from_the_store_uses_the_latest_runs_as_of(cwd):
+    ingest(("leads", "leads.csv"), ("events", "events.csv"))
+    assert invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF).exit_code == 0
+    result = invoke("explain", "L1", "b2b.rules", "--db", "crm.db")
+    assert (result.exit_code, result.stderr) == (0, "")
+    expected = (DATA / "L1.expected").read_text(encoding="utf-8").replace(
+        "as of 2026-04-01T00:00:00Z (given)", "as of 2026-04-01T00:00:00Z (the as-of time of run 1)")
+    assert result.stdout == expected
+
+
+def test_explain_an_unknown_lead(cwd):
+    ingest(("leads", "leads.csv"))
+    for args in (["--db", "crm.db"], ["--leads", "leads.csv", "--events", "events.csv"]):
+        result = invoke("explain", "L9", "b2b.rules", *args)
+        assert result.exit_code == 2
+    assert invoke("explain", "L9", "b2b.rules", "--db", "crm.db").stderr == (
+        "error: crm.db: no lead 'L9' in the store\n")
+    assert result.stderr == "error: no lead 'L9' in leads.csv or events.csv\n"
+    lonely = invoke("explain", "L1", "b2b.rules", "--leads", "leads.csv")
+    assert (lonely.exit_code, lonely.stderr) == (2, "error: --leads and --events go together\n")
+
+
+def test_dry_run_table_writes_nothing(cwd):
+    result = invoke("dry-run", "b2b.rules", "--leads", "leads.csv", "--events", "events.csv",
+                    "--as-of", AS_OF)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == golden("dry-run.expected", result.stdout)
+    assert sorted(p.name for p in cwd.iterdir()) == ["b2b.rules", "events.csv", "leads.csv"]
+
+
+def test_dry_run_csv_and_json_of_one_lead(cwd):
+    args = ("dry-run", "b2b.rules", "--leads", "leads.csv", "--events", "events.csv",
+            "--as-of", AS_OF, "--lead", "L1")
+    as_csv = invoke(*args, "--format", "csv")
+    assert as_csv.stderr == "as of 2026-04-01T00:00:00Z (given)\n"
+    assert as_csv.stdout == ("lead_id,score,fit,grade,band,priority,stage,disqualified,owner,"
+                             "label\nL1,70,80,A,2,A2,Lead,,Vertrieb DACH,hot\n")
+    as_json = invoke(*args, "--format", "json")
+    assert json.loads(as_json.stdout) == [
+        {"lead_id": "L1", "score": 70, "fit": 80, "grade": "A", "band": 2, "priority": "A2",
+         "stage": "Lead", "disqualified": None, "owner": "Vertrieb DACH", "label": "hot"}]
+
+
+def test_dry_run_refuses_a_bad_as_of_and_an_unknown_lead(cwd):
+    args = ("dry-run", "b2b.rules", "--leads", "leads.csv", "--events", "events.csv")
+    bad = invoke(*args, "--as-of", "April 1st")
+    assert (bad.exit_code, bad.stderr) == (2, "error: --as-of: 'April 1st' is not a time; write "
+                                              "a date like 2026-04-01 or a moment like "
+                                              "2026-04-01T09:30:00Z\n")
+    unknown = invoke(*args, "--lead", "nobody")
+    assert (unknown.exit_code, unknown.stderr) == (
+        2, "error: no lead 'nobody' in leads.csv or events.csv\n")
+
+
+def results(db="crm.db"):
+    with Store(db) as store:
+        run = store.latest_run()
+        key = run["ruleset_hash"]
+        return ({r["lead_id"]: r for r in store.results(key)},
+                *(store.details(t, key) for t in ("stage_moves", "actions", "sla")))
+
+
+def test_run_is_full_then_incremental_and_equals_a_full_run(cwd):
+    (cwd / "first.csv").write_text("".join(open("events.csv").readlines()[:9]))
+    ingest(("leads", "leads.csv"), ("events", "first.csv"))
+    first = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-03-01")
+    assert (first.exit_code, first.stderr) == (0, "")
+    digest = hashlib.sha256(RULES.read_bytes()).hexdigest()[:12]
+    assert first.stdout.splitlines()[:4] == [
+        f'Rules:    "B2B demand funnel" from b2b.rules (content {digest})',
+        "As of:    2026-03-01T00:00:00Z (given)",
+        first.stdout.splitlines()[2],
+        "Changes:  first run of these rules on this store; 3 leads scored"]
+    assert first.stdout.splitlines()[2].startswith("Run 1:    all 3 leads replayed; 7 events in ")
+    ingest(("events", "events.csv"))  # the rest of L1's events, and L2, L3, L4
+    second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+    lines = second.stdout.splitlines()
+    assert lines[2].startswith("Run 2:    4 of 4 leads replayed: those with new events, a new "
+                               "profile, or a timer due; ")
+    # L1: owner and SLA (it went to SalesLead and back); L3: its first events; L4 is new
+    assert lines[3] == ("Changes:  since run 1: 2 leads changed (score 1, band 1, priority 1, "
+                        "stage 1, owner 1, sla 1), 1 new")
+    incremental = results()
+    again = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+    assert again.stdout.splitlines()[2].startswith("Run 3:    0 of 4 leads replayed")
+    assert invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--full").exit_code == 0
+    assert results() == incremental
+    assert incremental[0]["L1"]["score"] == 70 and incremental[0]["L2"]["disqualified"] == "student"
+
+
+def test_a_later_as_of_replays_only_leads_with_timers_due(cwd):
+    ingest(("leads", "leads.csv"), ("events", "events.csv"))
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+    later = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-04-30")
+    # L3's quiet spell ends 2026-04-24 (40 - 10 = 30, still band 3); L4's on 2026-04-29 (0 stays
+    # 0, clamped); L1's timers fired before 2026-04-01; L2 is disqualified: neither replays
+    assert later.stdout.splitlines()[2].startswith("Run 2:    2 of 4 leads replayed")
+    assert later.stdout.splitlines()[3] == "Changes:  since run 1: 1 lead changed (score 1), 0 new"
+    incremental = results()
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-04-30", "--full")
+    assert results() == incremental
+
+
+def test_leads_filters_and_formats(cwd):
+    ingest(("leads", "leads.csv"), ("events", "events.csv"))
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+    table = invoke("leads", "--db", "crm.db")
+    assert table.stdout == golden("leads.expected", table.stdout)
+    top = invoke("leads", "--db", "crm.db", "--top", "1", "--format", "csv")
+    assert list(csv.reader(io.StringIO(top.stdout))) == [
+        ["lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified", "owner",
+         "label"], ["L1", "70", "80", "A", "2", "A2", "Lead", "", "Vertrieb DACH", "hot"]]
+    staged = invoke("leads", "--db", "crm.db", "--stage", "Disqualified", "--format", "json")
+    assert [(r["lead_id"], r["disqualified"]) for r in json.loads(staged.stdout)] == [
+        ("L2", "student")]
+    assert json.loads(invoke("leads", "--db", "crm.db", "--priority", "C3",
+                             "--format", "json").stdout)[0]["lead_id"] == "L3"
+
+
+def test_leads_and_run_need_a_store_and_leads_a_run(cwd):
+    missing = invoke("leads", "--db", "none.db")
+    assert (missing.exit_code, missing.stderr) == (
+        2, "error: none.db: no store here; create one with `leadrules ingest` (or point --db / "
+           "LEADRULES_DB at one)\n")
+    assert invoke("run", "b2b.rules", "--db", "none.db").exit_code == 2
+    ingest(("leads", "leads.csv"))
+    empty = invoke("leads", "--db", "crm.db")
+    assert (empty.exit_code, empty.stderr) == (
+        2, "error: crm.db: no results yet; score the leads with `leadrules run RULES` first\n")
