@@ -56,6 +56,9 @@ class Group(click.Group):
             click.echo(f"error: {error}" if not isinstance(error, dsl.RulesError) else str(error),
                        err=True)
             ctx.exit(error.exit_code)
+        except BrokenPipeError:  # `leadrules leads | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except OSError as error:  # a file we were asked to write could not be written
             click.echo(f"error: {error.filename or ''}: {error.strerror}", err=True)
             ctx.exit(1)
