@@ -435,9 +435,12 @@ class _Compiler:
         used |= {rule.event for rules in slas.values() for rule in rules}
         for stage_moves in moves.values():
             used |= stage_moves.triggers
-        if quiet or any(isinstance(node, (ast.DaysSinceActivity, ast.DaysInStage))
-                        for statement in ruleset.statements for node in walk(statement)):
-            used |= self.activity  # the last activity, and the first event's time
+        clock = any(isinstance(node, _CLOCK) for statement in ruleset.statements
+                    for node in walk(statement))
+        if clock:  # time passes at every event, and a move reading the clock may then hold
+            return frozenset(self.scope.events)
+        if quiet:
+            used |= self.activity  # the last activity
         return frozenset(used)
 
     def scoring(self) -> dict[str, tuple[ScoringRule, ...]]:

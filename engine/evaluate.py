@@ -351,10 +351,16 @@ class LeadState:
             key = (self.stage, self.version if out.dynamic else 0)
             if not self._may_move(kind):
                 return entered
-            move = next((m for m in out.moves
-                         if m.target not in visited and m.trigger(self, kind)), None)
+            move, blocked = None, False
+            for m in out.moves:
+                if m.target in visited:
+                    blocked = True  # may hold at a later step, so nothing is cached
+                elif m.trigger(self, kind):
+                    move = m
+                    break
             if move is None:
-                self.checked = key
+                if not blocked:
+                    self.checked = key
                 return entered
             self.moves.append(StageChange(self.now, self.stage, move.target, move.rule, cause))
             if self.history is not None:
@@ -553,13 +559,17 @@ def replay(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object],
     if state.disqualified is None:
         for row in rows:
             if row[3] not in used:
-                if trace and row[1] <= as_of:  # shown in explanations, changing nothing
+                if trace and row[1] <= as_of and row[3] in rules.events:  # shown, changing nothing
                     state.history.append(Seen(Event(row[2], row[0], row[3], row[1],
                                                     _props(row[4]))))
                 continue
             if row[1] > as_of:
                 later = row[1]
                 break
+            if row[1] >= state.next_key:
+                state.fire_timers(row[1])
+                if state.disqualified is not None:
+                    break  # a timer step disqualified the lead before this event
             count += 1
             state.on_event(row)
             if state.disqualified is not None:
