@@ -26,12 +26,9 @@ import argparse
 import csv
 import itertools
 import json
-import os
-import platform
 import random
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -230,7 +227,7 @@ def score_leads(conn: sqlite3.Connection, as_of: int) -> list[tuple[str, int, st
 # Children: each measurement runs in a process of its own and prints one JSON line. ---------
 
 # The same measuring and connecting as the ingest benchmark.
-from bench.ingest import _connect, _memory  # noqa: E402
+from bench.ingest import _connect, _memory, machine, med, mib, sample, settle  # noqa: E402
 
 
 def child_floor(db: str) -> dict:
@@ -350,37 +347,6 @@ def commands() -> dict:
         found[f"{name}_why"] = (proc.stderr.strip().splitlines() or ["?"])[-1]
     found["workers"] = found["run"] and "--workers" in found["run_help"]
     return found
-
-
-def sample(work: Path, leads: int, seed: int) -> dict:
-    """The generated files for (leads, seed), made once and kept in the work directory
-    (shared with bench/ingest.py)."""
-    from engine.sample import write_sample
-
-    out = work / f"sample-{leads}-seed{seed}"
-    meta_path = out / "meta.json"
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        print(f"  sample {leads} leads: cached in {out} (generated in {meta['gen_s']:.1f} s)")
-        return meta
-    t0 = time.perf_counter()
-    files = write_sample(out, leads, seed)
-    meta = {"leads": files.leads, "events": files.events, "gen_s": time.perf_counter() - t0,
-            "leads_path": str(files.leads_path), "events_path": str(files.events_path),
-            "events_bytes": files.events_path.stat().st_size}
-    meta_path.write_text(json.dumps(meta))
-    print(f"  sample {leads} leads: generated in {meta['gen_s']:.1f} s -> {out}")
-    return meta
-
-
-def settle(*paths: str | Path) -> None:
-    """Untimed, before each measurement: flush earlier writes, and read the files it reads
-    into the OS page cache, so each one starts alike (a VM may drop cached pages meanwhile)."""
-    os.sync()
-    for path in paths:
-        with open(path, "rb", buffering=0) as f:
-            while f.read(1 << 20):
-                pass
 
 
 def checkpoint(db: Path) -> None:
@@ -544,29 +510,6 @@ def one_run(base: Path, run_dir: Path, as_of: str, have: dict, hand_ref: dict) -
     result["check:incremental"] = compare(hand_ref["incremental"],
                                           engine_results(db, have["leads"]))
     return result
-
-
-def machine() -> str:
-    from importlib.metadata import version
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return (f"Python {platform.python_version()} ({platform.python_implementation()}), "
-            f"SQLite {sqlite3.sqlite_version}, sqlite-utils {version('sqlite-utils')}\n"
-            f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs ({cpu})")
-
-
-def med(values) -> float:
-    return statistics.median(list(values))
-
-
-def mib(kib: float) -> str:
-    return f"{kib / 1024:.0f}"
 
 
 def per_run(values) -> str:

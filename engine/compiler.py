@@ -34,6 +34,11 @@ class RuleRef:
     def id(self) -> str:
         return f"{self.path}:{self.line}"
 
+    @property
+    def label(self) -> str:
+        """`line N: TEXT`, as explanations show a rule and runs store it."""
+        return f"line {self.line}: {self.text}"
+
 
 @attrs.frozen
 class CountLimit:

@@ -188,8 +188,7 @@ class LeadState:
         return _first(self.rules.bands, self)
 
     def priority(self) -> str | None:
-        grade, band = self.grade(), self.band()
-        return None if grade is None or band is None else f"{grade}{band}"
+        return _priority(self.grade(), self.band())
 
     def bant_count(self) -> int:
         return sum(1 for flag in BANT_FLAGS if self.bant.get(flag))
@@ -244,13 +243,9 @@ class LeadState:
     # Steps ---------------------------------------------------------------------------------------
 
     def on_event(self, row: tuple) -> None:
-        """One event row (lead_id, ts, event_id, type, props as a dict or JSON text): due timers,
-        then points, BANT, disqualification, moves and actions."""
-        lead_id, ts, event_id, kind, props = row
-        if ts >= self.next_key:
-            self.fire_timers(ts)
-            if self.disqualified is not None:
-                return
+        """One event row (lead_id, ts, event_id, type, props as a dict or JSON text), after the
+        timers due by then: points, BANT, disqualification, moves and actions."""
+        lead_id, ts, event_id, kind, props = row  # replay() fired the timers due by ts
         rules = self.rules
         self.now, self.props = ts, props
         if self.entered_at is None:
@@ -521,6 +516,11 @@ def _duration(micros: int) -> str:
     return f"{micros // 3_600_000_000} hours"
 
 
+def _priority(grade: str | None, band: int | None) -> str | None:
+    """The lead-scoring matrix: grade and band together, "A1" ... "D4"."""
+    return None if grade is None or band is None else f"{grade}{band}"
+
+
 def _first(lines: tuple[Guarded, ...], state: LeadState):
     """The value of the first line whose condition holds, top to bottom; `otherwise` always does."""
     line = _first_line(lines, state)
@@ -602,7 +602,7 @@ def finish(state: LeadState, lead_id: str, count: int, as_of: int,
     latest_sla = state.slas[-1][3] if state.slas else None
     return LeadResult(
         lead_id=lead_id, score=math.floor(state.score), fit=state.fit, grade=grade, band=band,
-        priority=None if grade is None or band is None else f"{grade}{band}", label=label,
+        priority=_priority(grade, band), label=label,
         stage=state.stage, disqualified=state.disqualified, owner=state.owner, sla=latest_sla,
         bant=dict(state.bant), events=count, moves=tuple(state.moves),
         actions=tuple(state.actions), slas=tuple(_sla_outcome(s) for s in state.slas),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Mapping
 
-from engine.compiler import CompiledRuleset, RuleRef
-from engine.evaluate import (ActionTaken, LeadResult, Note, PointChange, Seen, SlaOutcome,
-                             StageChange)
+from engine.compiler import CompiledRuleset
+from engine.evaluate import (ActionTaken, LeadResult, LeadState, Note, PointChange, Seen,
+                             SlaOutcome, StageChange)
 from engine.events import format_timestamp
 
 INDENT = "    "
@@ -34,18 +34,11 @@ def _profile(rules: CompiledRuleset, profile: Mapping[str, object], result: Lead
     lines += [f"{INDENT}note: {n.text}" for n in result.history
               if isinstance(n, Note) and n.ts is None]
     lines.append(f"Fit: {result.fit}")
-    state_profile = {name: read(profile.get(name)) for name, read in rules.fields.items()}
+    state = LeadState(rules, profile)  # before any event: what fit conditions read
     for line in rules.fit:
-        if line.pred(_ProfileOnly(state_profile)):
-            lines.append(f"{INDENT}{_signed(line.value):>6}  {_rule(line.rule)}")
+        if line.pred(state):
+            lines.append(f"{INDENT}{_signed(line.value):>6}  {line.rule.label}")
     return lines
-
-
-class _ProfileOnly:
-    """Just enough state for fit conditions, which read profile fields only."""
-
-    def __init__(self, profile):
-        self.profile, self.notes = profile, None
 
 
 def _timeline(result: LeadResult) -> list[str]:
@@ -71,18 +64,18 @@ def _timeline(result: LeadResult) -> list[str]:
         elif isinstance(item, PointChange):
             heading(item.ts, item.cause)
             if item.capped_by:
-                lines.append(f"{INDENT}{'capped':>6}  {_rule(item.rule)}: reached "
+                lines.append(f"{INDENT}{'capped':>6}  {item.rule.label}: reached "
                              f"'{item.capped_by}'; score stays {_number(item.score)}")
             else:
-                lines.append(f"{INDENT}{_signed(item.delta):>6}  {_rule(item.rule)}"
+                lines.append(f"{INDENT}{_signed(item.delta):>6}  {item.rule.label}"
                              f"  -> score {_number(item.score)}")
         elif isinstance(item, StageChange):
             heading(item.ts, item.cause)
-            rule = f"  ({_rule(item.rule)})" if item.rule else ""
+            rule = f"  ({item.rule.label})" if item.rule else ""
             lines.append(f"{INDENT}stage {item.source} -> {item.target}{rule}")
         elif isinstance(item, ActionTaken):
             heading(item.ts, item.cause)
-            lines.append(f"{INDENT}{item.kind} \"{item.value}\"  ({_rule(item.rule)})")
+            lines.append(f"{INDENT}{item.kind} \"{item.value}\"  ({item.rule.label})")
         elif isinstance(item, SlaOutcome):
             if item.outcome == "overdue":
                 heading(item.due, "SLA deadline")
@@ -95,10 +88,10 @@ def _timeline(result: LeadResult) -> list[str]:
 def _sla_line(sla: SlaOutcome) -> str:
     deadline = format_timestamp(sla.due)
     if sla.outcome == "overdue":
-        return f"{INDENT}SLA overdue: no {_sla_event(sla)} by {deadline}  ({_rule(sla.rule)})"
+        return f"{INDENT}SLA overdue: no {_sla_event(sla)} by {deadline}  ({sla.rule.label})"
     if sla.outcome == "met":
-        return f"{INDENT}SLA met: {sla.cause} came before {deadline}  ({_rule(sla.rule)})"
-    return f"{INDENT}SLA ended: the lead left {sla.stage} before {deadline}  ({_rule(sla.rule)})"
+        return f"{INDENT}SLA met: {sla.cause} came before {deadline}  ({sla.rule.label})"
+    return f"{INDENT}SLA ended: the lead left {sla.stage} before {deadline}  ({sla.rule.label})"
 
 
 def _sla_event(sla: SlaOutcome) -> str:
@@ -117,19 +110,19 @@ def _summary(rules: CompiledRuleset, result: LeadResult) -> list[str]:
         line = result.because.get(name)
         value = getattr(result, name)
         rows.append((name, "-" if value is None else str(value),
-                     _rule(line.rule) if line else "no line holds"))
+                     line.rule.label if line else "no line holds"))
     rows.append(("priority", result.priority or "-", "grade and band together"))
     last = result.moves[-1] if result.moves else None
     if result.disqualified:
         how = f"disqualified: {result.disqualified}"
     elif last:
-        how = f"since {_when(last.ts)}, {_rule(last.rule)}"
+        how = f"since {_when(last.ts)}, {last.rule.label}"
     else:
         how = "the first stage; no move held"
     rows.append(("stage", result.stage, how))
     assigned = [a for a in result.actions if a.kind == "assign"]
     rows.append(("owner", result.owner or "-",
-                 _rule(assigned[-1].rule) if assigned else "no assign action"))
+                 assigned[-1].rule.label if assigned else "no assign action"))
     if result.slas:
         latest = result.slas[-1]
         rows.append(("sla", result.sla, f"{latest.stage} entered {_when(latest.entered)}, "
@@ -141,10 +134,6 @@ def _summary(rules: CompiledRuleset, result: LeadResult) -> list[str]:
 
 def _when(ts: int | None) -> str:
     return "the start" if ts is None else format_timestamp(ts)
-
-
-def _rule(rule: RuleRef) -> str:
-    return f"line {rule.line}: {rule.text}"
 
 
 def _signed(value) -> str:

@@ -66,7 +66,7 @@ def detail_rows(result: LeadResult) -> Iterator[tuple[str, tuple]]:
 def _rule(rule: RuleRef | None) -> str:
     """A rule as stored: its line and text. Not its path, because results are kept per ruleset
     content, and the same content may be run from another path."""
-    return "" if rule is None else f"line {rule.line}: {rule.text}"
+    return "" if rule is None else rule.label
 
 
 # A full run of at least this many leads is split over worker processes.
