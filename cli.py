@@ -411,8 +411,9 @@ def _run_with_progress(store: Store, rules, as_of: int, full: bool = False,
 def _run_mode(run: RunReport) -> str:
     if run.mode == "full":
         return f"all {run.replayed:,} leads replayed"
-    return (f"{run.replayed:,} of {run.leads:,} leads replayed: those with new events, a new "
-            "profile, or a timer due")
+    resumed = f" ({run.resumed:,} resumed from their last event)" if run.resumed else ""
+    return (f"{run.replayed:,} of {run.leads:,} leads replayed{resumed}: those with new events, "
+            "a new profile, or a timer due")
 
 
 def _changes(run: RunReport) -> str:

@@ -170,6 +170,9 @@ class CompiledRuleset:
     slas: dict[str, tuple[SlaRule, ...]]  # by stage
     counted: dict[str, tuple[int, ...]]  # event type -> windows `count TYPE within D` reads
     has_decay: bool
+    refs: tuple[RuleRef, ...]  # every rule, so that saved replay state can name rules by number
+    numbers: dict[RuleRef, int]  # the other way round
+    by_ref: dict[RuleRef, object]  # the ScoringRule or SlaRule of a ref: timers and SLAs hold them
     static_grade: bool  # grades read only profile fields and fit: one grade per lead
     static_disqualify: bool  # disqualify rules read only the profile: checked before events
     timed_classes: bool  # grade, band or label read the clock (`days ...`, `count ... within`)
@@ -385,10 +388,13 @@ class _Compiler:
         self.counted: dict[str, set[int]] = {}
         excluded = {n.text for d in ruleset.of(ast.ActivityExcludes) for n in d.names}
         self.activity = frozenset(self.scope.events) - excluded
+        self.refs: dict[RuleRef, None] = {}  # in the order compiled, each once
 
     def ref(self, node) -> RuleRef:
-        return RuleRef(self.ruleset.path, node.span.line if node.span else 0,
-                       self.ruleset.text_of(node.span))
+        ref = RuleRef(self.ruleset.path, node.span.line if node.span else 0,
+                      self.ruleset.text_of(node.span))
+        self.refs.setdefault(ref, None)
+        return ref
 
     def cond(self, node) -> Predicate | None:
         return compile_condition(node, self.scope, self.ruleset, self.decays, self.counted)
@@ -531,6 +537,10 @@ class _Compiler:
             slas=slas,
             counted={event: tuple(sorted(w)) for event, w in self.counted.items()},
             has_decay=self.decays,
+            refs=tuple(self.refs),
+            numbers={ref: number for number, ref in enumerate(self.refs)},
+            by_ref={rule.rule: rule for group in (*scoring.values(), *slas.values())
+                    for rule in group},
             static_grade=static_grade,
             static_disqualify=_reads([d.cond for d in ruleset.of(ast.Disqualify)],
                                      scope) <= {"profile", "fit"},

@@ -135,7 +135,7 @@ class LeadState:
     __slots__ = ("rules", "profile", "props", "score", "fit", "stage", "bant", "earned", "now",
                  "entered_at", "last_activity", "quiet_next", "timers", "seq", "next_key",
                  "counts", "owner", "moves", "actions", "slas", "open_slas", "history", "notes",
-                 "noted", "disqualified", "_grade", "version", "checked")
+                 "noted", "disqualified", "_grade", "version", "checked", "applied", "last_row")
 
     def __init__(self, rules: CompiledRuleset, profile: Mapping[str, object], trace: bool = False):
         self.rules = rules
@@ -171,6 +171,8 @@ class LeadState:
         self._grade: object = self  # not computed yet
         self.version = 0  # grows whenever points or BANT change what conditions read
         self.checked: tuple | None = None  # (stage, version) at which no move out held
+        self.applied = 0  # event rows applied
+        self.last_row: tuple | None = None  # the last of them
         self.fit = 0
         self.fit = sum(g.value for g in rules.fit if g.pred(self))
         self._flush_notes(None)
@@ -551,12 +553,29 @@ def replay(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object],
            rows: Iterable[tuple], as_of: int, trace: bool = False) -> LeadResult:
     """`evaluate` for event rows (lead_id, ts, event_id, type, props) already in replay order
     with unique ids, as the store's ordered scan gives them; rows after as-of are not applied."""
+    state = start(rules, profile, trace)
+    return finish(state, lead_id, as_of, advance(state, rows, as_of))
+
+
+def start(rules: CompiledRuleset, profile: Mapping[str, object], trace: bool = False
+          ) -> LeadState:
+    """The state of a replay before any event: the profile read, and perhaps disqualified."""
     state = LeadState(rules, profile, trace)
     state.disqualify(PROFILE)
     state._flush_notes(None)
-    count, later = 0, None
+    return state
+
+
+def advance(state: LeadState, rows: Iterable[tuple], as_of: int) -> int | None:
+    """Apply event rows in replay order, each after the timers due by its time, up to as-of;
+    returns the time of the first row after as-of, if any. The timers due by as-of itself are
+    left to `finish`, so that a saved state (`checkpoint`) can take later rows."""
+    if state.disqualified is not None:
+        return None
+    rules, trace = state.rules, state.history is not None
     used = rules.used
-    if state.disqualified is None:
+    applied = state.applied
+    try:
         for row in rows:
             if row[3] not in used:
                 if trace and row[1] <= as_of and row[3] in rules.events:  # shown, changing nothing
@@ -564,21 +583,112 @@ def replay(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object],
                                                     _props(row[4]))))
                 continue
             if row[1] > as_of:
-                later = row[1]
-                break
+                return row[1]
             if row[1] >= state.next_key:
                 state.fire_timers(row[1])
                 if state.disqualified is not None:
-                    break  # a timer step disqualified the lead before this event
-            count += 1
+                    return None  # a timer step disqualified the lead before this event
+            applied += 1
+            state.last_row = row
             state.on_event(row)
             if state.disqualified is not None:
-                break  # scored no further
-    return finish(state, lead_id, count, as_of, later)
+                return None  # scored no further
+        return None
+    finally:
+        state.applied = applied
 
 
-def finish(state: LeadState, lead_id: str, count: int, as_of: int,
-           later: int | None) -> LeadResult:
+# Saved states -------------------------------------------------------------------------------
+# An incremental run resumes a lead's replay from the state saved after its last applied event,
+# instead of replaying all of its events again. The state is plain data (ints, strings, lists,
+# dicts, tuples; an exact Decimal as ("decimal", text)), so that it can be stored with `marshal`;
+# rules are named by their number in `CompiledRuleset.refs`, fixed by the ruleset's content
+# and this code.
+# Change CHECKPOINT_FORMAT whenever the layout below or the meaning of a field changes: saved
+# states of another format are not used (their leads are replayed from the start).
+
+CHECKPOINT_FORMAT = 1
+
+
+def checkpoint(state: LeadState) -> tuple:
+    """The state of an untraced replay after `advance`, before `finish`, as plain data:
+    (position (ts, event_id) of the last applied row or None, rows applied, the state)."""
+    at = state.rules.numbers
+    slas = state.slas
+    timers = []
+    for key, seq, kind, payload in state.timers:
+        if kind == _SLA:
+            payload = _index(slas, payload)
+        elif kind == _EXPIRE:  # (rule, event_id)
+            payload = (at[payload[0].rule], payload[1])
+        else:  # (rule, event_id, ts, k, points now)
+            payload = (at[payload[0].rule], *payload[1:4], _exact(payload[4]))
+        timers.append((key, seq, kind, payload))
+    row = state.last_row
+    return ((row[1], row[2]) if row is not None else None, state.applied, (
+        CHECKPOINT_FORMAT, _exact(state.score), state.stage, state.bant, state.earned, state.now,
+        state.entered_at, state.last_activity, state.quiet_next, timers, state.seq,
+        state.next_key, state.counts, state.owner,
+        [(m.ts, m.source, m.target, _at(at, m.rule), m.cause) for m in state.moves],
+        [(a.ts, a.kind, a.value, a.stage, at[a.rule], a.cause) for a in state.actions],
+        [(at[rule.rule], *rest) for rule, *rest in slas],
+        [_index(slas, sla) for sla in state.open_slas],
+        state.disqualified, state.version, state.checked))
+
+
+def usable(saved) -> bool:
+    """Whether `resume` can take a saved state: one of this format."""
+    return (saved.__class__ is tuple and len(saved) == 3 and saved[2].__class__ is tuple
+            and len(saved[2]) == 21 and saved[2][0] == CHECKPOINT_FORMAT)
+
+
+def resume(rules: CompiledRuleset, profile: Mapping[str, object], saved: tuple) -> LeadState:
+    """The LeadState that `checkpoint` saved (`usable`), ready for `advance` with the rows
+    after its position."""
+    _, applied, data = saved
+    (_, score, stage, bant, earned, now, entered_at, last_activity, quiet_next, timers, seq,
+     next_key, counts, owner, moves, actions, slas, open_slas, disqualified, version,
+     checked) = data
+    refs, by_ref = rules.refs, rules.by_ref
+    state = LeadState(rules, profile)
+    state.score, state.stage, state.bant, state.earned = _number(score), stage, bant, earned
+    state.now, state.entered_at, state.last_activity = now, entered_at, last_activity
+    state.quiet_next, state.seq, state.next_key, state.owner = quiet_next, seq, next_key, owner
+    state.counts, state.disqualified, state.version = counts, disqualified, version
+    state.checked = tuple(checked) if checked is not None else None
+    state.slas = [[by_ref[refs[i]], *rest] for i, *rest in slas]
+    state.open_slas = [state.slas[i] for i in open_slas]
+    state.timers = [(key, n, kind, state.slas[payload] if kind == _SLA
+                     else (by_ref[refs[payload[0]]], payload[1]) if kind == _EXPIRE
+                     else (by_ref[refs[payload[0]]], *payload[1:4], _number(payload[4])))
+                    for key, n, kind, payload in timers]  # still a heap: the same order
+    state.moves = [StageChange(ts, source, target, None if i is None else refs[i], cause)
+                   for ts, source, target, i, cause in moves]
+    state.actions = [ActionTaken(ts, kind, value, entered, refs[i], cause)
+                     for ts, kind, value, entered, i, cause in actions]
+    state.applied = applied
+    state._grade = state  # computed again when read
+    return state
+
+
+def _exact(number: int | Decimal):
+    return ("decimal", str(number)) if number.__class__ is Decimal else number
+
+
+def _number(saved) -> int | Decimal:
+    return Decimal(saved[1]) if saved.__class__ is tuple else saved
+
+
+def _index(items: list, item) -> int:
+    """The position of `item` itself (not of an equal one) in `items`."""
+    return next(i for i, x in enumerate(items) if x is item)
+
+
+def _at(at: dict[RuleRef, int], ref: RuleRef | None) -> int | None:
+    return None if ref is None else at[ref]
+
+
+def finish(state: LeadState, lead_id: str, as_of: int, later: int | None) -> LeadResult:
     """Fire the timers due by as-of and read off the lead's results at as-of."""
     rules = state.rules
     if state.disqualified is None:
@@ -604,7 +714,7 @@ def finish(state: LeadState, lead_id: str, count: int, as_of: int,
         lead_id=lead_id, score=math.floor(state.score), fit=state.fit, grade=grade, band=band,
         priority=_priority(grade, band), label=label,
         stage=state.stage, disqualified=state.disqualified, owner=state.owner, sla=latest_sla,
-        bant=dict(state.bant), events=count, moves=tuple(state.moves),
+        bant=dict(state.bant), events=state.applied, moves=tuple(state.moves),
         actions=tuple(state.actions), slas=tuple(_sla_outcome(s) for s in state.slas),
         next_due=next_due, history=tuple(state.history or ()),
         because={k: v for k, v in because.items() if v is not None})

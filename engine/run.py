@@ -5,6 +5,10 @@ only the leads that changed since the previous run of the same ruleset (new even
 profile) and the leads whose results can change by the passing of time alone (a timer or a
 later event due by the new as-of time). Evaluation is a pure function of a lead's inputs and
 the as-of time, so the other leads' stored results are what a full run would compute again.
+
+Every run saves each replayed lead's state after its last event (a checkpoint). An incremental
+run resumes a lead from there when its profile is the same and its new events all come after
+that event, so that its cost follows the new events, not the lead's whole history.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from typing import Callable, Iterable, Iterator
 import attrs
 
 from engine.compiler import CompiledRuleset, RuleRef
-from engine.evaluate import LeadResult, replay
-from engine.store import DETAIL_COLUMNS, RESULT_COLUMNS, Store
+from engine.evaluate import (LeadResult, advance, checkpoint, finish, resume, start,
+                             usable)
+from engine.store import DETAIL_COLUMNS, RESULT_COLUMNS, Store, checkpoint_row
 
 # What "changed since the previous run" compares; events and next_due are bookkeeping.
 COMPARED = ("score", "fit", "grade", "band", "priority", "stage", "disqualified", "owner",
@@ -36,7 +41,8 @@ class RunReport:
     as_of: int
     leads: int  # leads with results after the run
     replayed: int
-    events: int  # events the replayed leads' rules saw
+    resumed: int  # of the replayed leads: resumed from their saved state
+    events: int  # events the replayed leads' rules saw (by resumed leads: the new ones)
     previous: int | None  # the previous run of the same ruleset
     new: int  # leads that had no result before
     changed: dict[str, int]  # column -> leads whose value changed; "any" for leads with any
@@ -51,12 +57,16 @@ def result_row(result: LeadResult) -> tuple:
             result.events, result.next_due)
 
 
-def detail_rows(result: LeadResult) -> Iterator[tuple[str, tuple]]:
-    """(table, row) for each stage move, action and SLA entry of a result, numbered in order."""
+def detail_rows(result: LeadResult, known: tuple[int, int] = (0, 0)
+                ) -> Iterator[tuple[str, tuple]]:
+    """(table, row) for each stage move, action and SLA entry of a result, numbered in order;
+    `known`: the moves and actions stored already (those of a resumed replay's saved state),
+    which never change, unlike an SLA entry's outcome."""
     lead = result.lead_id
-    for seq, m in enumerate(result.moves, start=1):
+    moves, actions = known
+    for seq, m in enumerate(result.moves[moves:], start=moves + 1):
         yield "stage_moves", (lead, seq, m.ts, m.source, m.target, _rule(m.rule), m.cause)
-    for seq, a in enumerate(result.actions, start=1):
+    for seq, a in enumerate(result.actions[actions:], start=actions + 1):
         yield "actions", (lead, seq, a.ts, a.kind, a.value, a.stage, _rule(a.rule), a.cause)
     for seq, s in enumerate(result.slas, start=1):
         yield "sla", (lead, seq, s.stage, s.entered, s.due, s.outcome, s.ts, s.cause,
@@ -94,50 +104,73 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
     if incremental:
         lead_ids = store.leads_to_replay(rules.hash, previous["data_version"], as_of)
         old = store.current_results(rules.hash, lead_ids)
-        source = store.iter_lead_rows(lead_ids, rules.used)
+        source = store.resume_leads(rules.hash, lead_ids, rules.used, usable)
         planned = len(lead_ids)
     else:
         lead_ids = None
         old = store.current_results(rules.hash) if previous is not None else {}
-        source = store.iter_lead_rows(types=rules.used)
+        source = _fresh(store.scan_leads(types=rules.used))
         planned = store.counts().leads
     if on_plan:
         on_plan("incremental" if incremental else "full", planned)
     workers = default_workers() if workers is None else workers
     if not incremental and workers > 1 and planned >= PARALLEL_LEADS and _can_fork(store):
-        results, details, events = _score_parallel(store, rules, as_of, workers, progress)
+        scored = _score_parallel(store, rules, as_of, workers, progress)
     else:
-        results, details, events = _score(rules, source, as_of, progress)
+        scored = _score(rules, source, as_of, progress)
+    results, details, checkpoints, events, restarted = scored
     changed, new = _changes(old, results)
     run_id = store.save_run(
         {"ruleset_name": rules.name, "ruleset_path": rules.path, "ruleset_hash": rules.hash,
          "as_of": as_of, "data_version": data_version,
          "mode": "incremental" if incremental else "full", "events": events,
          "replayed": len(results), "changed": changed["any"]},
-        results, details, lead_ids)
+        results, details, restarted if incremental else None, checkpoints)
     leads = store.last_run(rules.hash)["leads"]
+    resumed = len(results) - len(restarted) if incremental else 0
     return RunReport(run_id, "incremental" if incremental else "full", as_of, leads, len(results),
-                     events, previous["run_id"] if previous else None, new, changed,
+                     resumed, events, previous["run_id"] if previous else None, new, changed,
                      time.perf_counter() - started)
 
 
+def _fresh(leads: Iterable[tuple[str, str, list]]) -> Iterator[tuple[str, str, None, list]]:
+    """Store.scan_leads' leads as Store.resume_leads gives them, with no saved state."""
+    for lead_id, profile, rows in leads:
+        yield lead_id, profile, None, rows
+
+
 def _score(rules: CompiledRuleset, source: Iterable, as_of: int,
-           progress: Callable[[int], None] | None) -> tuple[list, dict, int]:
+           progress: Callable[[int], None] | None) -> tuple[list, dict, list, int, list]:
+    """Replay each (lead_id, profile JSON, saved state or None, rows) of `source`: results,
+    details (of resumed leads, the new ones), checkpoints, events applied, and the leads
+    replayed from the start."""
     results: list[tuple] = []
     details: dict[str, list[tuple]] = {table: [] for table in DETAIL_COLUMNS}
+    checkpoints: list[tuple] = []
+    restarted: list[str] = []
     events = done = 0
-    for lead_id, profile, rows in source:
-        result = replay(rules, lead_id, profile, rows, as_of)
+    for lead_id, profile_text, saved, rows in source:
+        profile = json.loads(profile_text)
+        if saved is None:
+            state, known = start(rules, profile), (0, 0)
+            restarted.append(lead_id)
+        else:
+            state = resume(rules, profile, saved)
+            known = (len(state.moves), len(state.actions))
+        before = state.applied
+        later = advance(state, rows, as_of)
+        checkpoints.append(checkpoint_row(lead_id, profile_text, checkpoint(state)))
+        result = finish(state, lead_id, as_of, later)
         results.append(result_row(result))
-        for table, row in detail_rows(result):
+        for table, row in detail_rows(result, known):
             details[table].append(row)
-        events += result.events
+        events += result.events - before
         done += 1
         if progress and done % 1000 == 0:
             progress(1000)
     if progress and done % 1000:
         progress(done % 1000)
-    return results, details, events
+    return results, details, checkpoints, events, restarted
 
 
 def _can_fork(store: Store) -> bool:
@@ -148,32 +181,35 @@ _JOB: tuple | None = None  # (store path, rules, as_of) for forked workers: clos
 
 
 def _score_parallel(store: Store, rules: CompiledRuleset, as_of: int, workers: int,
-                    progress: Callable[[int], None] | None) -> tuple[list, dict, int]:
-    """`_score` over lead_id ranges in forked processes, results merged in lead_id order."""
+                    progress: Callable[[int], None] | None) -> tuple[list, dict, list, int, None]:
+    """`_score` of every lead over lead_id ranges in forked processes, merged in lead_id order."""
     global _JOB
     spans = store.lead_spans(workers * _CHUNKS_PER_WORKER)
     _JOB = (store.path, rules, as_of)
     results: list[tuple] = []
     details: dict[str, list[tuple]] = {table: [] for table in DETAIL_COLUMNS}
+    checkpoints: list[tuple] = []
     events = 0
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for part, part_details, part_events in pool.imap(_score_span, spans):
+            for part, part_details, part_checkpoints, part_events, _ in pool.imap(
+                    _score_span, spans):
                 results.extend(part)
                 for table, rows in part_details.items():
                     details[table].extend(rows)
+                checkpoints.extend(part_checkpoints)
                 events += part_events
                 if progress:
                     progress(len(part))
     finally:
         _JOB = None
-    return results, details, events
+    return results, details, checkpoints, events, None
 
 
-def _score_span(span: tuple[str | None, str | None]) -> tuple[list, dict, int]:
+def _score_span(span: tuple[str | None, str | None]) -> tuple[list, dict, list, int, list]:
     path, rules, as_of = _JOB
     with Store(path) as store:
-        return _score(rules, store.iter_lead_rows(types=rules.used, span=span), as_of, None)
+        return _score(rules, _fresh(store.scan_leads(types=rules.used, span=span)), as_of, None)
 
 
 def _changes(old: dict[str, tuple], results: list[tuple]) -> tuple[dict[str, int], int]:

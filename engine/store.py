@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
+import marshal
 import sqlite3
 from datetime import datetime, timezone
 from operator import itemgetter
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import attrs
 import sqlite_utils
@@ -17,7 +19,7 @@ import sqlite_utils
 from engine.errors import StoreError
 from engine.events import Event
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # sqlite-utils's create_table cannot say WITHOUT ROWID, so the schema is plain SQL.
 # Version 1, as the first release created it; MIGRATIONS bring it up to SCHEMA_VERSION.
@@ -183,6 +185,20 @@ CREATE TABLE sla (
     PRIMARY KEY (ruleset_hash, lead_id, seq)
 ) WITHOUT ROWID;
 """,
+    # Version 4: the replay state of each lead after its last event, so that an incremental run
+    # resumes a lead from there when it has new events, instead of replaying all of them.
+    3: """
+CREATE TABLE checkpoints (
+    ruleset_hash TEXT NOT NULL,
+    lead_id      TEXT NOT NULL,
+    profile      BLOB NOT NULL,     -- a digest of the profile the replay read
+    ts           INTEGER,           -- the last event applied, (ts, event_id); NULL for none
+    event_id     TEXT,
+    applied      INTEGER NOT NULL,  -- events applied up to it: more now means one came late
+    state        BLOB NOT NULL,     -- engine.evaluate.checkpoint, marshalled
+    PRIMARY KEY (ruleset_hash, lead_id)
+) WITHOUT ROWID;
+""",
 }
 
 RESULT_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
@@ -193,6 +209,7 @@ DETAIL_COLUMNS = {
     "sla": ("lead_id", "seq", "stage", "entered_at", "due", "outcome", "decided_at", "cause",
             "rule"),
 }
+CHECKPOINT_COLUMNS = ("lead_id", "profile", "ts", "event_id", "applied", "state")
 _EVENT_COLUMNS = "lead_id, ts, event_id, type, props"
 _BATCH = 500  # stays under SQLite's limit on bound variables per statement
 
@@ -606,6 +623,14 @@ class Store:
         Every lead is one ordered scan of leads merged with one ordered scan of events, so only
         one lead's events are in memory at a time; leads without events get an empty list.
         """
+        for lead_id, profile, rows in self.scan_leads(lead_ids, types, span):
+            yield lead_id, json.loads(profile), rows
+
+    def scan_leads(self, lead_ids: Iterable[str] | None = None,
+                   types: Iterable[str] | None = None,
+                   span: tuple[str | None, str | None] = (None, None)
+                   ) -> Iterator[tuple[str, str, list[tuple]]]:
+        """`iter_lead_rows` with each profile as its stored JSON text."""
         where, params = "", ()
         if types is not None:
             where, params = "WHERE type IN (SELECT value FROM json_each(?))", (
@@ -617,7 +642,7 @@ class Store:
                     row = self._conn.execute(
                         "SELECT profile FROM leads WHERE lead_id = ?", (lead_id,)).fetchone()
                     if row is not None:
-                        yield lead_id, json.loads(row[0]), self._conn.execute(
+                        yield lead_id, row[0], self._conn.execute(
                             f"SELECT {_EVENT_COLUMNS} FROM events WHERE lead_id = ? {where} "
                             "ORDER BY ts, event_id", (lead_id, *params)).fetchall()
                 return
@@ -628,17 +653,57 @@ class Store:
             rows = self._conn.execute(
                 f"SELECT {_EVENT_COLUMNS} FROM events {where} {bounds} "
                 "ORDER BY lead_id, ts, event_id", (*params, *limits))
-            groups = itertools.groupby(rows, key=itemgetter(0))
-            pending = next(groups, None)
-            for lead_id, profile in leads:
-                # Both scans use SQLite's BINARY order, which is Python's str order for UTF-8.
-                while pending is not None and pending[0] < lead_id:
-                    pending = next(groups, None)
-                events: list[tuple] = []
-                if pending is not None and pending[0] == lead_id:
-                    events = list(pending[1])
-                    pending = next(groups, None)
-                yield lead_id, json.loads(profile), events
+            yield from _merge(leads, rows)
+
+    def resume_leads(self, ruleset_hash: str, lead_ids: Iterable[str], types: Iterable[str],
+                     usable: Callable[[tuple], bool]
+                     ) -> Iterator[tuple[str, str, tuple | None, list[tuple]]]:
+        """The leads given, by lead_id, as (lead_id, profile JSON text, saved state, rows).
+
+        The saved state is the lead's checkpoint for the ruleset when it still holds: `usable`,
+        for the same profile, and no event of `types` came late, at or before its position.
+        Then the rows are the events of `types` after that position; otherwise the saved state
+        is None and the rows are all of them.
+        """
+        types_json = _JSON.encode(sorted(types))
+        ids_json = _JSON.encode(sorted(lead_ids))
+        with self._errors("cannot read saved replay states"):
+            saved: dict[str, tuple] = {}
+            for lead_id, profile, ts, event_id, applied, state, found in self._conn.execute(
+                    "SELECT c.lead_id, c.profile, c.ts, c.event_id, c.applied, c.state, "
+                    " (SELECT count(*) FROM events e WHERE e.lead_id = c.lead_id "
+                    "   AND (e.ts, e.event_id) <= (c.ts, c.event_id) "
+                    "   AND e.type IN (SELECT value FROM json_each(?))) "
+                    "FROM checkpoints c WHERE c.ruleset_hash = ? "
+                    "AND c.lead_id IN (SELECT value FROM json_each(?))",
+                    (types_json, ruleset_hash, ids_json)):
+                if found == applied:  # (ts NULL: nothing applied, and found counts nothing)
+                    saved[lead_id] = (profile, ts, event_id, state)
+            starts = []
+            leads = []
+            for lead_id, profile in self._conn.execute(
+                    "SELECT lead_id, profile FROM leads WHERE lead_id IN "
+                    "(SELECT value FROM json_each(?)) ORDER BY lead_id", (ids_json,)):
+                state = None
+                kept = saved.get(lead_id)
+                if kept is not None and kept[0] == profile_digest(profile):
+                    state = _unmarshal(kept[3], usable)
+                start = (kept[1], kept[2]) if state is not None and kept[1] is not None \
+                    else (-1, "")
+                starts.append((lead_id, *start))
+                leads.append((lead_id, profile, state))
+            rows = self._conn.execute(
+                f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))} "
+                "FROM json_each(?) j JOIN events e "
+                "ON e.lead_id = json_extract(j.value, '$[0]') "
+                "AND (e.ts, e.event_id) > (json_extract(j.value, '$[1]'), "
+                "json_extract(j.value, '$[2]')) "
+                "WHERE e.type IN (SELECT value FROM json_each(?)) "
+                "ORDER BY e.lead_id, e.ts, e.event_id", (_JSON.encode(starts), types_json))
+            states = {lead_id: state for lead_id, _, state in leads}
+            for lead_id, profile, rows_of in _merge(
+                    ((lead_id, profile) for lead_id, profile, _ in leads), rows):
+                yield lead_id, profile, states[lead_id], rows_of
 
     def lead_spans(self, parts: int) -> list[tuple[str | None, str | None]]:
         """`parts` contiguous lead_id ranges (start, stop) of about equal numbers of leads."""
@@ -687,12 +752,14 @@ class Store:
             return {row[0]: row for row in rows}
 
     def save_run(self, run: dict, results: list[tuple], details: dict[str, list[tuple]],
-                 replaced: list[str] | None) -> int:
+                 restarted: list[str] | None, checkpoints: Iterable[tuple] = ()) -> int:
         """Record one run and write its results in one transaction; returns the run_id.
 
         `run` has the `runs` columns except run_id, created_at and leads; `results` rows are in
-        RESULT_COLUMNS, `details` rows in DETAIL_COLUMNS of their table. The rows replace the
-        ruleset's stored rows of the leads in `replaced`, or all of them when it is None.
+        RESULT_COLUMNS, `details` rows in DETAIL_COLUMNS of their table, `checkpoints` rows
+        are `checkpoint_row`s. Every row replaces the stored row of its key. The leads in
+        `restarted` lose their other stored details first; when it is None, every stored row
+        of the ruleset goes first (a full run).
         """
         created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         key = run["ruleset_hash"]
@@ -701,22 +768,21 @@ class Store:
             run_id = self._conn.execute(
                 f"INSERT INTO runs ({names}, created_at) VALUES "
                 f"({', '.join('?' * len(run))}, ?)", (*run.values(), created_at)).lastrowid
-            for table in ("results", *DETAIL_COLUMNS):
-                if replaced is None:
+            if restarted is None:
+                for table in ("results", *DETAIL_COLUMNS, "checkpoints"):
                     self._conn.execute(f"DELETE FROM {table} WHERE ruleset_hash = ?", (key,))
-                else:
+            elif restarted:
+                for table in DETAIL_COLUMNS:
                     self._conn.execute(
                         f"DELETE FROM {table} WHERE ruleset_hash = ? AND lead_id IN "
-                        "(SELECT value FROM json_each(?))", (key, _JSON.encode(replaced)))
-            self._conn.executemany(
-                f"INSERT INTO results (ruleset_hash, run_id, {', '.join(RESULT_COLUMNS)}) "
-                f"VALUES (?, ?, {', '.join('?' * len(RESULT_COLUMNS))})",
-                ((key, run_id, *row) for row in results))
-            for table, columns in DETAIL_COLUMNS.items():
+                        "(SELECT value FROM json_each(?))", (key, _JSON.encode(restarted)))
+            for table, columns, rows in (
+                    ("results", ("run_id", *RESULT_COLUMNS), ((run_id, *r) for r in results)),
+                    *((t, DETAIL_COLUMNS[t], details.get(t, ())) for t in DETAIL_COLUMNS),
+                    ("checkpoints", CHECKPOINT_COLUMNS, checkpoints)):
                 self._conn.executemany(
-                    f"INSERT INTO {table} (ruleset_hash, {', '.join(columns)}) "
-                    f"VALUES (?, {', '.join('?' * len(columns))})",
-                    ((key, *row) for row in details.get(table, ())))
+                    f"INSERT OR REPLACE INTO {table} (ruleset_hash, {', '.join(columns)}) "
+                    f"VALUES (?, {', '.join('?' * len(columns))})", ((key, *r) for r in rows))
             self._conn.execute(
                 "UPDATE runs SET leads = (SELECT count(*) FROM results WHERE ruleset_hash = ?) "
                 "WHERE run_id = ?", (key, run_id))
@@ -761,6 +827,44 @@ _JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":
 
 def _json(mapping) -> str:
     return _JSON.encode(dict(mapping))
+
+
+def profile_digest(profile: str) -> bytes:
+    """A short digest of a profile's stored JSON text: a saved replay state holds only for it."""
+    return hashlib.blake2b(profile.encode("utf-8"), digest_size=16).digest()
+
+
+def checkpoint_row(lead_id: str, profile: str, saved: tuple) -> tuple:
+    """A `checkpoints` row (CHECKPOINT_COLUMNS) for engine.evaluate.checkpoint's `saved`."""
+    position, applied, state = saved
+    ts, event_id = position if position is not None else (None, None)
+    return (lead_id, profile_digest(profile), ts, event_id, applied,
+            marshal.dumps((position, applied, state)))
+
+
+def _unmarshal(data: bytes, usable: Callable[[tuple], bool]) -> tuple | None:
+    """A saved state, or None when it cannot be read or used (the lead is replayed in full)."""
+    try:
+        saved = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):
+        return None
+    return saved if usable(saved) else None
+
+
+def _merge(leads: Iterable[tuple[str, str]], rows: Iterable[tuple]
+           ) -> Iterator[tuple[str, str, list[tuple]]]:
+    """(lead_id, profile, its rows) for leads and event rows both ordered by lead_id; leads
+    without rows get an empty list. SQLite's BINARY order is Python's str order for UTF-8."""
+    groups = itertools.groupby(rows, key=itemgetter(0))
+    pending = next(groups, None)
+    for lead_id, profile in leads:
+        while pending is not None and pending[0] < lead_id:
+            pending = next(groups, None)
+        events: list[tuple] = []
+        if pending is not None and pending[0] == lead_id:
+            events = list(pending[1])
+            pending = next(groups, None)
+        yield lead_id, profile, events
 
 
 def _event(row: tuple) -> Event:

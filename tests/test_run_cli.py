@@ -135,8 +135,9 @@ def test_run_is_full_then_incremental_and_equals_a_full_run(cwd):
     ingest(("events", "events.csv"))  # the rest of L1's events, and L2, L3, L4
     second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
     lines = second.stdout.splitlines()
-    assert lines[2].startswith("Run 2:    4 of 4 leads replayed: those with new events, a new "
-                               "profile, or a timer due; ")
+    # L1 resumes after e08; L2 and L3 had no events; L4 is new
+    assert lines[2].startswith("Run 2:    4 of 4 leads replayed (3 resumed from their last "
+                               "event): those with new events, a new profile, or a timer due; ")
     # L1: owner and SLA (it went to SalesLead and back); L3: its first events; L4 is new
     assert lines[3] == ("Changes:  since run 1: 2 leads changed (score 1, band 1, priority 1, "
                         "stage 1, owner 1, sla 1), 1 new")
@@ -146,6 +147,26 @@ def test_run_is_full_then_incremental_and_equals_a_full_run(cwd):
     assert invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--full").exit_code == 0
     assert results() == incremental
     assert incremental[0]["L1"]["score"] == 70 and incremental[0]["L2"]["disqualified"] == "student"
+
+
+def test_late_events_and_new_profiles_replay_a_lead_from_its_start(cwd):
+    ingest(("leads", "leads.csv"), ("events", "events.csv"))
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+    # L1: a click before its last event; L3: a new title; L4: an event after its last one
+    (cwd / "late.csv").write_text(
+        "event_id,lead_id,type,ts\n"
+        "x1,L1,trade_show_visit,2026-01-06T10:00:00Z\n"
+        "x2,L4,webinar_signup,2026-03-31T08:00:00Z\n")
+    (cwd / "title.csv").write_text("lead_id,title\nL3,CMO\n")
+    ingest(("events", "late.csv"), ("leads", "title.csv"))
+    second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+    assert second.stdout.splitlines()[2].startswith(
+        "Run 2:    3 of 4 leads replayed (1 resumed from their last event): ")
+    incremental = results()
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--full")
+    assert results() == incremental
+    assert {lead: r["score"] for lead, r in incremental[0].items()} == {
+        "L1": 100, "L2": 0, "L3": 40, "L4": 25}
 
 
 def test_a_later_as_of_replays_only_leads_with_timers_due(cwd):

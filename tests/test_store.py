@@ -30,10 +30,10 @@ def test_schema_created_and_version_recorded(tmp_path):
     path = tmp_path / "leads.db"
     with Store(path) as s:
         assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
-            ("data_version", "0"), ("schema_version", "3")]
+            ("data_version", "0"), ("schema_version", "4")]
         names = {r[0] for r in table(s, "SELECT name FROM sqlite_master WHERE type='table'")}
         assert names == {"meta", "leads", "events", "runs", "results", "stage_moves",
-                         "actions", "sla", "imports", "rejects"}
+                         "actions", "sla", "imports", "rejects", "checkpoints"}
         assert table(s, "PRAGMA journal_mode") == [("wal",)]
         assert table(s, "PRAGMA synchronous") == [(1,)]  # NORMAL
         assert table(s, "PRAGMA busy_timeout") == [(5000,)]
@@ -48,7 +48,7 @@ def test_reopening_keeps_data(tmp_path):
     with Store(str(path)) as s:
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
         assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
-            ("data_version", "1"), ("schema_version", "3")]
+            ("data_version", "1"), ("schema_version", "4")]
 
 
 def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
@@ -62,7 +62,7 @@ def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
             "INSERT INTO events VALUES ('L1', 100, 'e1', 'page_view', '{}', 1);")
     conn.close()
     with Store(path) as s:
-        assert s.schema_version == 3
+        assert s.schema_version == 4
         assert table(s, "SELECT lead_id, version FROM leads") == [("L1", 0)]
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
         assert s.lead_events("L1") == ({"title": "CEO"}, [ev("e1")])
@@ -74,12 +74,12 @@ def test_newer_schema_version_is_refused(tmp_path):
     path = tmp_path / "leads.db"
     Store(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     conn.close()
     with pytest.raises(StoreError) as info:
         Store(path)
     assert str(info.value) == (
-        f"{path}: store schema version 4 is newer than this leadrules understands (version 3); "
+        f"{path}: store schema version 5 is newer than this leadrules understands (version 4); "
         "upgrade leadrules to use this store")
 
 
