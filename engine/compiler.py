@@ -81,6 +81,9 @@ class ScoringRule:
     within: int | None = None
     decay: Decaying | None = None
     actions: tuple[ActionSpec, ...] = ()
+    # How far back the limits look when they all have a window, so that older earnings can be
+    # forgotten; None when one counts forever (`once`, `at most N times`) or there are none.
+    horizon: int | None = None
 
 
 @attrs.frozen
@@ -464,9 +467,11 @@ class _Compiler:
             decay = next((Decaying(1 - Decimal(lim.percent) / 100, lim.every.micros,
                                    self.ruleset.text_of(lim.span))
                           for lim in rule.limits if isinstance(lim, ast.Decay)), None)
+            windows = [limit.window for limit in counts]
+            horizon = None if not windows or None in windows else max(windows)
             scoring.setdefault(rule.event.text, []).append(ScoringRule(
                 self.ref(rule), rule.points, self.cond(rule.where), counts, index, within, decay,
-                self.actions(rule)))
+                self.actions(rule), horizon))
         return {event: tuple(rules) for event, rules in scoring.items()}
 
     def count_limit(self, limit: ast.Once | ast.AtMost) -> CountLimit:

@@ -120,6 +120,9 @@ class LeadResult:
     actions: tuple[ActionTaken, ...] = ()
     slas: tuple[SlaOutcome, ...] = ()
     next_due: int | None = None  # the earliest as-of at which this result can change by itself
+    # Resumed from a saved state (engine.run does that): the stage moves and actions made before
+    # it, which `moves` and `actions` leave out, because the run that saved it stored them.
+    earlier: tuple[int, int] = (0, 0)
     history: tuple = ()  # traced replays: Seen, PointChange, StageChange, ActionTaken, SlaOutcome,
     # Note in the order they happened, and at the end the lines that gave grade, band and label
     because: Mapping[str, Guarded] = attrs.field(factory=dict)
@@ -135,7 +138,7 @@ class LeadState:
     __slots__ = ("rules", "profile", "props", "score", "fit", "stage", "bant", "earned", "now",
                  "entered_at", "last_activity", "quiet_next", "timers", "seq", "next_key",
                  "counts", "owner", "moves", "actions", "slas", "open_slas", "history", "notes",
-                 "noted", "disqualified", "_grade", "version", "checked", "applied", "last_row")
+                 "noted", "disqualified", "_grade", "version", "checked", "applied", "last_row", "earlier")
 
     def __init__(self, rules: CompiledRuleset, profile: Mapping[str, object], trace: bool = False):
         self.rules = rules
@@ -173,6 +176,7 @@ class LeadState:
         self.checked: tuple | None = None  # (stage, version) at which no move out held
         self.applied = 0  # event rows applied
         self.last_row: tuple | None = None  # the last of them
+        self.earlier = (0, 0)  # moves and actions before the saved state this one resumed
         self.fit = 0
         self.fit = sum(g.value for g in rules.fit if g.pred(self))
         self._flush_notes(None)
@@ -226,7 +230,10 @@ class LeadState:
 
     def earn(self, rule: ScoringRule, ts: int) -> None:
         if rule.limits:  # times are appended in replay order, so each list stays sorted
-            self.earned.setdefault(rule.index, []).append(ts)
+            earned = self.earned.setdefault(rule.index, [])
+            earned.append(ts)
+            if rule.horizon is not None and earned[0] <= ts - rule.horizon:  # out of every window
+                del earned[:bisect_right(earned, ts - rule.horizon)]
 
     def add_points(self, points: int | Decimal, rule: RuleRef, cause: str) -> None:
         """Add points and clamp the score into `score between`."""
@@ -255,7 +262,11 @@ class LeadState:
         if self.history is not None:
             self.history.append(Seen(Event(event_id, lead_id, kind, ts, self._all_props())))
         if kind in self.counts:
-            self.counts[kind].append(ts)
+            times = self.counts[kind]
+            times.append(ts)
+            horizon = rules.counted[kind][-1]  # the longest window read
+            if times[0] <= ts - horizon:
+                del times[:bisect_right(times, ts - horizon)]
         if kind in rules.activity:
             self.last_activity, self.quiet_next = ts, 0
             if rules.quiet:  # the first quiet rule of the new spell, or an earlier timer
@@ -286,7 +297,10 @@ class LeadState:
         elif kind in rules.bant_resets:
             self.bant = {}
             self.version += 1
-        if acting or not rules.static_disqualify or self._may_move(kind):
+        out = rules.moves.get(self.stage)  # _may_move, inlined: this runs for every event
+        if acting or not rules.static_disqualify or out is not None and (
+                kind in out.triggers or out.volatile
+                or self.checked != (self.stage, self.version if out.dynamic else 0)):
             self._settle(kind, event_id, acting)
         elif self.notes:
             self._flush_notes(ts)
@@ -607,12 +621,13 @@ def advance(state: LeadState, rows: Iterable[tuple], as_of: int) -> int | None:
 # Change CHECKPOINT_FORMAT whenever the layout below or the meaning of a field changes: saved
 # states of another format are not used (their leads are replayed from the start).
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 
 
 def checkpoint(state: LeadState) -> tuple:
     """The state of an untraced replay after `advance`, before `finish`, as plain data:
-    (position (ts, event_id) of the last applied row or None, rows applied, the state)."""
+    (position (ts, event_id) of the last applied row or None, rows applied, the state).
+    Of the stage moves and actions it keeps only how many there were: a run stores them."""
     at = state.rules.numbers
     slas = state.slas
     timers = []
@@ -629,8 +644,7 @@ def checkpoint(state: LeadState) -> tuple:
         CHECKPOINT_FORMAT, _exact(state.score), state.stage, state.bant, state.earned, state.now,
         state.entered_at, state.last_activity, state.quiet_next, timers, state.seq,
         state.next_key, state.counts, state.owner,
-        [(m.ts, m.source, m.target, _at(at, m.rule), m.cause) for m in state.moves],
-        [(a.ts, a.kind, a.value, a.stage, at[a.rule], a.cause) for a in state.actions],
+        state.earlier[0] + len(state.moves), state.earlier[1] + len(state.actions),
         [(at[rule.rule], *rest) for rule, *rest in slas],
         [_index(slas, sla) for sla in state.open_slas],
         state.disqualified, state.version, state.checked))
@@ -644,7 +658,8 @@ def usable(saved) -> bool:
 
 def resume(rules: CompiledRuleset, profile: Mapping[str, object], saved: tuple) -> LeadState:
     """The LeadState that `checkpoint` saved (`usable`), ready for `advance` with the rows
-    after its position."""
+    after its position. Its result's `moves` and `actions` are the ones after that position;
+    `earlier` counts the ones before."""
     _, applied, data = saved
     (_, score, stage, bant, earned, now, entered_at, last_activity, quiet_next, timers, seq,
      next_key, counts, owner, moves, actions, slas, open_slas, disqualified, version,
@@ -662,10 +677,7 @@ def resume(rules: CompiledRuleset, profile: Mapping[str, object], saved: tuple) 
                      else (by_ref[refs[payload[0]]], payload[1]) if kind == _EXPIRE
                      else (by_ref[refs[payload[0]]], *payload[1:4], _number(payload[4])))
                     for key, n, kind, payload in timers]  # still a heap: the same order
-    state.moves = [StageChange(ts, source, target, None if i is None else refs[i], cause)
-                   for ts, source, target, i, cause in moves]
-    state.actions = [ActionTaken(ts, kind, value, entered, refs[i], cause)
-                     for ts, kind, value, entered, i, cause in actions]
+    state.earlier = (moves, actions)  # stored by the run that saved the state
     state.applied = applied
     state._grade = state  # computed again when read
     return state
@@ -682,10 +694,6 @@ def _number(saved) -> int | Decimal:
 def _index(items: list, item) -> int:
     """The position of `item` itself (not of an equal one) in `items`."""
     return next(i for i, x in enumerate(items) if x is item)
-
-
-def _at(at: dict[RuleRef, int], ref: RuleRef | None) -> int | None:
-    return None if ref is None else at[ref]
 
 
 def finish(state: LeadState, lead_id: str, as_of: int, later: int | None) -> LeadResult:
@@ -716,5 +724,5 @@ def finish(state: LeadState, lead_id: str, as_of: int, later: int | None) -> Lea
         stage=state.stage, disqualified=state.disqualified, owner=state.owner, sla=latest_sla,
         bant=dict(state.bant), events=state.applied, moves=tuple(state.moves),
         actions=tuple(state.actions), slas=tuple(_sla_outcome(s) for s in state.slas),
-        next_due=next_due, history=tuple(state.history or ()),
+        next_due=next_due, earlier=state.earlier, history=tuple(state.history or ()),
         because={k: v for k, v in because.items() if v is not None})

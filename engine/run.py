@@ -13,6 +13,7 @@ that event, so that its cost follows the new events, not the lead's whole histor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -57,16 +58,14 @@ def result_row(result: LeadResult) -> tuple:
             result.events, result.next_due)
 
 
-def detail_rows(result: LeadResult, known: tuple[int, int] = (0, 0)
-                ) -> Iterator[tuple[str, tuple]]:
-    """(table, row) for each stage move, action and SLA entry of a result, numbered in order;
-    `known`: the moves and actions stored already (those of a resumed replay's saved state),
-    which never change, unlike an SLA entry's outcome."""
+def detail_rows(result: LeadResult) -> Iterator[tuple[str, tuple]]:
+    """(table, row) for each stage move, action and SLA entry of a result, numbered in order
+    (after the `earlier` ones of a resumed replay, which are stored already)."""
     lead = result.lead_id
-    moves, actions = known
-    for seq, m in enumerate(result.moves[moves:], start=moves + 1):
+    moves, actions = result.earlier
+    for seq, m in enumerate(result.moves, start=moves + 1):
         yield "stage_moves", (lead, seq, m.ts, m.source, m.target, _rule(m.rule), m.cause)
-    for seq, a in enumerate(result.actions[actions:], start=actions + 1):
+    for seq, a in enumerate(result.actions, start=actions + 1):
         yield "actions", (lead, seq, a.ts, a.kind, a.value, a.stage, _rule(a.rule), a.cause)
     for seq, s in enumerate(result.slas, start=1):
         yield "sla", (lead, seq, s.stage, s.entered, s.due, s.outcome, s.ts, s.cause,
@@ -95,7 +94,8 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
 
     `on_plan(mode, leads)` is told how many leads will be replayed before the work starts;
     `progress(n)` after each n leads. A full run of many leads is split by lead_id range over
-    `workers` processes (default: one per core, at most 4), each reading its own range.
+    `workers` processes (default: one per core, at most 4), each reading its own range, while
+    this process writes their results as they come.
     """
     started = time.perf_counter()
     previous = store.last_run(rules.hash)
@@ -104,32 +104,39 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
     if incremental:
         lead_ids = store.leads_to_replay(rules.hash, previous["data_version"], as_of)
         old = store.current_results(rules.hash, lead_ids)
-        source = store.resume_leads(rules.hash, lead_ids, rules.used, usable)
         planned = len(lead_ids)
     else:
-        lead_ids = None
         old = store.current_results(rules.hash) if previous is not None else {}
-        source = _fresh(store.scan_leads(types=rules.used))
         planned = store.counts().leads
+    mode = "incremental" if incremental else "full"
     if on_plan:
-        on_plan("incremental" if incremental else "full", planned)
+        on_plan(mode, planned)
     workers = default_workers() if workers is None else workers
-    if not incremental and workers > 1 and planned >= PARALLEL_LEADS and _can_fork(store):
-        scored = _score_parallel(store, rules, as_of, workers, progress)
-    else:
-        scored = _score(rules, source, as_of, progress)
-    results, details, checkpoints, events, restarted = scored
-    changed, new = _changes(old, results)
-    run_id = store.save_run(
-        {"ruleset_name": rules.name, "ruleset_path": rules.path, "ruleset_hash": rules.hash,
-         "as_of": as_of, "data_version": data_version,
-         "mode": "incremental" if incremental else "full", "events": events,
-         "replayed": len(results), "changed": changed["any"]},
-        results, details, restarted if incremental else None, checkpoints)
+    tally = _Tally(old)
+    with contextlib.ExitStack() as stack:
+        if not incremental and workers > 1 and planned >= PARALLEL_LEADS and _can_fork(store):
+            parts = _score_parallel(store, rules, as_of, workers, stack)  # forks before writing
+        elif incremental:
+            parts = _score(rules, store.resume_leads(rules.hash, lead_ids, rules.used, usable),
+                           as_of)
+        else:
+            parts = _score(rules, _fresh(store.scan_leads(types=rules.used)), as_of)
+        with store.saving_run(
+                {"ruleset_name": rules.name, "ruleset_path": rules.path,
+                 "ruleset_hash": rules.hash, "as_of": as_of, "data_version": data_version,
+                 "mode": mode}, full=not incremental) as writer:
+            for part in parts:
+                writer.add(part.results, part.details, part.checkpoints,
+                           part.restarted if incremental else ())
+                tally.add(part)
+                if progress:
+                    progress(len(part.results))
+            writer.totals.update(events=tally.events, replayed=tally.replayed,
+                                 changed=tally.changed["any"])
     leads = store.last_run(rules.hash)["leads"]
-    resumed = len(results) - len(restarted) if incremental else 0
-    return RunReport(run_id, "incremental" if incremental else "full", as_of, leads, len(results),
-                     resumed, events, previous["run_id"] if previous else None, new, changed,
+    resumed = tally.replayed - tally.restarted if incremental else 0
+    return RunReport(writer.run_id, mode, as_of, leads, tally.replayed, resumed, tally.events,
+                     previous["run_id"] if previous else None, tally.new, tally.changed,
                      time.perf_counter() - started)
 
 
@@ -139,38 +146,63 @@ def _fresh(leads: Iterable[tuple[str, str, list]]) -> Iterator[tuple[str, str, N
         yield lead_id, profile, None, rows
 
 
-def _score(rules: CompiledRuleset, source: Iterable, as_of: int,
-           progress: Callable[[int], None] | None) -> tuple[list, dict, list, int, list]:
-    """Replay each (lead_id, profile JSON, saved state or None, rows) of `source`: results,
-    details (of resumed leads, the new ones), checkpoints, events applied, and the leads
-    replayed from the start."""
-    results: list[tuple] = []
-    details: dict[str, list[tuple]] = {table: [] for table in DETAIL_COLUMNS}
-    checkpoints: list[tuple] = []
-    restarted: list[str] = []
-    events = done = 0
+@attrs.define
+class _Part:
+    """The results of some leads, to write and to tally (see `Store.saving_run`)."""
+
+    results: list[tuple] = attrs.Factory(list)
+    details: dict[str, list[tuple]] = attrs.Factory(
+        lambda: {table: [] for table in DETAIL_COLUMNS})
+    checkpoints: list[tuple] = attrs.Factory(list)
+    events: int = 0
+    restarted: list[str] = attrs.Factory(list)  # leads replayed from their start
+
+
+_PART_LEADS = 1000  # leads per part: the progress bar's step, and what is held in memory
+
+
+def _score(rules: CompiledRuleset, source: Iterable, as_of: int) -> Iterator[_Part]:
+    """Replay each (lead_id, profile JSON, saved state or None, rows) of `source`, in parts.
+    The details of resumed leads are those after their saved state."""
+    part = _Part()
     for lead_id, profile_text, saved, rows in source:
         profile = json.loads(profile_text)
         if saved is None:
-            state, known = start(rules, profile), (0, 0)
-            restarted.append(lead_id)
+            state = start(rules, profile)
+            part.restarted.append(lead_id)
         else:
             state = resume(rules, profile, saved)
-            known = (len(state.moves), len(state.actions))
         before = state.applied
         later = advance(state, rows, as_of)
-        checkpoints.append(checkpoint_row(lead_id, profile_text, checkpoint(state)))
+        part.checkpoints.append(checkpoint_row(lead_id, profile_text, checkpoint(state)))
         result = finish(state, lead_id, as_of, later)
-        results.append(result_row(result))
-        for table, row in detail_rows(result, known):
-            details[table].append(row)
-        events += result.events - before
-        done += 1
-        if progress and done % 1000 == 0:
-            progress(1000)
-    if progress and done % 1000:
-        progress(done % 1000)
-    return results, details, checkpoints, events, restarted
+        part.results.append(result_row(result))
+        for table, row in detail_rows(result):
+            part.details[table].append(row)
+        part.events += result.events - before
+        if len(part.results) == _PART_LEADS:
+            yield part
+            part = _Part()
+    if part.results:
+        yield part
+
+
+class _Tally:
+    """What the parts of a run add up to, and how they differ from the stored results."""
+
+    def __init__(self, old: dict[str, tuple]):
+        self.old = old
+        self.changed = dict.fromkeys(("any", *COMPARED), 0)
+        self.new = self.events = self.replayed = self.restarted = 0
+
+    def add(self, part: _Part) -> None:
+        self.events += part.events
+        self.replayed += len(part.results)
+        self.restarted += len(part.restarted)
+        changed, new = _changes(self.old, part.results)
+        self.new += new
+        for name, count in changed.items():
+            self.changed[name] += count
 
 
 def _can_fork(store: Store) -> bool:
@@ -181,35 +213,26 @@ _JOB: tuple | None = None  # (store path, rules, as_of) for forked workers: clos
 
 
 def _score_parallel(store: Store, rules: CompiledRuleset, as_of: int, workers: int,
-                    progress: Callable[[int], None] | None) -> tuple[list, dict, list, int, None]:
-    """`_score` of every lead over lead_id ranges in forked processes, merged in lead_id order."""
+                    stack: contextlib.ExitStack) -> Iterator[_Part]:
+    """`_score` of every lead over lead_id ranges in forked processes, in lead_id order. The
+    processes are forked here, before the caller opens its write transaction."""
     global _JOB
     spans = store.lead_spans(workers * _CHUNKS_PER_WORKER)
     _JOB = (store.path, rules, as_of)
-    results: list[tuple] = []
-    details: dict[str, list[tuple]] = {table: [] for table in DETAIL_COLUMNS}
-    checkpoints: list[tuple] = []
-    events = 0
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for part, part_details, part_checkpoints, part_events, _ in pool.imap(
-                    _score_span, spans):
-                results.extend(part)
-                for table, rows in part_details.items():
-                    details[table].extend(rows)
-                checkpoints.extend(part_checkpoints)
-                events += part_events
-                if progress:
-                    progress(len(part))
-    finally:
-        _JOB = None
-    return results, details, checkpoints, events, None
+    stack.callback(_forget_job)
+    pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
+    return (part for parts in pool.imap(_score_span, spans) for part in parts)
 
 
-def _score_span(span: tuple[str | None, str | None]) -> tuple[list, dict, list, int, list]:
+def _forget_job() -> None:
+    global _JOB
+    _JOB = None
+
+
+def _score_span(span: tuple[str | None, str | None]) -> list[_Part]:
     path, rules, as_of = _JOB
     with Store(path) as store:
-        return _score(rules, _fresh(store.scan_leads(types=rules.used, span=span)), as_of, None)
+        return list(_score(rules, _fresh(store.scan_leads(types=rules.used, span=span)), as_of))
 
 
 def _changes(old: dict[str, tuple], results: list[tuple]) -> tuple[dict[str, int], int]:

@@ -283,6 +283,34 @@ class StoreInfo:
     rejects: int  # rejected rows' problems recorded, over all imports
 
 
+class RunWriter:
+    """Writes the parts of one run inside `Store.saving_run`'s transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, ruleset_hash: str, run_id: int):
+        self._conn, self._key, self.run_id = conn, ruleset_hash, run_id
+        self.totals: dict[str, int] = {}  # `runs` columns known at the end: events, replayed...
+
+    def add(self, results: list[tuple], details: dict[str, list[tuple]],
+            checkpoints: Iterable[tuple], restarted: Iterable[str] = ()) -> None:
+        """Rows in RESULT_COLUMNS, DETAIL_COLUMNS of their table, CHECKPOINT_COLUMNS; the leads
+        in `restarted` were replayed from their start and lose their other stored details."""
+        key = self._key
+        restarted = list(restarted)
+        if restarted:
+            for table in DETAIL_COLUMNS:
+                self._conn.execute(
+                    f"DELETE FROM {table} WHERE ruleset_hash = ? AND lead_id IN "
+                    "(SELECT value FROM json_each(?))", (key, _JSON.encode(restarted)))
+        for table, columns, rows in (
+                ("results", ("run_id", *RESULT_COLUMNS),
+                 ((self.run_id, *row) for row in results)),
+                *((t, DETAIL_COLUMNS[t], details.get(t, ())) for t in DETAIL_COLUMNS),
+                ("checkpoints", CHECKPOINT_COLUMNS, checkpoints)):
+            self._conn.executemany(
+                f"INSERT OR REPLACE INTO {table} (ruleset_hash, {', '.join(columns)}) "
+                f"VALUES (?, {', '.join('?' * len(columns))})", ((key, *row) for row in rows))
+
+
 class Store:
     """Leads, their events and the results of evaluation runs, in one SQLite file."""
 
@@ -751,15 +779,12 @@ class Store:
                     "(SELECT value FROM json_each(?))", (ruleset_hash, _JSON.encode(list(lead_ids))))
             return {row[0]: row for row in rows}
 
-    def save_run(self, run: dict, results: list[tuple], details: dict[str, list[tuple]],
-                 restarted: list[str] | None, checkpoints: Iterable[tuple] = ()) -> int:
-        """Record one run and write its results in one transaction; returns the run_id.
-
-        `run` has the `runs` columns except run_id, created_at and leads; `results` rows are in
-        RESULT_COLUMNS, `details` rows in DETAIL_COLUMNS of their table, `checkpoints` rows
-        are `checkpoint_row`s. Every row replaces the stored row of its key. The leads in
-        `restarted` lose their other stored details first; when it is None, every stored row
-        of the ruleset goes first (a full run).
+    @contextlib.contextmanager
+    def saving_run(self, run: dict, full: bool) -> Iterator[RunWriter]:
+        """One run, recorded and written in one transaction as its parts come in: all of it
+        is stored, or nothing (on an exception). `run` has the `runs` columns except run_id,
+        created_at, leads and the `RunWriter.totals`. A full run first drops every stored row
+        of the ruleset; otherwise each written row replaces the stored row of its key.
         """
         created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         key = run["ruleset_hash"]
@@ -768,25 +793,23 @@ class Store:
             run_id = self._conn.execute(
                 f"INSERT INTO runs ({names}, created_at) VALUES "
                 f"({', '.join('?' * len(run))}, ?)", (*run.values(), created_at)).lastrowid
-            if restarted is None:
+            if full:
                 for table in ("results", *DETAIL_COLUMNS, "checkpoints"):
                     self._conn.execute(f"DELETE FROM {table} WHERE ruleset_hash = ?", (key,))
-            elif restarted:
-                for table in DETAIL_COLUMNS:
-                    self._conn.execute(
-                        f"DELETE FROM {table} WHERE ruleset_hash = ? AND lead_id IN "
-                        "(SELECT value FROM json_each(?))", (key, _JSON.encode(restarted)))
-            for table, columns, rows in (
-                    ("results", ("run_id", *RESULT_COLUMNS), ((run_id, *r) for r in results)),
-                    *((t, DETAIL_COLUMNS[t], details.get(t, ())) for t in DETAIL_COLUMNS),
-                    ("checkpoints", CHECKPOINT_COLUMNS, checkpoints)):
-                self._conn.executemany(
-                    f"INSERT OR REPLACE INTO {table} (ruleset_hash, {', '.join(columns)}) "
-                    f"VALUES (?, {', '.join('?' * len(columns))})", ((key, *r) for r in rows))
+            writer = RunWriter(self._conn, key, run_id)
+            yield writer
+            totals = "".join(f"{name} = ?, " for name in writer.totals)
             self._conn.execute(
-                "UPDATE runs SET leads = (SELECT count(*) FROM results WHERE ruleset_hash = ?) "
-                "WHERE run_id = ?", (key, run_id))
-        return run_id
+                f"UPDATE runs SET {totals}leads = "
+                "(SELECT count(*) FROM results WHERE ruleset_hash = ?) WHERE run_id = ?",
+                (*writer.totals.values(), key, run_id))
+
+    def save_run(self, run: dict, results: list[tuple], details: dict[str, list[tuple]],
+                 restarted: list[str] | None, checkpoints: Iterable[tuple] = ()) -> int:
+        """`saving_run` of one part; `restarted` None for a full run. Returns the run_id."""
+        with self.saving_run(run, full=restarted is None) as writer:
+            writer.add(results, details, checkpoints, restarted or ())
+        return writer.run_id
 
     def results(self, ruleset_hash: str, *, stage: str | None = None,
                 priority: str | None = None, limit: int | None = None) -> list[dict]:
