@@ -16,13 +16,16 @@ import click
 import dsl
 from dsl.errors import LeadrulesError, UsageError
 from dsl.format import format_source
-from engine import bundled, report
+from engine import bundled, diff_render, report
 from engine.compiler import compile_ruleset
+from engine.diff import Gate, Pair, compare
 from engine.errors import Reject
-from engine.evaluate import evaluate
+from engine.evaluate import evaluate, event_rows
 from engine.events import format_timestamp, parse_timestamp
 from engine.explain import explain as explain_text
 from engine.ingest import IngestReport, field_types, ingest, read_events, read_leads
+from engine.revisions import RuleText, read_base, read_file, read_rules
+from engine.ruletest import render_json, render_junit, render_text, run_tests
 from engine.run import RunReport, run_rules
 from engine.sample import write_sample
 from engine.store import Store
@@ -76,6 +79,9 @@ def main():
       leadrules fmt --check rulesets/     lay rule files out the one canonical way
       leadrules sample --leads 1000 --out data/
       leadrules ingest --leads data/leads.csv --events data/events.csv
+      leadrules run rulesets/b2b.rules    score every lead of the store
+      leadrules test rulesets/            run the rule tests
+      leadrules diff --base main rulesets/b2b.rules   what a rule change does to the leads
       leadrules store info
     """
 
@@ -387,7 +393,7 @@ def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool,
         click.echo(f"Rules:    \"{rules.name}\" from {rules.path} (content {rules.hash[:12]})")
         click.echo(f"As of:    {format_timestamp(as_of)} ({source})")
         click.echo(f"Run {run.run_id}:    {_run_mode(run)}; {run.events:,} events in "
-                   f"{run.seconds:.1f} s")
+                   f"{run.seconds:.2f} s")
         click.echo(f"Changes:  {_changes(run)}")
         click.echo("\nFunnel\n" + report.funnel(rules.stages, dict(store.funnel(rules.hash))))
 
@@ -564,6 +570,142 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
             as_of, source = _as_of(as_of_text)
     result = evaluate(rules, lead_id, profile, events, as_of, trace=True)
     click.echo(explain_text(rules, result, profile, as_of, source), nl=False)
+
+
+@main.command(name="diff")
+@click.argument("old_spec", metavar="OLD")
+@click.argument("new_spec", metavar="[NEW]", required=False)
+@click.option("--base", "base_rev", metavar="REV",
+              help="Compare the one FILE given as it is at git revision REV with FILE on disk.")
+@db_option
+@click.option("--leads", "leads_file", metavar="FILE",
+              help="Compare on sample files instead of the store (with --events).")
+@click.option("--events", "events_file", metavar="FILE", help="Sample events (with --leads).")
+@as_of_option
+@click.option("--format", "output", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True,
+              help="markdown: ready to paste as a pull-request comment.")
+@click.option("--fail-on", "fail_on", metavar="EXPR", multiple=True,
+              help="Exit 1 when METRIC OP VALUE holds, e.g. 'stage_changes > 5%' or "
+              "'sales_exits > 0' (repeatable).")
+@click.option("--examples", type=click.IntRange(min=0), default=3, show_default=True,
+              metavar="N", help="Example leads shown per kind of change.")
+@click.option("--sales-from", default="SalesLead", show_default=True, metavar="STAGE",
+              help="The first sales stage: a lead there or in a later stage is in sales.")
+def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: Path,
+                 leads_file: str | None, events_file: str | None, as_of_text: str | None,
+                 output: str, fail_on: tuple[str, ...], examples: int, sales_from: str):
+    """Show what a rule change does to every lead: OLD and NEW evaluated on the
+    same leads and events, nothing written.
+
+    OLD and NEW are rule files or git revisions of one: REV:PATH, with PATH
+    from the repository's root (or REV:./PATH from here). With --base REV and
+    one FILE, FILE as it is at REV is compared with FILE on disk. Reports the
+    rules added, removed or changed (matched by meaning, not by line), how many
+    leads change score, grade, band, priority, stage, disqualification, label
+    or owner, a stage-to-stage table, the leads that enter or leave sales, and
+    example leads with the reason they changed.
+
+    Exit status: 0; 1 when a --fail-on expression holds (METRIC is one of
+    score_changes, fit_changes, grade_changes, band_changes, priority_changes,
+    stage_changes, disqualified_changes, label_changes, owner_changes,
+    sales_entries, sales_exits, changed_leads; OP one of > >= < <= =; VALUE a
+    count or a percentage of the leads compared); 2 for bad usage or a rule
+    file with errors.
+
+    \b
+    Examples:
+      leadrules diff HEAD~1:rulesets/b2b.rules rulesets/b2b.rules
+      leadrules diff --base origin/main rulesets/b2b.rules --format markdown
+      leadrules diff old.rules new.rules --leads leads.csv --events events.csv \\
+          --as-of 2026-04-01 --fail-on 'stage_changes > 5%'
+    """
+    gates = [Gate.parse(text) for text in fail_on]
+    pair = _diff_pair(old_spec, new_spec, base_rev)
+    as_of, source = _as_of(as_of_text)
+    options = dict(as_of_source=source, examples=examples, sales_from=sales_from)
+    if (leads_file is None) != (events_file is None):
+        raise UsageError("--leads and --events go together")
+    if leads_file is not None:
+        leads = [(lead, profile, event_rows(events))
+                 for lead, profile, events in _sample_leads(leads_file, events_file, None)]
+        found = compare(pair, leads, as_of, source=f"{leads_file} and {events_file}", **options)
+    else:
+        with _existing_store(db) as store, _progress(store.counts().leads, "Comparing") as bar:
+            found = compare(pair, store.iter_lead_rows(types=pair.used), as_of,
+                            source=f"the store {db}", progress=bar.update, **options)
+    if output == "json":
+        click.echo(diff_render.to_json(found, gates), nl=False)
+    else:
+        click.echo(diff_render.markdown(found, gates) if output == "markdown"
+                   else diff_render.text(found), nl=False)
+    holding = [gate for gate in gates if gate.holds(found)]
+    for gate in holding:
+        click.echo(gate.describe(found), err=True)
+    sys.exit(1 if holding else 0)
+
+
+def _diff_pair(old: str, new: str | None, base: str | None) -> Pair:
+    """Both sides read, checked and compiled; a rule file with errors exits 2, because 1 means
+    that a --fail-on expression held."""
+    try:
+        sides = _diff_sides(old, new, base)
+        return Pair.of(*(dsl.analyze(s.text, s.name).raise_for_errors() for s in sides))
+    except dsl.RulesError as error:
+        error.exit_code = 2
+        raise
+
+
+def _diff_sides(old: str, new: str | None, base: str | None) -> tuple[RuleText, RuleText]:
+    if base is not None:
+        if new is not None:
+            raise UsageError("--base REV compares one FILE with itself at REV; give one FILE, "
+                             "or OLD and NEW without --base")
+        return read_base(base, old), read_file(old)
+    if new is None:
+        raise UsageError("give OLD and NEW (rule files or REV:PATH), or --base REV and one FILE")
+    return read_rules(old), read_rules(new)
+
+
+@main.command(name="test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--coverage", "show_coverage", is_flag=True,
+              help="Also list every rule with the number of tests that made it fire, and the "
+              "rules no test fired.")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="P",
+              help="Exit 1 when the tests fire fewer than P percent of a ruleset's rules; "
+              "implies --coverage.")
+@click.option("--format", "output", type=click.Choice(["text", "json", "junit"]), default="text",
+              show_default=True, help="json, or junit (JUnit XML) for CI systems.")
+def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float | None,
+               output: str):
+    """Run rule tests: example leads and the results the rules must give them.
+
+    PATHS are .tests files or directories (every .tests file below them);
+    default: the current directory. A test file tests the rule file named in
+    its `rules` line, or the .rules file of the same name beside it. A failed
+    test shows what was expected, what came out, and how it came about.
+    The format is described in docs/rule-tests.md.
+
+    \b
+    Examples:
+      leadrules test                               every .tests file below here
+      leadrules test rulesets/b2b.tests --coverage
+      leadrules test rulesets/ --min-coverage 100 --format junit > rule-tests.xml
+    """
+    outcome = run_tests(paths or (Path("."),))
+    coverage = show_coverage or min_coverage is not None
+    if output == "json":
+        click.echo(render_json(outcome, coverage, min_coverage), nl=False)
+    elif output == "junit":
+        click.echo(render_junit(outcome), nl=False)
+    else:
+        click.echo(render_text(outcome, coverage), nl=False)
+    below = outcome.below(min_coverage)
+    for covered in below:
+        click.echo(f"coverage of {covered.rules_path} is {covered.percent:.1f}%, below "
+                   f"--min-coverage {min_coverage:g}%", err=True)
+    sys.exit(1 if outcome.failed or below else 0)
 
 
 def _compile(path: Path):

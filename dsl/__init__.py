@@ -12,7 +12,7 @@ from dsl.errors import Diagnostic, LeadrulesError, RulesError, Span, UsageError,
 from dsl.parser import parse_statements
 
 __all__ = ["Analysis", "Diagnostic", "LeadrulesError", "Ruleset", "RulesError", "Span",
-           "UsageError", "analyze", "check", "load", "parse", "read_source"]
+           "UsageError", "analyze", "check", "load", "parse", "read_source", "read_text"]
 
 
 @attrs.frozen
@@ -59,25 +59,32 @@ MAX_RULE_FILE_BYTES = 2 * 1024 * 1024  # thousands of times a real ruleset; beyo
 
 def read_source(path: str | Path) -> str:
     """The text of a rule file; UsageError if it is missing, RulesError if it is not UTF-8."""
+    return read_text(path, "rule file", RulesError, MAX_RULE_FILE_BYTES,
+                     "is this really a rule file? split a huge ruleset into several files")
+
+
+def read_text(path: str | Path, kind: str, error: type[RulesError], limit: int,
+              too_large: str) -> str:
+    """The UTF-8 text of a file of some `kind` (a BOM is dropped): UsageError if it cannot be
+    read, `error` with a diagnostic where it is larger than `limit` bytes (`too_large` is the
+    hint) or where its first byte that is not UTF-8 stands."""
     path = Path(path)
-    with reading(path, "rule file"):
+    with reading(path, kind):
         data = path.read_bytes()
-    if len(data) > MAX_RULE_FILE_BYTES:
-        raise RulesError([Diagnostic(
-            "file-too-large", f"this file has {len(data) / 1e6:.1f} MB; a rule file has at most "
-            f"{MAX_RULE_FILE_BYTES // (1024 * 1024)} MB", Span(str(path), 1, 1, 1, 2),
-            hint="is this really a rule file? split a huge ruleset into several files")]) from None
+    if len(data) > limit:
+        raise error([Diagnostic(
+            "file-too-large", f"this file has {len(data) / 1e6:.1f} MB; a {kind} has at most "
+            f"{limit // (1024 * 1024)} MB", Span(str(path), 1, 1, 1, 2), hint=too_large)]) from None
     try:
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line_start = data.rfind(b"\n", 0, error.start) + 1
-        line = data[:error.start].count(b"\n") + 1
-        col = len(data[line_start:error.start].decode("utf-8", "replace")) + 1
+    except UnicodeDecodeError as bad:
+        line_start = data.rfind(b"\n", 0, bad.start) + 1
+        line = data[:bad.start].count(b"\n") + 1
+        col = len(data[line_start:bad.start].decode("utf-8", "replace")) + 1
         span = Span(str(path), line, col, line, col + 1)
         shown = data.decode("utf-8", "replace")
-        raise RulesError([Diagnostic("bad-encoding", f"byte 0x{data[error.start]:02x} is not UTF-8",
-                                     span, hint="save the file as UTF-8")],
-                         {str(path): shown}) from None
+        raise error([Diagnostic("bad-encoding", f"byte 0x{data[bad.start]:02x} is not UTF-8",
+                                span, hint="save the file as UTF-8")], {str(path): shown}) from None
 
 
 def load(path: str | Path, strict: bool = False) -> Ruleset:

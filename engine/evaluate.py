@@ -138,7 +138,8 @@ class LeadState:
     __slots__ = ("rules", "profile", "props", "score", "fit", "stage", "bant", "earned", "now",
                  "entered_at", "last_activity", "quiet_next", "timers", "seq", "next_key",
                  "counts", "owner", "moves", "actions", "slas", "open_slas", "history", "notes",
-                 "noted", "disqualified", "_grade", "version", "checked", "applied", "last_row", "earlier")
+                 "noted", "disqualified", "_grade", "version", "checked", "applied", "last_row",
+                 "earlier")
 
     def __init__(self, rules: CompiledRuleset, profile: Mapping[str, object], trace: bool = False):
         self.rules = rules
@@ -554,13 +555,18 @@ def evaluate(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object]
              events: Iterable[Event], as_of: int, trace: bool = False) -> LeadResult:
     """Replay a lead's events against the rules, in (ts, event id) order whatever order they
     come in, each event id once; the wall clock is never read."""
+    return replay(rules, lead_id, profile, event_rows(events), as_of, trace)
+
+
+def event_rows(events: Iterable[Event]) -> list[tuple]:
+    """Events as `replay` takes them: rows in (ts, event id) order, each id once."""
     seen: set[str] = set()
     rows = []
     for e in sorted(events, key=lambda e: (e.ts, e.event_id)):
         if e.event_id not in seen:
             seen.add(e.event_id)
             rows.append((e.lead_id, e.ts, e.event_id, e.type, e.props))
-    return replay(rules, lead_id, profile, rows, as_of, trace)
+    return rows
 
 
 def replay(rules: CompiledRuleset, lead_id: str, profile: Mapping[str, object],

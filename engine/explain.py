@@ -103,7 +103,9 @@ def _summary(rules: CompiledRuleset, result: LeadResult) -> list[str]:
     low, high = rules.bounds
     bounds = f", kept between {low} and {high}" if low is not None else ""
     changes = sum(1 for p in result.points if not p.capped_by)
-    rows = [("score", str(result.score), f"the sum of {changes} point changes above{bounds}"
+    summed = ("no point changes" if changes == 0 else "the one point change above" if changes == 1
+              else f"the sum of {changes} point changes above")
+    rows = [("score", str(result.score), f"{summed}{bounds}"
              + (", rounded down" if rules.has_decay else "")),
             ("fit", str(result.fit), "the fit lines listed under Profile")]
     for name in ("grade", "band", "label"):

@@ -132,7 +132,9 @@ def test_demo_on_a_file_that_is_not_a_database_fails_cleanly(tmp_path):
     assert result.output.startswith(f"error: {db}: cannot open store: file is not a database")
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["check"], ["fmt"], ["sample"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["check"], ["fmt"], ["sample"], ["ingest"],
+                                     ["run"], ["leads"], ["dry-run"], ["explain"], ["diff"],
+                                     ["test"], ["store", "info"]])
 def test_every_help_shows_an_example(command):
     result = invoke(*command, "--help")
     assert result.exit_code == 0

@@ -4,14 +4,13 @@ import csv
 import hashlib
 import io
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
+import clitools
+from clitools import invoke
 from engine.store import Store
 
 DATA = Path(__file__).parent / "data" / "explain"
@@ -19,19 +18,8 @@ RULES = Path(__file__).parent.parent / "rulesets" / "b2b.rules"
 AS_OF = "2026-04-01"
 
 
-def invoke(*args):
-    try:  # click < 8.2 mixes stderr into stdout unless told not to
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
 def golden(name: str, actual: str) -> str:
-    path = DATA / name
-    if os.environ.get("LEADRULES_UPDATE_GOLDEN"):
-        path.write_text(actual, encoding="utf-8")
-    return path.read_text(encoding="utf-8")
+    return clitools.golden(DATA / name, actual)
 
 
 @pytest.fixture
