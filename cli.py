@@ -631,7 +631,7 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
                  for lead, profile, events in _sample_leads(leads_file, events_file, None)]
         found = compare(pair, leads, as_of, source=f"{leads_file} and {events_file}", **options)
     else:
-        with _existing_store(db) as store, _progress(store.counts().leads, "Comparing") as bar:
+        with _existing_store(db) as store, _progress(store.lead_count(), "Comparing") as bar:
             found = compare(pair, store.iter_lead_rows(types=pair.used), as_of,
                             source=f"the store {db}", progress=bar.update, **options)
     if output == "json":

@@ -262,6 +262,14 @@ class _ConditionCompiler:
             return lambda s: s.profile.get(head)
         return lambda s: s.prop(head)
 
+    def read_already(self, left, read) -> bool:
+        """Whether `left` is a profile field declared of the type `read` reads: LeadState holds
+        it read that way already (and noted at the start if it could not be), so a condition
+        can take the value as it is."""
+        return (isinstance(left, ast.Ref) and len(left.path) == 1
+                and left.path[0] in self.scope.fields
+                and READERS[self.scope.fields[left.path[0]]] is read)
+
     def noting(self, node, read) -> Callable:
         """`read`, noting in a traced replay each value it cannot read (the comparison is false)."""
         if read is to_text:
@@ -279,6 +287,13 @@ class _ConditionCompiler:
         get, op, rhs = self.getter(node.left), _OPS[node.op], _plain(node.right)
         read = _reader([rhs])
         rhs = str(rhs) if read is to_text else rhs
+        if self.read_already(node.left, read):
+            field = node.left.path[0]
+
+            def compare_field(s):
+                value = s.profile[field]
+                return value is not None and op(value, rhs)
+            return compare_field
         if _is_value(node.left):
             careful = self.noting(node, read)
 
@@ -303,6 +318,11 @@ class _ConditionCompiler:
         read = _reader(values)
         allowed = frozenset(str(v) if read is to_text else v for v in values)
         negated = node.negated
+        if self.read_already(node.left, read):
+            field = node.left.path[0]
+            if negated:
+                return lambda s: (value := s.profile[field]) is not None and value not in allowed
+            return lambda s: s.profile[field] in allowed  # None is in no list
         if not _is_value(node.left):  # a built-in: grade, band, priority, stage
 
             def member_builtin(s):
@@ -336,10 +356,16 @@ class _ConditionCompiler:
 
     def And(self, node: ast.And) -> Predicate:
         parts = tuple(self(item) for item in node.items)
+        if len(parts) == 2:  # the common case, without a generator per test
+            first, second = parts
+            return lambda s: first(s) and second(s)
         return lambda s: all(p(s) for p in parts)
 
     def Or(self, node: ast.Or) -> Predicate:
         parts = tuple(self(item) for item in node.items)
+        if len(parts) == 2:
+            first, second = parts
+            return lambda s: first(s) or second(s)
         return lambda s: any(p(s) for p in parts)
 
     def Not(self, node: ast.Not) -> Predicate:

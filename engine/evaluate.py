@@ -324,7 +324,7 @@ class LeadState:
             self.notes.add(f"bant.{name}: {raw!r} is not true or false, so it counts as false")
         return value is True
 
-    def _settle(self, kind: str | None, cause: str, acting: list[ActionSpec]) -> None:
+    def _settle(self, kind: str | None, cause: str | QuietCause, acting: list[ActionSpec]) -> None:
         """The end of a step: disqualification, stage moves, then the actions."""
         if not self.rules.static_disqualify and self.disqualify(cause):
             self._flush_notes(self.now)
@@ -336,19 +336,20 @@ class LeadState:
             self._enter(stage, cause)
         self._flush_notes(self.now)
 
-    def disqualify(self, cause: str) -> bool:
+    def disqualify(self, cause: str | QuietCause) -> bool:
         """Move the lead to Disqualified when a disqualify rule holds."""
         found = next((g for g in self.rules.disqualify if g.pred(self)), None)
         if found is None:
             return False
-        self.moves.append(StageChange(self.now, self.stage, DISQUALIFIED, found.rule, cause))
+        self.moves.append(StageChange(self.now, self.stage, DISQUALIFIED, found.rule,
+                                      _text(cause)))
         if self.history is not None:
             self.history.append(self.moves[-1])
         self._leave_stage(cause)
         self.stage, self.disqualified = DISQUALIFIED, found.value
         return True
 
-    def _move_stages(self, kind: str | None, cause: str) -> list[str]:
+    def _move_stages(self, kind: str | None, cause: str | QuietCause) -> list[str]:
         """Take the first move out of the current stage that holds, then again from the new
         stage; no stage is entered twice in one step. Returns the stages entered."""
         entered: list[str] = []
@@ -374,7 +375,8 @@ class LeadState:
                 if not blocked:
                     self.checked = key
                 return entered
-            self.moves.append(StageChange(self.now, self.stage, move.target, move.rule, cause))
+            self.moves.append(StageChange(self.now, self.stage, move.target, move.rule,
+                                          _text(cause)))
             if self.history is not None:
                 self.history.append(self.moves[-1])
             self._leave_stage(cause)
@@ -382,7 +384,7 @@ class LeadState:
             entered.append(move.target)
             visited.add(move.target)
 
-    def _enter(self, stage: str, cause: str) -> None:
+    def _enter(self, stage: str, cause: str | QuietCause) -> None:
         """The actions of entering a stage, and the SLAs it starts."""
         done: set[str] = set()  # action kinds that fired, for `otherwise`
         for entry in self.rules.entering.get(stage, ()):
@@ -397,8 +399,9 @@ class LeadState:
             self.open_slas.append(sla)
             self._push(self.now + rule.window + 1, _SLA, sla)  # overdue once the deadline passed
 
-    def _act(self, action: ActionSpec, stage: str | None, cause: str) -> None:
-        taken = ActionTaken(self.now, action.kind, action.value, stage, action.rule, cause)
+    def _act(self, action: ActionSpec, stage: str | None, cause: str | QuietCause) -> None:
+        taken = ActionTaken(self.now, action.kind, action.value, stage, action.rule,
+                            _text(cause))
         self.actions.append(taken)
         if self.history is not None:
             self.history.append(taken)
@@ -409,9 +412,9 @@ class LeadState:
         for sla in [s for s in self.open_slas if s[0].event == kind]:
             self._close_sla(sla, "met", cause)
 
-    def _leave_stage(self, cause: str) -> None:
+    def _leave_stage(self, cause: str | QuietCause) -> None:
         for sla in list(self.open_slas):
-            self._close_sla(sla, "left", cause)
+            self._close_sla(sla, "left", _text(cause))
 
     def _close_sla(self, sla: list, outcome: str, cause: str | None) -> None:
         sla[3:6] = [outcome, self.now, cause]
@@ -465,7 +468,7 @@ class LeadState:
         if rule.points is not None:
             self.add_points(rule.points, rule.rule, cause)
         if rule.actions or not self.rules.static_disqualify or self._may_move(None):
-            self._settle(None, str(cause), list(rule.actions))
+            self._settle(None, cause, list(rule.actions))
 
     def _sla_due(self, sla: list) -> None:
         if sla[3] == "pending":
@@ -503,6 +506,13 @@ class LeadState:
                 self.history.append(Note(ts, text))
             self.noted |= self.notes
             self.notes.clear()
+
+
+def _text(cause) -> str:
+    """A cause as recorded: an event id, or the text of a timer (a QuietCause is written out
+    only here, when something records it: formatting its time for every quiet spell was 5%
+    of a run)."""
+    return cause if cause.__class__ is str else str(cause)
 
 
 def _props(props) -> Mapping[str, str]:

@@ -107,7 +107,7 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
         planned = len(lead_ids)
     else:
         old = store.current_results(rules.hash) if previous is not None else {}
-        planned = store.counts().leads
+        planned = store.lead_count()
     mode = "incremental" if incremental else "full"
     if on_plan:
         on_plan(mode, planned)

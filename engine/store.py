@@ -577,6 +577,11 @@ class Store:
                 "SELECT count(*) FROM rejects WHERE import_id IN (SELECT value FROM json_each(?))",
                 (_JSON.encode(list(import_ids)),)).fetchone()[0]
 
+    def lead_count(self) -> int:
+        """How many leads the store holds (cheaper than `counts`, which scans the events)."""
+        with self._errors("cannot read counts"):
+            return self._conn.execute("SELECT count(*) FROM leads").fetchone()[0]
+
     def counts(self) -> StoreCounts:
         """How many leads, events and runs the store holds, and the span of event times."""
         with self._errors("cannot read counts"):
