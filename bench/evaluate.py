@@ -27,6 +27,7 @@ import csv
 import itertools
 import json
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -328,11 +329,16 @@ def leadrules_exe() -> str:
 
 
 def leadrules(*args: str, allow=(0,)) -> dict:
-    """`leadrules ARGS` in the exec wrapper (wall time, peak RSS); exits when it fails."""
+    """`leadrules ARGS` in the exec wrapper (wall time, peak RSS); exits when it fails. For
+    `run`, "own" is the time the run reports itself ("Run N: ... in 1.23 s"): the work, without
+    the interpreter's start, the imports and compiling the rules."""
     result = run_child("exec", leadrules_exe(), *args)
     if result["returncode"] not in allow:
         sys.exit(f"`leadrules {' '.join(args)}` exited with {result['returncode']}:\n"
                  f"{result['stdout']}{result['stderr']}")
+    own = re.search(r"^Run \d+:.* in ([0-9.]+) s$", result["stdout"], re.MULTILINE)
+    if own:
+        result["own"] = float(own.group(1))
     return result
 
 
@@ -452,8 +458,11 @@ def engine_results(db: Path, have_leads: bool) -> dict[str, tuple[int, str]]:
                 for row in csv.DictReader(proc.stdout.splitlines())}
     conn = sqlite3.connect(db)
     columns = {row[1] for row in conn.execute("PRAGMA table_info(results)")}
-    # schema 3 keeps one current row per lead and ruleset content; schema 2 rows per run
-    where = ("ruleset_hash = (SELECT ruleset_hash FROM runs ORDER BY run_id DESC LIMIT 1)"
+    # schema 3 and later keep one current row per lead and ruleset content (schema 5 names the
+    # ruleset by a number); schema 2 rows per run
+    latest = "(SELECT ruleset_hash FROM runs ORDER BY run_id DESC LIMIT 1)"
+    where = (f"ruleset = (SELECT ruleset FROM rulesets WHERE hash = {latest})"
+             if "ruleset" in columns else f"ruleset_hash = {latest}"
              if "ruleset_hash" in columns else "run_id = (SELECT max(run_id) FROM runs)")
     rows = conn.execute(f"SELECT lead_id, score, stage FROM results WHERE {where}").fetchall()
     conn.close()
@@ -572,6 +581,22 @@ def report(size: int, store: dict, new: dict, runs: list[dict], have: dict,
           "the full run's time (median of per-run ratios)")
     print(f"  (incremental: {new['events']:,} new events on {new['leads']:,} leads, the "
           f"{NEW_DAYS} days before the as-of time)")
+    if all("own" in r[key] for r in runs for key in (*keys, "incremental")):
+        print("  the runs' own times (as `leadrules run` reports them: no interpreter start, "
+              "imports or rule compiling):")
+        for key in keys:
+            own = [r[key]["own"] for r in runs]
+            print(f"    {names[key]:<32} {med(own):>6.2f} s  {med(map(rate, own)):>10,.0f} "
+                  f"events/s  {med(s / f for f, s in zip(floor, own)):>5.2f} x floor time  "
+                  f"{med(h / s for h, s in zip(hand, own)):>5.2f} x hand events/s")
+        own_inc = [r["incremental"]["own"] / r["run"]["own"] for r in runs]
+        print(f"    {'leadrules run (incremental, +1%)':<32} "
+              f"{med(r['incremental']['own'] for r in runs):>6.2f} s  {med(own_inc):.3f} x the "
+              "full run's own time")
+        out["own"] = {"hand_ratio": [h / r["run"]["own"] for h, r in zip(hand, runs)],
+                      "floor_ratio": [r["run1" if "run1" in keys else "run"]["own"] / f
+                                      for f, r in zip(floor, runs)],
+                      "inc_ratio": own_inc}
     if not have["workers"]:
         print("  (`leadrules run --help` shows no --workers option: no single-core row)")
     if startup is not None:
@@ -639,17 +664,27 @@ def targets(results: dict, have: dict) -> None:
     def line(ok: bool, text: str) -> None:
         print(f"  {'PASS' if ok else 'FAIL'}  {text}")
 
+    def own(key: str, fmt) -> str:
+        """The same ratio with the runs' own times, when every size has them."""
+        if not all("own" in r for r in results.values()):
+            return ""
+        figures = ", ".join(fmt(med(r["own"][key]), s) for s, r in results.items())
+        return f"; with the runs' own times: {figures}"
+
     hand = {s: med(r["hand_ratio"]) for s, r in results.items()}
     line(all(x >= 1 for x in hand.values()), "leadrules run (full) events/s >= hand-written "
-         f"events/s ({', '.join(f'{x:.2f} x at {s:,}' for s, x in hand.items())})")
+         f"events/s ({', '.join(f'{x:.2f} x at {s:,}' for s, x in hand.items())}"
+         f"{own('hand_ratio', lambda x, s: f'{x:.2f} x at {s:,}')})")
     single = next(iter(results.values()))["single"]
     label = "--workers 1" if single == "run1" else "(no --workers option: the default run)"
     floor = {s: med(r["floor_ratio"]) for s, r in results.items()}
     line(all(x <= 2.5 for x in floor.values()), f"leadrules run {label} seconds <= 2.5 x the "
-         f"read floor's ({', '.join(f'{x:.2f} x at {s:,}' for s, x in floor.items())})")
+         f"read floor's ({', '.join(f'{x:.2f} x at {s:,}' for s, x in floor.items())}"
+         f"{own('floor_ratio', lambda x, s: f'{x:.2f} x at {s:,}')})")
     inc = {s: med(r["inc_ratio"]) for s, r in results.items()}
     line(all(x < 0.10 for x in inc.values()), "incremental run (+1% events) < 10% of the full "
-         f"run's time ({', '.join(f'{100 * x:.1f}% at {s:,}' for s, x in inc.items())})")
+         f"run's time ({', '.join(f'{100 * x:.1f}% at {s:,}' for s, x in inc.items())}"
+         f"{own('inc_ratio', lambda x, s: f'{100 * x:.1f}% at {s:,}')})")
     sizes = sorted(results)
     small, large = results[sizes[0]], results[sizes[-1]]
     if len(sizes) > 1:

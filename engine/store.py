@@ -19,7 +19,7 @@ import sqlite_utils
 from engine.errors import StoreError
 from engine.events import Event
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # sqlite-utils's create_table cannot say WITHOUT ROWID, so the schema is plain SQL.
 # Version 1, as the first release created it; MIGRATIONS bring it up to SCHEMA_VERSION.
@@ -199,6 +199,102 @@ CREATE TABLE checkpoints (
     PRIMARY KEY (ruleset_hash, lead_id)
 ) WITHOUT ROWID;
 """,
+    # Version 5: the rows of a run name their ruleset by a small number instead of its 64-digit
+    # hash, which was about half of the bytes a run wrote. The rows are kept.
+    4: """
+CREATE TABLE rulesets (
+    ruleset INTEGER PRIMARY KEY,
+    hash    TEXT NOT NULL UNIQUE  -- SHA-256 of the rule file's text, as in runs.ruleset_hash
+);
+INSERT INTO rulesets (hash) SELECT ruleset_hash FROM runs GROUP BY ruleset_hash
+    ORDER BY min(run_id);
+CREATE TABLE new_results (
+    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
+    lead_id      TEXT NOT NULL,
+    run_id       INTEGER NOT NULL,  -- the run that last replayed the lead
+    score        INTEGER,
+    fit          INTEGER,
+    grade        TEXT,
+    band         INTEGER,
+    priority     TEXT,
+    stage        TEXT,
+    disqualified TEXT,
+    owner        TEXT,
+    label        TEXT,
+    sla          TEXT,
+    bant         TEXT,
+    events       INTEGER,
+    next_due     INTEGER,  -- the earliest as-of at which the result can change by itself
+    PRIMARY KEY (ruleset, lead_id)
+) WITHOUT ROWID;
+INSERT INTO new_results SELECT r.ruleset, t.lead_id, t.run_id, t.score, t.fit, t.grade, t.band, t.priority, t.stage, t.disqualified, t.owner, t.label, t.sla, t.bant, t.events, t.next_due
+    FROM results t JOIN rulesets r ON r.hash = t.ruleset_hash;
+DROP TABLE results;
+ALTER TABLE new_results RENAME TO results;
+CREATE TABLE new_stage_moves (
+    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    ts           INTEGER,  -- NULL when the move came from the profile, before any event
+    from_stage   TEXT,
+    to_stage     TEXT NOT NULL,
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)
+) WITHOUT ROWID;
+INSERT INTO new_stage_moves SELECT r.ruleset, t.lead_id, t.seq, t.ts, t.from_stage, t.to_stage, t.rule, t.cause
+    FROM stage_moves t JOIN rulesets r ON r.hash = t.ruleset_hash;
+DROP TABLE stage_moves;
+ALTER TABLE new_stage_moves RENAME TO stage_moves;
+CREATE TABLE new_actions (
+    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    ts           INTEGER NOT NULL,
+    kind         TEXT NOT NULL,  -- 'assign', 'enroll' or 'alert'
+    value        TEXT NOT NULL,
+    stage        TEXT,           -- the stage entered, for `on entering`
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)
+) WITHOUT ROWID;
+INSERT INTO new_actions SELECT r.ruleset, t.lead_id, t.seq, t.ts, t.kind, t.value, t.stage, t.rule, t.cause
+    FROM actions t JOIN rulesets r ON r.hash = t.ruleset_hash;
+DROP TABLE actions;
+ALTER TABLE new_actions RENAME TO actions;
+CREATE TABLE new_sla (
+    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    stage        TEXT NOT NULL,
+    entered_at   INTEGER NOT NULL,
+    due          INTEGER NOT NULL,
+    outcome      TEXT NOT NULL,  -- 'met', 'overdue', 'left' or 'pending'
+    decided_at   INTEGER,
+    cause        TEXT,
+    rule         TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)
+) WITHOUT ROWID;
+INSERT INTO new_sla SELECT r.ruleset, t.lead_id, t.seq, t.stage, t.entered_at, t.due, t.outcome, t.decided_at, t.cause, t.rule
+    FROM sla t JOIN rulesets r ON r.hash = t.ruleset_hash;
+DROP TABLE sla;
+ALTER TABLE new_sla RENAME TO sla;
+CREATE TABLE new_checkpoints (
+    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
+    lead_id      TEXT NOT NULL,
+    profile      BLOB NOT NULL,     -- a digest of the profile the replay read
+    ts           INTEGER,           -- the last event applied, (ts, event_id); NULL for none
+    event_id     TEXT,
+    applied      INTEGER NOT NULL,  -- events applied up to it: more now means one came late
+    state        BLOB NOT NULL,     -- engine.evaluate.checkpoint, marshalled
+    PRIMARY KEY (ruleset, lead_id)
+) WITHOUT ROWID;
+INSERT INTO new_checkpoints SELECT r.ruleset, t.lead_id, t.profile, t.ts, t.event_id, t.applied, t.state
+    FROM checkpoints t JOIN rulesets r ON r.hash = t.ruleset_hash;
+DROP TABLE checkpoints;
+ALTER TABLE new_checkpoints RENAME TO checkpoints;
+CREATE INDEX results_due ON results(ruleset, next_due);
+""",
 }
 
 RESULT_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
@@ -286,8 +382,8 @@ class StoreInfo:
 class RunWriter:
     """Writes the parts of one run inside `Store.saving_run`'s transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, ruleset_hash: str, run_id: int):
-        self._conn, self._key, self.run_id = conn, ruleset_hash, run_id
+    def __init__(self, conn: sqlite3.Connection, ruleset: int, run_id: int):
+        self._conn, self._key, self.run_id = conn, ruleset, run_id
         self.totals: dict[str, int] = {}  # `runs` columns known at the end: events, replayed...
 
     def add(self, results: list[tuple], details: dict[str, list[tuple]],
@@ -299,7 +395,7 @@ class RunWriter:
         if restarted:
             for table in DETAIL_COLUMNS:
                 self._conn.execute(
-                    f"DELETE FROM {table} WHERE ruleset_hash = ? AND lead_id IN "
+                    f"DELETE FROM {table} WHERE ruleset = ? AND lead_id IN "
                     "(SELECT value FROM json_each(?))", (key, _JSON.encode(restarted)))
         for table, columns, rows in (
                 ("results", ("run_id", *RESULT_COLUMNS),
@@ -307,7 +403,7 @@ class RunWriter:
                 *((t, DETAIL_COLUMNS[t], details.get(t, ())) for t in DETAIL_COLUMNS),
                 ("checkpoints", CHECKPOINT_COLUMNS, checkpoints)):
             self._conn.executemany(
-                f"INSERT OR REPLACE INTO {table} (ruleset_hash, {', '.join(columns)}) "
+                f"INSERT OR REPLACE INTO {table} (ruleset, {', '.join(columns)}) "
                 f"VALUES (?, {', '.join('?' * len(columns))})", ((key, *row) for row in rows))
 
 
@@ -701,15 +797,16 @@ class Store:
         types_json = _JSON.encode(sorted(types))
         ids_json = _JSON.encode(sorted(lead_ids))
         with self._errors("cannot read saved replay states"):
+            ruleset = self._ruleset(ruleset_hash)
             saved: dict[str, tuple] = {}
             for lead_id, profile, ts, event_id, applied, state, found in self._conn.execute(
                     "SELECT c.lead_id, c.profile, c.ts, c.event_id, c.applied, c.state, "
                     " (SELECT count(*) FROM events e WHERE e.lead_id = c.lead_id "
                     "   AND (e.ts, e.event_id) <= (c.ts, c.event_id) "
                     "   AND e.type IN (SELECT value FROM json_each(?))) "
-                    "FROM checkpoints c WHERE c.ruleset_hash = ? "
+                    "FROM checkpoints c WHERE c.ruleset = ? "
                     "AND c.lead_id IN (SELECT value FROM json_each(?))",
-                    (types_json, ruleset_hash, ids_json)):
+                    (types_json, ruleset, ids_json)):
                 if found == applied:  # (ts NULL: nothing applied, and found counts nothing)
                     saved[lead_id] = (profile, ts, event_id, state)
             starts = []
@@ -748,14 +845,20 @@ class Store:
         edges = [None, *sorted(set(cuts)), None]
         return list(zip(edges, edges[1:]))
 
+    def _ruleset(self, ruleset_hash: str) -> int | None:
+        """The number that a ruleset's rows carry, or None if it never ran here."""
+        row = self._conn.execute("SELECT ruleset FROM rulesets WHERE hash = ?",
+                                 (ruleset_hash,)).fetchone()
+        return None if row is None else row[0]
+
     def leads_to_replay(self, ruleset_hash: str, since_version: int, as_of: int) -> list[str]:
         """Leads whose results for a ruleset may differ at `as_of` from the stored ones: changed
         after `since_version`, or with a timer or a later event due by `as_of`."""
         with self._errors("cannot read leads to replay"):
             rows = self._conn.execute(
                 "SELECT lead_id FROM leads WHERE version > ? UNION "
-                "SELECT lead_id FROM results WHERE ruleset_hash = ? AND next_due <= ?",
-                (since_version, ruleset_hash, as_of))
+                "SELECT lead_id FROM results WHERE ruleset = ? AND next_due <= ?",
+                (since_version, self._ruleset(ruleset_hash), as_of))
             return [lead_id for (lead_id,) in rows]
 
     def last_run(self, ruleset_hash: str | None = None) -> dict | None:
@@ -777,11 +880,13 @@ class Store:
         with self._errors("cannot read results"):
             if lead_ids is None:
                 rows = self._conn.execute(
-                    f"SELECT {columns} FROM results WHERE ruleset_hash = ?", (ruleset_hash,))
+                    f"SELECT {columns} FROM results WHERE ruleset = ?",
+                    (self._ruleset(ruleset_hash),))
             else:
                 rows = self._conn.execute(
-                    f"SELECT {columns} FROM results WHERE ruleset_hash = ? AND lead_id IN "
-                    "(SELECT value FROM json_each(?))", (ruleset_hash, _JSON.encode(list(lead_ids))))
+                    f"SELECT {columns} FROM results WHERE ruleset = ? AND lead_id IN "
+                    "(SELECT value FROM json_each(?))",
+                    (self._ruleset(ruleset_hash), _JSON.encode(list(lead_ids))))
             return {row[0]: row for row in rows}
 
     @contextlib.contextmanager
@@ -792,21 +897,23 @@ class Store:
         of the ruleset; otherwise each written row replaces the stored row of its key.
         """
         created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        key = run["ruleset_hash"]
         with self._errors("cannot save run"), self._transaction():
+            self._conn.execute("INSERT OR IGNORE INTO rulesets (hash) VALUES (?)",
+                               (run["ruleset_hash"],))
+            key = self._ruleset(run["ruleset_hash"])
             names = ", ".join(run)
             run_id = self._conn.execute(
                 f"INSERT INTO runs ({names}, created_at) VALUES "
                 f"({', '.join('?' * len(run))}, ?)", (*run.values(), created_at)).lastrowid
             if full:
                 for table in ("results", *DETAIL_COLUMNS, "checkpoints"):
-                    self._conn.execute(f"DELETE FROM {table} WHERE ruleset_hash = ?", (key,))
+                    self._conn.execute(f"DELETE FROM {table} WHERE ruleset = ?", (key,))
             writer = RunWriter(self._conn, key, run_id)
             yield writer
             totals = "".join(f"{name} = ?, " for name in writer.totals)
             self._conn.execute(
                 f"UPDATE runs SET {totals}leads = "
-                "(SELECT count(*) FROM results WHERE ruleset_hash = ?) WHERE run_id = ?",
+                "(SELECT count(*) FROM results WHERE ruleset = ?) WHERE run_id = ?",
                 (*writer.totals.values(), key, run_id))
 
     def save_run(self, run: dict, results: list[tuple], details: dict[str, list[tuple]],
@@ -819,7 +926,7 @@ class Store:
     def results(self, ruleset_hash: str, *, stage: str | None = None,
                 priority: str | None = None, limit: int | None = None) -> list[dict]:
         """A ruleset's current results: best score first, then best fit, then lead_id."""
-        where, params = ["ruleset_hash = ?"], [ruleset_hash]
+        where, params = ["ruleset = ?"], [self._ruleset(ruleset_hash)]
         for column, value in (("stage", stage), ("priority", priority)):
             if value is not None:
                 where.append(f"{column} = ?")
@@ -833,7 +940,7 @@ class Store:
     def details(self, table: str, ruleset_hash: str, lead_id: str | None = None) -> list[dict]:
         """Stored stage moves, actions or SLA entries of a ruleset (of one lead), in order."""
         columns = DETAIL_COLUMNS[table]
-        where, params = "ruleset_hash = ?", [ruleset_hash]
+        where, params = "ruleset = ?", [self._ruleset(ruleset_hash)]
         if lead_id is not None:
             where, params = where + " AND lead_id = ?", params + [lead_id]
         with self._errors(f"cannot read {table}"):
@@ -845,8 +952,8 @@ class Store:
         """How many leads are in each stage, largest stage first, ties by name."""
         with self._errors("cannot read results"):
             rows = self._conn.execute(
-                "SELECT stage, count(*) AS n FROM results WHERE ruleset_hash = ? "
-                "GROUP BY stage ORDER BY n DESC, stage", (ruleset_hash,))
+                "SELECT stage, count(*) AS n FROM results WHERE ruleset = ? "
+                "GROUP BY stage ORDER BY n DESC, stage", (self._ruleset(ruleset_hash),))
             return [(stage, n) for stage, n in rows]
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from engine.errors import StoreError
 from engine.events import Event
-from engine.store import (_SCHEMA_1, DETAIL_COLUMNS, RESULT_COLUMNS, AddCounts, LeadCounts,
-                          Store, StoreCounts)
+from engine.store import (_SCHEMA_1, DETAIL_COLUMNS, MIGRATIONS, RESULT_COLUMNS, AddCounts,
+                          LeadCounts, Store, StoreCounts)
 
 
 def ev(event_id, lead_id="L1", ts=100, type="page_view", **props):
@@ -30,10 +30,10 @@ def test_schema_created_and_version_recorded(tmp_path):
     path = tmp_path / "leads.db"
     with Store(path) as s:
         assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
-            ("data_version", "0"), ("schema_version", "4")]
+            ("data_version", "0"), ("schema_version", "5")]
         names = {r[0] for r in table(s, "SELECT name FROM sqlite_master WHERE type='table'")}
         assert names == {"meta", "leads", "events", "runs", "results", "stage_moves",
-                         "actions", "sla", "imports", "rejects", "checkpoints"}
+                         "actions", "sla", "imports", "rejects", "checkpoints", "rulesets"}
         assert table(s, "PRAGMA journal_mode") == [("wal",)]
         assert table(s, "PRAGMA synchronous") == [(1,)]  # NORMAL
         assert table(s, "PRAGMA busy_timeout") == [(5000,)]
@@ -48,7 +48,7 @@ def test_reopening_keeps_data(tmp_path):
     with Store(str(path)) as s:
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
         assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
-            ("data_version", "1"), ("schema_version", "4")]
+            ("data_version", "1"), ("schema_version", "5")]
 
 
 def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
@@ -62,7 +62,7 @@ def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
             "INSERT INTO events VALUES ('L1', 100, 'e1', 'page_view', '{}', 1);")
     conn.close()
     with Store(path) as s:
-        assert s.schema_version == 4
+        assert s.schema_version == 5
         assert table(s, "SELECT lead_id, version FROM leads") == [("L1", 0)]
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
         assert s.lead_events("L1") == ({"title": "CEO"}, [ev("e1")])
@@ -70,16 +70,42 @@ def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
         assert table(s, "SELECT count(*) FROM rejects") == [(0,)]
 
 
+def test_version_4_results_are_kept_under_a_ruleset_number(tmp_path):
+    """Schema 5 names a run's ruleset by a number in its rows; the rows of schema 4 stay."""
+    path = tmp_path / "v4.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_SCHEMA_1)
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        for version in (1, 2, 3):
+            conn.executescript(MIGRATIONS[version])
+        conn.executescript(
+            "INSERT INTO meta VALUES ('schema_version', '4');"
+            "INSERT INTO runs (ruleset_hash, as_of, created_at, data_version, mode) "
+            "VALUES ('abc123', 999, 'now', 0, 'full');"
+            "INSERT INTO results (ruleset_hash, lead_id, run_id, score, stage) "
+            "VALUES ('abc123', 'A', 1, 40, 'Lead');"
+            "INSERT INTO stage_moves VALUES "
+            "('abc123', 'A', 1, 5, 'Name', 'Lead', 'line 3: x', 'e1');"
+            "INSERT INTO checkpoints VALUES ('abc123', 'A', x'00', 5, 'e1', 1, x'00');")
+    conn.close()
+    with Store(path) as s:
+        assert s.schema_version == 5
+        assert [(r["lead_id"], r["score"]) for r in s.results("abc123")] == [("A", 40)]
+        assert [m["to_stage"] for m in s.details("stage_moves", "abc123")] == ["Lead"]
+        assert table(s, "SELECT ruleset, lead_id, ts FROM checkpoints") == [(1, "A", 5)]
+        assert table(s, "SELECT * FROM rulesets") == [(1, "abc123")]
+
+
 def test_newer_schema_version_is_refused(tmp_path):
     path = tmp_path / "leads.db"
     Store(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
     conn.close()
     with pytest.raises(StoreError) as info:
         Store(path)
     assert str(info.value) == (
-        f"{path}: store schema version 5 is newer than this leadrules understands (version 4); "
+        f"{path}: store schema version 6 is newer than this leadrules understands (version 5); "
         "upgrade leadrules to use this store")
 
 
