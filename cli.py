@@ -16,16 +16,13 @@ import click
 import dsl
 from dsl.errors import LeadrulesError, UsageError
 from dsl.format import format_source
-from engine import bundled, diff_render, report
+from engine import bundled, report
 from engine.compiler import compile_ruleset
-from engine.diff import Gate, Pair, compare
 from engine.errors import Reject
 from engine.evaluate import evaluate, event_rows
 from engine.events import format_timestamp, parse_timestamp
 from engine.explain import explain as explain_text
 from engine.ingest import IngestReport, field_types, ingest, read_events, read_leads
-from engine.revisions import RuleText, read_base, read_file, read_rules
-from engine.ruletest import render_json, render_junit, render_text, run_tests
 from engine.run import RunReport, run_rules
 from engine.sample import write_sample
 from engine.store import Store
@@ -620,6 +617,9 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
       leadrules diff old.rules new.rules --leads leads.csv --events events.csv \\
           --as-of 2026-04-01 --fail-on 'stage_changes > 5%'
     """
+    from engine import diff_render  # here, not at the top: the other commands start faster
+    from engine.diff import Gate, compare
+
     gates = [Gate.parse(text) for text in fail_on]
     pair = _diff_pair(old_spec, new_spec, base_rev)
     as_of, source = _as_of(as_of_text)
@@ -645,9 +645,11 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
     sys.exit(1 if holding else 0)
 
 
-def _diff_pair(old: str, new: str | None, base: str | None) -> Pair:
+def _diff_pair(old: str, new: str | None, base: str | None):
     """Both sides read, checked and compiled; a rule file with errors exits 2, because 1 means
     that a --fail-on expression held."""
+    from engine.diff import Pair
+
     try:
         sides = _diff_sides(old, new, base)
         return Pair.of(*(dsl.analyze(s.text, s.name).raise_for_errors() for s in sides))
@@ -656,7 +658,9 @@ def _diff_pair(old: str, new: str | None, base: str | None) -> Pair:
         raise
 
 
-def _diff_sides(old: str, new: str | None, base: str | None) -> tuple[RuleText, RuleText]:
+def _diff_sides(old: str, new: str | None, base: str | None) -> tuple:
+    from engine.revisions import read_base, read_file, read_rules
+
     if base is not None:
         if new is not None:
             raise UsageError("--base REV compares one FILE with itself at REV; give one FILE, "
@@ -693,6 +697,8 @@ def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float
       leadrules test rulesets/b2b.tests --coverage
       leadrules test rulesets/ --min-coverage 100 --format junit > rule-tests.xml
     """
+    from engine.ruletest import render_json, render_junit, render_text, run_tests
+
     outcome = run_tests(paths or (Path("."),))
     coverage = show_coverage or min_coverage is not None
     if output == "json":
