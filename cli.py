@@ -40,6 +40,10 @@ format_option = click.option(
     "--format", "output", type=click.Choice(["table", "csv", "json"]), default="table",
     show_default=True, help="table for people; csv or json for a CRM or a spreadsheet.")
 
+workers_option = click.option(
+    "--workers", type=click.IntRange(min=1), metavar="N",
+    help="Processes for a store of 5,000 leads or more  [default: one per core, at most 4]")
+
 db_option = click.option(
     "--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
     envvar="LEADRULES_DB", show_default=True, show_envvar=True,
@@ -365,9 +369,7 @@ def _write_rejects(path: Path, rejects: Iterable[dict]) -> None:
 @as_of_option
 @click.option("--full", is_flag=True,
               help="Replay every lead, even when an earlier run of these rules could be reused.")
-@click.option("--workers", type=click.IntRange(min=1), metavar="N",
-              help="Processes for a full run of 5,000 leads or more  [default: one per core, "
-                   "at most 4]")
+@workers_option
 def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool,
                 workers: int | None):
     """Score every lead of the store and save the results.
@@ -589,9 +591,11 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
               metavar="N", help="Example leads shown per kind of change.")
 @click.option("--sales-from", default="SalesLead", show_default=True, metavar="STAGE",
               help="The first sales stage: a lead there or in a later stage is in sales.")
+@workers_option
 def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: Path,
                  leads_file: str | None, events_file: str | None, as_of_text: str | None,
-                 output: str, fail_on: tuple[str, ...], examples: int, sales_from: str):
+                 output: str, fail_on: tuple[str, ...], examples: int, sales_from: str,
+                 workers: int | None):
     """Show what a rule change does to every lead: OLD and NEW evaluated on the
     same leads and events, nothing written.
 
@@ -618,7 +622,7 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
           --as-of 2026-04-01 --fail-on 'stage_changes > 5%'
     """
     from engine import diff_render  # here, not at the top: the other commands start faster
-    from engine.diff import Gate, compare
+    from engine.diff import Gate, compare, compare_store
 
     gates = [Gate.parse(text) for text in fail_on]
     pair = _diff_pair(old_spec, new_spec, base_rev)
@@ -632,8 +636,8 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
         found = compare(pair, leads, as_of, source=f"{leads_file} and {events_file}", **options)
     else:
         with _existing_store(db) as store, _progress(store.lead_count(), "Comparing") as bar:
-            found = compare(pair, store.iter_lead_rows(types=pair.used), as_of,
-                            source=f"the store {db}", progress=bar.update, **options)
+            found = compare_store(pair, store, as_of, source=f"the store {db}",
+                                  workers=workers, progress=bar.update, **options)
     if output == "json":
         click.echo(diff_render.to_json(found, gates), nl=False)
     else:

@@ -8,6 +8,7 @@ engine/diff_render.py.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import statistics
 from bisect import bisect_left, insort
@@ -23,6 +24,8 @@ from dsl.format import write
 from engine.compiler import DISQUALIFIED, CompiledRuleset, RuleRef, compile_ruleset
 from engine.evaluate import LeadResult, PointChange, replay
 from engine.events import format_timestamp
+from engine.spans import default_workers, over_spans, worth_forking
+from engine.store import Store
 
 # --- statements, matched by meaning ------------------------------------------------------------
 
@@ -359,14 +362,45 @@ def compare(pair: Pair, leads: Iterable[tuple[str, Mapping, list]], as_of: int, 
     tally = _Tally(pair, sales_from, examples)
     done = 0
     for lead_id, profile, rows in leads:
-        old = replay(pair.old_rules, lead_id, profile, rows, as_of)
-        new = replay(pair.new_rules, lead_id, profile, rows, as_of)
-        tally.add(lead_id, profile, rows, old, new)
+        tally.compare(lead_id, profile, rows, as_of)
         done += 1
         if progress and done % 1000 == 0:
             progress(1000)
     if progress and done % 1000:
         progress(done % 1000)
+    return _report(tally, as_of, source, as_of_source)
+
+
+def compare_store(pair: Pair, store: Store, as_of: int, *, source: str, as_of_source: str,
+                  examples: int = 3, sales_from: str = "SalesLead", workers: int | None = None,
+                  progress: Callable[[int], None] | None = None) -> DiffReport:
+    """`compare` of every lead of a store; a large store is split over `workers` processes
+    (default: one per core, at most 4), like a full run."""
+    workers = default_workers() if workers is None else workers
+    if not worth_forking(store, store.lead_count(), workers):
+        return compare(pair, store.iter_lead_rows(types=pair.used), as_of, source=source,
+                       as_of_source=as_of_source, examples=examples, sales_from=sales_from,
+                       progress=progress)
+    tally = _Tally(pair, sales_from, examples)
+    with contextlib.ExitStack() as stack:
+        for part in over_spans(store, _compare_span, (pair, as_of, sales_from, examples),
+                               workers, stack):
+            tally.merge(part)
+            if progress:
+                progress(part.compared)
+    return _report(tally, as_of, source, as_of_source)
+
+
+def _compare_span(store: Store, span: tuple, job: tuple) -> _Tally:
+    pair, as_of, sales_from, examples = job
+    tally = _Tally(pair, sales_from, examples)
+    for lead_id, profile, rows in store.iter_lead_rows(types=pair.used, span=span):
+        tally.compare(lead_id, profile, rows, as_of)
+    return tally
+
+
+def _report(tally: _Tally, as_of: int, source: str, as_of_source: str) -> DiffReport:
+    pair = tally.pair
     return DiffReport(
         old_name=pair.old.path, new_name=pair.new.path, old_title=pair.old_rules.name,
         new_title=pair.new_rules.name, source=source, as_of=as_of, as_of_source=as_of_source,
@@ -395,6 +429,33 @@ class _Tally:
         self.deltas: list[int] = []
         self.moves: Counter = Counter()
         self.best: dict[str, list] = {kind: [] for kind in KINDS}
+
+    def compare(self, lead_id: str, profile: Mapping, rows: list, as_of: int) -> None:
+        """Replay one lead under both rulesets and count the difference."""
+        self.add(lead_id, profile, rows, replay(self.pair.old_rules, lead_id, profile, rows, as_of),
+                 replay(self.pair.new_rules, lead_id, profile, rows, as_of))
+
+    def merge(self, other: _Tally) -> None:
+        """Add the counts and example candidates of another part of the leads."""
+        self.compared += other.compared
+        for name, count in other.changed.items():
+            self.changed[name] += count
+        self.kinds += other.kinds
+        self.deltas += other.deltas
+        self.moves += other.moves
+        for kind, best in other.best.items():
+            for (size, lead_id), payload in best:
+                self._offer(kind, -size, lead_id, payload)
+
+    def __getstate__(self) -> dict:
+        """What a worker process sends back: no compiled rules (closures do not pickle), and
+        results without the lines that gave grade, band and label (they hold closures too)."""
+        state = {**self.__dict__, "pair": None}
+        state["best"] = {kind: [(key, (profile, rows, attrs.evolve(old, because={}),
+                                       attrs.evolve(new, because={})))
+                                for key, (profile, rows, old, new) in best]
+                         for kind, best in self.best.items()}
+        return state
 
     def add(self, lead_id: str, profile: Mapping, rows: list, old: LeadResult,
             new: LeadResult) -> None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
-import os
 import time
 from typing import Callable, Iterable, Iterator
 
@@ -25,6 +23,7 @@ import attrs
 from engine.compiler import CompiledRuleset, RuleRef
 from engine.evaluate import (LeadResult, advance, checkpoint, finish, resume, start,
                              usable)
+from engine.spans import default_workers, over_spans, worth_forking
 from engine.store import DETAIL_COLUMNS, RESULT_COLUMNS, Store, checkpoint_row
 
 # What "changed since the previous run" compares; events and next_due are bookkeeping.
@@ -78,15 +77,6 @@ def _rule(rule: RuleRef | None) -> str:
     return "" if rule is None else rule.label
 
 
-# A full run of at least this many leads is split over worker processes.
-PARALLEL_LEADS = 5000
-_CHUNKS_PER_WORKER = 8  # finer chunks keep the progress bar moving and the workers even
-
-
-def default_workers() -> int:
-    return min(os.cpu_count() or 1, 4)
-
-
 def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = False,
               workers: int | None = None, progress: Callable[[int], None] | None = None,
               on_plan: Callable[[str, int], None] | None = None) -> RunReport:
@@ -114,8 +104,10 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
     workers = default_workers() if workers is None else workers
     tally = _Tally(old)
     with contextlib.ExitStack() as stack:
-        if not incremental and workers > 1 and planned >= PARALLEL_LEADS and _can_fork(store):
-            parts = _score_parallel(store, rules, as_of, workers, stack)  # forks before writing
+        if not incremental and worth_forking(store, planned, workers):
+            parts = (part for parts in over_spans(store, _score_span, (rules, as_of), workers,
+                                                  stack)  # forks before writing
+                     for part in parts)
         elif incremental:
             parts = _score(rules, store.resume_leads(rules.hash, lead_ids, rules.used, usable),
                            as_of)
@@ -205,34 +197,9 @@ class _Tally:
             self.changed[name] += count
 
 
-def _can_fork(store: Store) -> bool:
-    return store.path != ":memory:" and "fork" in multiprocessing.get_all_start_methods()
-
-
-_JOB: tuple | None = None  # (store path, rules, as_of) for forked workers: closures do not pickle
-
-
-def _score_parallel(store: Store, rules: CompiledRuleset, as_of: int, workers: int,
-                    stack: contextlib.ExitStack) -> Iterator[_Part]:
-    """`_score` of every lead over lead_id ranges in forked processes, in lead_id order. The
-    processes are forked here, before the caller opens its write transaction."""
-    global _JOB
-    spans = store.lead_spans(workers * _CHUNKS_PER_WORKER)
-    _JOB = (store.path, rules, as_of)
-    stack.callback(_forget_job)
-    pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
-    return (part for parts in pool.imap(_score_span, spans) for part in parts)
-
-
-def _forget_job() -> None:
-    global _JOB
-    _JOB = None
-
-
-def _score_span(span: tuple[str | None, str | None]) -> list[_Part]:
-    path, rules, as_of = _JOB
-    with Store(path) as store:
-        return list(_score(rules, _fresh(store.scan_leads(types=rules.used, span=span)), as_of))
+def _score_span(store: Store, span: tuple, job: tuple) -> list[_Part]:
+    rules, as_of = job
+    return list(_score(rules, _fresh(store.scan_leads(types=rules.used, span=span)), as_of))
 
 
 def _changes(old: dict[str, tuple], results: list[tuple]) -> tuple[dict[str, int], int]:

@@ -265,12 +265,15 @@ def test_no_sales_stage_is_said_not_counted(cwd):
     assert (later["sales"]["old_stages"], later["sales"]["entries"]) == (["Customer"], 0)
 
 
-def test_the_store_gives_what_the_files_give_and_keeps_no_results(cwd):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_store_gives_what_the_files_give_and_keeps_no_results(cwd, monkeypatch, workers):
+    """With 2 workers, the leads are split over two forked processes (however few they are)."""
+    monkeypatch.setattr("engine.spans.PARALLEL_LEADS", 1)
     ingest = invoke("ingest", "--db", "crm.db", "-q", "--leads", "leads.csv",
                     "--events", "events.csv")
     assert ingest.exit_code == 0, ingest.stderr
     result = invoke("diff", "base.rules", "combined.rules", "--db", "crm.db", "--as-of", AS_OF,
-                    "--format", "json")
+                    "--format", "json", "--workers", workers)
     assert (result.exit_code, result.stderr) == (0, "")
     from_store = json.loads(result.stdout)
     from_files = json.loads((DATA / "combined-json.expected").read_text(encoding="utf-8"))
