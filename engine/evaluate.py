@@ -298,10 +298,7 @@ class LeadState:
         elif kind in rules.bant_resets:
             self.bant = {}
             self.version += 1
-        out = rules.moves.get(self.stage)  # _may_move, inlined: this runs for every event
-        if acting or not rules.static_disqualify or out is not None and (
-                kind in out.triggers or out.volatile
-                or self.checked != (self.stage, self.version if out.dynamic else 0)):
+        if acting or not rules.static_disqualify or self._may_move(kind):
             self._settle(kind, event_id, acting)
         elif self.notes:
             self._flush_notes(ts)
