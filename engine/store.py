@@ -200,7 +200,7 @@ CREATE TABLE checkpoints (
 ) WITHOUT ROWID;
 """,
     # Version 5: the rows of a run name their ruleset by a small number instead of its 64-digit
-    # hash, which was about half of the bytes a run wrote. The rows are kept.
+    # hash, which was about 40% of the bytes a run wrote. The rows are kept.
     4: """
 CREATE TABLE rulesets (
     ruleset INTEGER PRIMARY KEY,
@@ -227,7 +227,9 @@ CREATE TABLE new_results (
     next_due     INTEGER,  -- the earliest as-of at which the result can change by itself
     PRIMARY KEY (ruleset, lead_id)
 ) WITHOUT ROWID;
-INSERT INTO new_results SELECT r.ruleset, t.lead_id, t.run_id, t.score, t.fit, t.grade, t.band, t.priority, t.stage, t.disqualified, t.owner, t.label, t.sla, t.bant, t.events, t.next_due
+INSERT INTO new_results SELECT
+    r.ruleset, t.lead_id, t.run_id, t.score, t.fit, t.grade, t.band, t.priority, t.stage,
+    t.disqualified, t.owner, t.label, t.sla, t.bant, t.events, t.next_due
     FROM results t JOIN rulesets r ON r.hash = t.ruleset_hash;
 DROP TABLE results;
 ALTER TABLE new_results RENAME TO results;
@@ -242,7 +244,8 @@ CREATE TABLE new_stage_moves (
     cause        TEXT NOT NULL,
     PRIMARY KEY (ruleset, lead_id, seq)
 ) WITHOUT ROWID;
-INSERT INTO new_stage_moves SELECT r.ruleset, t.lead_id, t.seq, t.ts, t.from_stage, t.to_stage, t.rule, t.cause
+INSERT INTO new_stage_moves SELECT
+    r.ruleset, t.lead_id, t.seq, t.ts, t.from_stage, t.to_stage, t.rule, t.cause
     FROM stage_moves t JOIN rulesets r ON r.hash = t.ruleset_hash;
 DROP TABLE stage_moves;
 ALTER TABLE new_stage_moves RENAME TO stage_moves;
@@ -258,7 +261,8 @@ CREATE TABLE new_actions (
     cause        TEXT NOT NULL,
     PRIMARY KEY (ruleset, lead_id, seq)
 ) WITHOUT ROWID;
-INSERT INTO new_actions SELECT r.ruleset, t.lead_id, t.seq, t.ts, t.kind, t.value, t.stage, t.rule, t.cause
+INSERT INTO new_actions SELECT
+    r.ruleset, t.lead_id, t.seq, t.ts, t.kind, t.value, t.stage, t.rule, t.cause
     FROM actions t JOIN rulesets r ON r.hash = t.ruleset_hash;
 DROP TABLE actions;
 ALTER TABLE new_actions RENAME TO actions;
@@ -275,7 +279,9 @@ CREATE TABLE new_sla (
     rule         TEXT NOT NULL,
     PRIMARY KEY (ruleset, lead_id, seq)
 ) WITHOUT ROWID;
-INSERT INTO new_sla SELECT r.ruleset, t.lead_id, t.seq, t.stage, t.entered_at, t.due, t.outcome, t.decided_at, t.cause, t.rule
+INSERT INTO new_sla SELECT
+    r.ruleset, t.lead_id, t.seq, t.stage, t.entered_at, t.due, t.outcome, t.decided_at, t.cause,
+    t.rule
     FROM sla t JOIN rulesets r ON r.hash = t.ruleset_hash;
 DROP TABLE sla;
 ALTER TABLE new_sla RENAME TO sla;
@@ -289,7 +295,8 @@ CREATE TABLE new_checkpoints (
     state        BLOB NOT NULL,     -- engine.evaluate.checkpoint, marshalled
     PRIMARY KEY (ruleset, lead_id)
 ) WITHOUT ROWID;
-INSERT INTO new_checkpoints SELECT r.ruleset, t.lead_id, t.profile, t.ts, t.event_id, t.applied, t.state
+INSERT INTO new_checkpoints SELECT
+    r.ruleset, t.lead_id, t.profile, t.ts, t.event_id, t.applied, t.state
     FROM checkpoints t JOIN rulesets r ON r.hash = t.ruleset_hash;
 DROP TABLE checkpoints;
 ALTER TABLE new_checkpoints RENAME TO checkpoints;
