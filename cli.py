@@ -147,13 +147,18 @@ def check(files: tuple[Path, ...], strict: bool, output: str):
       leadrules check rulesets/b2b.rules
       leadrules check --strict --format json rulesets/*.rules
     """
-    analyses = [_analyze_file(path) for path in _rule_files(files)]
+    analyses, unreadable = [], []
+    for path in _rule_files(files):
+        try:
+            analyses.append(_analyze_file(path))
+        except UsageError as error:  # one missing file does not hide what the others hold
+            unreadable.append(str(error))
     failed = any(a.diagnostics if strict else a.errors for a in analyses)
     if output == "json":
-        click.echo(json.dumps({"ok": not failed, "files": [
+        click.echo(json.dumps({"ok": not failed and not unreadable, "files": [
             {"path": a.ruleset.path, "errors": len(a.errors), "warnings": len(a.warnings),
-             "diagnostics": [d.to_dict() for d in a.diagnostics]} for a in analyses]},
-            indent=2, ensure_ascii=False))
+             "diagnostics": [d.to_dict() for d in a.diagnostics]} for a in analyses],
+            "unreadable": unreadable}, indent=2, ensure_ascii=False))
     else:
         for a in analyses:
             for diagnostic in a.diagnostics:
@@ -161,7 +166,9 @@ def check(files: tuple[Path, ...], strict: bool, output: str):
             click.echo(f"{a.ruleset.path}: {_count(a.errors, 'error')}, "
                        f"{_count(a.warnings, 'warning')}" if a.diagnostics else
                        f"{a.ruleset.path}: ok")
-    sys.exit(1 if failed else 0)
+    for message in unreadable:
+        click.echo(f"error: {message}", err=True)
+    sys.exit(2 if unreadable else 1 if failed else 0)
 
 
 def _rule_files(paths: tuple[Path, ...]) -> list[Path]:
@@ -182,7 +189,7 @@ def _analyze_file(path: Path) -> dsl.Analysis:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--check", "check_only", is_flag=True,
               help="Write nothing; exit 1 and list the files that would change.")
 @click.option("--diff", is_flag=True, help="Write nothing; print the changes as a unified diff.")
@@ -199,7 +206,7 @@ def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
       leadrules fmt --check rulesets/*.rules     # in CI or a pre-commit hook
       leadrules fmt --diff campaign.rules
     """
-    changed, broken = [], False
+    changed, broken, unreadable = [], False, []
     files = _rule_files(files)
     for path in files:
         try:
@@ -208,6 +215,9 @@ def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
         except dsl.RulesError as error:
             click.echo(error.render() + "\n", err=True)
             broken = True
+            continue
+        except UsageError as error:  # reported at the end; the other files are formatted
+            unreadable.append(str(error))
             continue
         if formatted == source:
             continue
@@ -221,10 +231,12 @@ def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
         else:
             _replace(path, formatted)
             click.echo(f"reformatted {path}")
-    unchanged = len(files) - len(changed)
+    unchanged = len(files) - len(changed) - len(unreadable)
     verb = "would be reformatted" if check_only or diff else "reformatted"
     click.echo(f"{_count(changed, 'file')} {verb}, {unchanged} unchanged", err=True)
-    sys.exit(1 if broken or (check_only and changed) else 0)
+    for message in unreadable:
+        click.echo(f"error: {message}", err=True)
+    sys.exit(2 if unreadable else 1 if broken or (check_only and changed) else 0)
 
 
 def _replace(path: Path, text: str) -> None:

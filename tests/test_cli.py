@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import clitools
 from cli import main
 from engine.store import Store
 
@@ -124,6 +125,24 @@ def test_check_missing_file_is_a_usage_error(tmp_path):
     assert (result.exit_code, result.output) == (2, f"error: {tmp_path / 'nope.rules'}: no such rule file\n")
 
 
+def test_a_missing_file_does_not_hide_the_others(tmp_path):
+    """As pre-commit passes them: every file is checked or formatted; the missing one is
+    named at the end and the exit status is 2."""
+    good, bad, nope = tmp_path / "good.rules", tmp_path / "bad.rules", tmp_path / "nope.rules"
+    good.write_text('ruleset "Good"\nevents a\nwhen a then +5\n')
+    bad.write_text('ruleset "Bad"\nevents a\nwhen a then 5\n')
+    checked = clitools.invoke("check", good, nope, bad)
+    assert checked.exit_code == 2
+    assert checked.stdout.splitlines()[0] == f"{good}: ok"
+    assert checked.stdout.splitlines()[-1] == f"{bad}: 1 error, 0 warnings"
+    assert checked.stderr == f"error: {nope}: no such rule file\n"
+    bad.write_text('ruleset  "Bad"\nevents a\nwhen a then +5\n')
+    formatted = clitools.invoke("fmt", "--check", good, nope, bad)
+    assert (formatted.exit_code, formatted.stdout) == (2, f"would reformat {bad}\n")
+    assert formatted.stderr == ("1 file would be reformatted, 1 unchanged\n"
+                                f"error: {nope}: no such rule file\n")
+
+
 def test_demo_on_a_file_that_is_not_a_database_fails_cleanly(tmp_path):
     db = tmp_path / "not.db"
     db.write_text("hello, I am a text file\n" * 100)
@@ -171,7 +190,8 @@ def test_check_json_lists_every_diagnostic(tmp_path):
         "path": str(rules), "errors": 1, "warnings": 0, "diagnostics": [{
             "path": str(rules), "line": 2, "col": 6, "end_line": 2, "end_col": 19,
             "severity": "error", "code": "unknown-event",
-            "message": "unknown event 'webinar_sigup'", "hint": "did you mean 'webinar_signup'?"}]}]}
+            "message": "unknown event 'webinar_sigup'", "hint": "did you mean 'webinar_signup'?"}]}],
+        "unreadable": []}
 
 
 def test_check_walks_directories_and_reports_bad_encoding(tmp_path):
