@@ -9,6 +9,7 @@ time. docs/language.md ("How a lead is evaluated") states the order inside a ste
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import math
 from bisect import bisect_right
@@ -86,9 +87,11 @@ class SlaOutcome:
 
 @attrs.frozen
 class Seen:
-    """In a traced replay: an event the rules saw (ignored event types are not listed)."""
+    """In a traced replay: an event of a declared type, in its place. `scored` is False for an
+    event after the lead was disqualified, which is listed but changes nothing."""
 
     event: Event
+    scored: bool = True
 
 
 @attrs.frozen
@@ -597,32 +600,56 @@ def advance(state: LeadState, rows: Iterable[tuple], as_of: int) -> int | None:
     """Apply event rows in replay order, each after the timers due by its time, up to as-of;
     returns the time of the first row after as-of, if any. The timers due by as-of itself are
     left to `finish`, so that a saved state (`checkpoint`) can take later rows."""
-    if state.disqualified is not None:
-        return None
     rules, trace = state.rules, state.history is not None
+    rows = iter(rows)
+    if state.disqualified is not None:
+        if trace:
+            _show_unscored(state, rows, as_of)
+        return None
     used = rules.used
     applied = state.applied
     try:
         for row in rows:
             if row[3] not in used:
                 if trace and row[1] <= as_of and row[3] in rules.events:  # shown, changing nothing
-                    state.history.append(Seen(Event(row[2], row[0], row[3], row[1],
-                                                    _props(row[4]))))
+                    state.history.append(_seen(row))
                 continue
             if row[1] > as_of:
                 return row[1]
             if row[1] >= state.next_key:
                 state.fire_timers(row[1])
-                if state.disqualified is not None:
-                    return None  # a timer step disqualified the lead before this event
+                if state.disqualified is not None:  # a timer step, before this event
+                    if trace:
+                        _show_unscored(state, itertools.chain((row,), rows), as_of)
+                    return None
             applied += 1
             state.last_row = row
             state.on_event(row)
-            if state.disqualified is not None:
-                return None  # scored no further
+            if state.disqualified is not None:  # scored no further
+                if trace:
+                    _show_unscored(state, rows, as_of)
+                return None
         return None
     finally:
         state.applied = applied
+
+
+def _seen(row: tuple, scored: bool = True) -> Seen:
+    return Seen(Event(row[2], row[0], row[3], row[1], _props(row[4])), scored)
+
+
+def _show_unscored(state: LeadState, rows: Iterable[tuple], as_of: int) -> None:
+    """In a traced replay of a disqualified lead: its later events, listed but not scored."""
+    first = True
+    for row in rows:
+        if row[1] > as_of:
+            return
+        if row[3] in state.rules.events:
+            state.history.append(_seen(row, scored=False))
+            if first:
+                state.history.append(Note(row[1], "not scored, nor are the events after it: "
+                                                  "the lead is disqualified"))
+                first = False
 
 
 # Saved states -------------------------------------------------------------------------------

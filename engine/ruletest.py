@@ -330,7 +330,7 @@ def _seen(item: Seen, context) -> tuple | None:
     """An event that sets or resets BANT, for the `bant from` line."""
     suite, _ = context
     rules, event = suite.rules, item.event
-    if event.type == rules.bant_source or event.type in rules.bant_resets:
+    if item.scored and (event.type == rules.bant_source or event.type in rules.bant_resets):
         return suite.index.bant_line, (event.ts, event.event_id)
     return None
 

@@ -180,6 +180,17 @@ def test_what_fires(cwd, events, expected):
     assert dict(outcome.fired) == expected
 
 
+def test_events_after_a_disqualification_fire_nothing(cwd):
+    """A student's sales_qualification is listed by explain but sets no BANT: the
+    disqualification (line 17) fires, `bant from` (line 18) does not."""
+    write("s.tests", 'rules "campaign.rules"\ntest "t"\n  lead title = "Student"\n'
+          "  event 2026-01-01 sales_qualification budget = yes\n  as of 2026-02-01\n"
+          '  expect stage = Disqualified\n')
+    (outcome,) = run_tests([Path("s.tests")]).outcomes
+    assert outcome.passed
+    assert 18 not in outcome.fired and outcome.fired[17] == 1
+
+
 # --- coverage ----------------------------------------------------------------------------
 
 def test_coverage_lists_every_rule_and_those_no_test_fired(cwd):

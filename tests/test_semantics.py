@@ -420,7 +420,11 @@ def test_disqualified_after_points_keeps_them_and_is_scored_no_further():
     assert actions(result) == [(d(1), "enroll", "X", "S2", 7, "e01")]
     # no quiet spell, no later event: nothing can change it
     assert result.next_due is None
-    assert [h.event.event_id for h in result.history if isinstance(h, Seen)] == ["e01", "e02"]
+    # a traced replay lists the later events, under a note, and scores none of them
+    assert [h.event.event_id if isinstance(h, Seen) else h.text for h in result.history
+            if isinstance(h, (Seen, Note))] == [
+        "e01", "e02", "e03", "not scored, nor are the events after it: the lead is disqualified",
+        "e04"]
 
 
 def test_disqualified_by_profile_before_any_event():
@@ -455,7 +459,10 @@ def test_disqualified_in_a_timer_step():
 
 def test_an_event_after_a_timer_disqualified_the_lead_is_not_counted():
     result = run(DISQ_QUIET, [ev(1, "a", d(0)), ev(2, "a", d(40))], d(100))
-    assert [h.event.event_id for h in result.history if isinstance(h, Seen)] == ["e01"]
+    assert [h.event.event_id for h in result.history if isinstance(h, Seen)] == ["e01", "e02"]
+    assert result.history[-2:] == (
+        Seen(ev(2, "a", d(40)), scored=False),
+        Note(d(40), "not scored, nor are the events after it: the lead is disqualified"))
     assert (result.score, result.disqualified) == (7, "gone quiet")
     assert result.events == 1
 
