@@ -141,8 +141,8 @@ class LeadState:
     __slots__ = ("rules", "profile", "props", "score", "fit", "stage", "bant", "earned", "now",
                  "entered_at", "last_activity", "quiet_next", "timers", "seq", "next_key",
                  "counts", "owner", "moves", "actions", "slas", "open_slas", "history", "notes",
-                 "noted", "disqualified", "_grade", "version", "checked", "applied", "last_row",
-                 "earlier")
+                 "noted", "disqualified", "_grade", "_band", "version", "checked", "applied",
+                 "last_row", "earlier")
 
     def __init__(self, rules: CompiledRuleset, profile: Mapping[str, object], trace: bool = False):
         self.rules = rules
@@ -176,6 +176,7 @@ class LeadState:
         self.open_slas: list[list] = []
         self.disqualified: str | None = None
         self._grade: object = self  # not computed yet
+        self._band: object = self  # computed at each read, until `finish` fixes it at as-of
         self.version = 0  # grows whenever points or BANT change what conditions read
         self.checked: tuple | None = None  # (stage, version) at which no move out held
         self.applied = 0  # event rows applied
@@ -188,14 +189,20 @@ class LeadState:
     # What conditions read --------------------------------------------------------------------
 
     def grade(self) -> str | None:
+        line = self.grade_line()
+        return None if line is None else line.value
+
+    def grade_line(self) -> Guarded | None:
+        """The grade line that holds; worked out once when grades read only the profile."""
         if not self.rules.static_grade:
-            return _first(self.rules.grades, self)
+            return _first_line(self.rules.grades, self)
         if self._grade is self:
-            self._grade = _first(self.rules.grades, self)
+            self._grade = _first_line(self.rules.grades, self)
         return self._grade
 
     def band(self) -> int | None:
-        return _first(self.rules.bands, self)
+        line = _first_line(self.rules.bands, self) if self._band is self else self._band
+        return None if line is None else line.value
 
     def priority(self) -> str | None:
         return _priority(self.grade(), self.band())
@@ -548,12 +555,6 @@ def _priority(grade: str | None, band: int | None) -> str | None:
     return None if grade is None or band is None else f"{grade}{band}"
 
 
-def _first(lines: tuple[Guarded, ...], state: LeadState):
-    """The value of the first line whose condition holds, top to bottom; `otherwise` always does."""
-    line = _first_line(lines, state)
-    return None if line is None else line.value
-
-
 def _first_line(lines: tuple[Guarded, ...], state: LeadState) -> Guarded | None:
     for line in lines:
         if line.pred is None or line.pred(state):
@@ -719,7 +720,6 @@ def resume(rules: CompiledRuleset, profile: Mapping[str, object], saved: tuple) 
                     for key, n, kind, payload in timers]  # still a heap: the same order
     state.earlier = (moves, actions)  # stored by the run that saved the state
     state.applied = applied
-    state._grade = state  # computed again when read
     return state
 
 
@@ -743,9 +743,9 @@ def finish(state: LeadState, lead_id: str, as_of: int, later: int | None) -> Lea
         state.fire_timers(as_of)
     state.now = as_of
     state.props = {}
-    because = {}
-    for name, lines in (("grade", rules.grades), ("band", rules.bands), ("label", rules.labels)):
-        because[name] = _first_line(lines, state)
+    because = {"grade": state.grade_line(), "band": _first_line(rules.bands, state)}
+    state._band = because["band"]  # label lines reading `priority` need it once more
+    because["label"] = _first_line(rules.labels, state)
     grade, band, label = (None if because[n] is None else because[n].value
                           for n in ("grade", "band", "label"))
     if state.history is not None:
