@@ -47,7 +47,7 @@ workers_option = click.option(
 db_option = click.option(
     "--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
     envvar="LEADRULES_DB", show_default=True, show_envvar=True,
-    help="The SQLite store (created when missing).")
+    help="The SQLite store (`leadrules ingest` creates it).")
 
 
 class Group(click.Group):
