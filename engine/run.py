@@ -24,7 +24,8 @@ from engine.compiler import CompiledRuleset, RuleRef
 from engine.evaluate import (LeadResult, advance, checkpoint, finish, resume, start,
                              usable)
 from engine.spans import default_workers, over_spans, worth_forking
-from engine.store import DETAIL_COLUMNS, RESULT_COLUMNS, Store, checkpoint_row
+from engine.store import (DETAIL_COLUMNS, RESULT_COLUMNS, Store, checkpoint_row,
+                          profile_digest)
 
 # What "changed since the previous run" compares; events and next_due are bookkeeping.
 COMPARED = ("score", "fit", "grade", "band", "priority", "stage", "disqualified", "owner",
@@ -132,10 +133,11 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
                      time.perf_counter() - started)
 
 
-def _fresh(leads: Iterable[tuple[str, str, list]]) -> Iterator[tuple[str, str, None, list]]:
+def _fresh(leads: Iterable[tuple[str, str, list]]
+           ) -> Iterator[tuple[str, str, bytes, None, list]]:
     """Store.scan_leads' leads as Store.resume_leads gives them, with no saved state."""
     for lead_id, profile, rows in leads:
-        yield lead_id, profile, None, rows
+        yield lead_id, profile, profile_digest(profile), None, rows
 
 
 @attrs.define
@@ -154,10 +156,10 @@ _PART_LEADS = 1000  # leads per part: the progress bar's step, and what is held 
 
 
 def _score(rules: CompiledRuleset, source: Iterable, as_of: int) -> Iterator[_Part]:
-    """Replay each (lead_id, profile JSON, saved state or None, rows) of `source`, in parts.
-    The details of resumed leads are those after their saved state."""
+    """Replay each (lead_id, profile JSON, its digest, saved state or None, rows) of `source`,
+    in parts. The details of resumed leads are those after their saved state."""
     part = _Part()
-    for lead_id, profile_text, saved, rows in source:
+    for lead_id, profile_text, digest, saved, rows in source:
         profile = json.loads(profile_text)
         if saved is None:
             state = start(rules, profile)
@@ -166,7 +168,7 @@ def _score(rules: CompiledRuleset, source: Iterable, as_of: int) -> Iterator[_Pa
             state = resume(rules, profile, saved)
         before = state.applied
         later = advance(state, rows, as_of)
-        part.checkpoints.append(checkpoint_row(lead_id, profile_text, checkpoint(state)))
+        part.checkpoints.append(checkpoint_row(lead_id, digest, checkpoint(state)))
         result = finish(state, lead_id, as_of, later)
         part.results.append(result_row(result))
         for table, row in detail_rows(result):

@@ -793,8 +793,9 @@ class Store:
 
     def resume_leads(self, ruleset_hash: str, lead_ids: Iterable[str], types: Iterable[str],
                      usable: Callable[[tuple], bool]
-                     ) -> Iterator[tuple[str, str, tuple | None, list[tuple]]]:
-        """The leads given, by lead_id, as (lead_id, profile JSON text, saved state, rows).
+                     ) -> Iterator[tuple[str, str, bytes, tuple | None, list[tuple]]]:
+        """The leads given, by lead_id, as (lead_id, profile JSON text, its `profile_digest`,
+        saved state, rows).
 
         The saved state is the lead's checkpoint for the ruleset when it still holds: `usable`,
         for the same profile, and no event of `types` came late, at or before its position.
@@ -816,19 +817,18 @@ class Store:
                     (types_json, ruleset, ids_json)):
                 if found == applied:  # (ts NULL: nothing applied, and found counts nothing)
                     saved[lead_id] = (profile, ts, event_id, state)
-            starts = []
-            leads = []
+            starts, leads = [], []
             for lead_id, profile in self._conn.execute(
                     "SELECT lead_id, profile FROM leads WHERE lead_id IN "
                     "(SELECT value FROM json_each(?)) ORDER BY lead_id", (ids_json,)):
-                state = None
+                digest, state, start = profile_digest(profile), None, (-1, "")
                 kept = saved.get(lead_id)
-                if kept is not None and kept[0] == profile_digest(profile):
+                if kept is not None and kept[0] == digest:
                     state = _unmarshal(kept[3], usable)
-                start = (kept[1], kept[2]) if state is not None and kept[1] is not None \
-                    else (-1, "")
+                    if state is not None and kept[1] is not None:
+                        start = (kept[1], kept[2])
                 starts.append((lead_id, *start))
-                leads.append((lead_id, profile, state))
+                leads.append((lead_id, (profile, digest, state)))
             rows = self._conn.execute(
                 f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))} "
                 "FROM json_each(?) j JOIN events e "
@@ -837,10 +837,8 @@ class Store:
                 "json_extract(j.value, '$[2]')) "
                 "WHERE e.type IN (SELECT value FROM json_each(?)) "
                 "ORDER BY e.lead_id, e.ts, e.event_id", (_JSON.encode(starts), types_json))
-            states = {lead_id: state for lead_id, _, state in leads}
-            for lead_id, profile, rows_of in _merge(
-                    ((lead_id, profile) for lead_id, profile, _ in leads), rows):
-                yield lead_id, profile, states[lead_id], rows_of
+            for lead_id, (profile, digest, state), rows_of in _merge(leads, rows):
+                yield lead_id, profile, digest, state, rows_of
 
     def lead_spans(self, parts: int) -> list[tuple[str | None, str | None]]:
         """`parts` contiguous lead_id ranges (start, stop) of about equal numbers of leads."""
@@ -976,11 +974,12 @@ def profile_digest(profile: str) -> bytes:
     return hashlib.blake2b(profile.encode("utf-8"), digest_size=16).digest()
 
 
-def checkpoint_row(lead_id: str, profile: str, saved: tuple) -> tuple:
-    """A `checkpoints` row (CHECKPOINT_COLUMNS) for engine.evaluate.checkpoint's `saved`."""
+def checkpoint_row(lead_id: str, digest: bytes, saved: tuple) -> tuple:
+    """A `checkpoints` row (CHECKPOINT_COLUMNS) for engine.evaluate.checkpoint's `saved` of a
+    replay of the profile with this `profile_digest`."""
     position, applied, state = saved
     ts, event_id = position if position is not None else (None, None)
-    return (lead_id, profile_digest(profile), ts, event_id, applied,
+    return (lead_id, digest, ts, event_id, applied,
             marshal.dumps((position, applied, state)))
 
 
@@ -993,10 +992,11 @@ def _unmarshal(data: bytes, usable: Callable[[tuple], bool]) -> tuple | None:
     return saved if usable(saved) else None
 
 
-def _merge(leads: Iterable[tuple[str, str]], rows: Iterable[tuple]
-           ) -> Iterator[tuple[str, str, list[tuple]]]:
-    """(lead_id, profile, its rows) for leads and event rows both ordered by lead_id; leads
-    without rows get an empty list. SQLite's BINARY order is Python's str order for UTF-8."""
+def _merge(leads: Iterable[tuple[str, object]], rows: Iterable[tuple]
+           ) -> Iterator[tuple[str, object, list[tuple]]]:
+    """(lead_id, what came with it, its rows) for (lead_id, anything) and event rows, both
+    ordered by lead_id; leads without rows get an empty list. SQLite's BINARY order is
+    Python's str order for UTF-8."""
     groups = itertools.groupby(rows, key=itemgetter(0))
     pending = next(groups, None)
     for lead_id, profile in leads:

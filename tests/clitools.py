@@ -1,6 +1,7 @@
 """What the command-line tests share: running `leadrules` in-process, and golden files."""
 
 import os
+import shutil
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -23,3 +24,11 @@ def golden(path: Path, actual: str) -> str:
     if os.environ.get("LEADRULES_UPDATE_GOLDEN"):
         path.write_text(actual, encoding="utf-8")
     return path.read_text(encoding="utf-8")
+
+
+def work_in(tmp_path: Path, monkeypatch, *files: Path) -> Path:
+    """Make `tmp_path` the current directory, with a copy of each file under its own name."""
+    monkeypatch.chdir(tmp_path)
+    for path in files:
+        shutil.copy(path, path.name)
+    return tmp_path

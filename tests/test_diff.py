@@ -44,12 +44,8 @@ def golden(name: str, actual: str) -> str:
 @pytest.fixture
 def cwd(tmp_path, monkeypatch):
     """The rule files and sample files under their short names in the current directory."""
-    monkeypatch.chdir(tmp_path)
-    for path in DATA.glob("*.rules"):
-        shutil.copy(path, path.name)
-    for name in ("leads.csv", "events.csv"):
-        shutil.copy(DATA / name, name)
-    return tmp_path
+    return clitools.work_in(tmp_path, monkeypatch, *DATA.glob("*.rules"), DATA / "leads.csv",
+                            DATA / "events.csv")
 
 
 def diff_json(new: str, *more) -> dict:

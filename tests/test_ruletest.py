@@ -25,12 +25,7 @@ def golden(name: str, actual: str) -> str:
 @pytest.fixture
 def cwd(tmp_path, monkeypatch):
     """The rules and test files under their short names in the current directory."""
-    monkeypatch.chdir(tmp_path)
-    for path in DATA.glob("*.rules"):
-        shutil.copy(path, path.name)
-    for path in DATA.glob("*.tests"):
-        shutil.copy(path, path.name)
-    return tmp_path
+    return clitools.work_in(tmp_path, monkeypatch, *DATA.glob("*.rules"), *DATA.glob("*.tests"))
 
 
 def write(path: str, text: str) -> Path:
@@ -245,7 +240,8 @@ def test_no_test_files_is_an_error_with_a_hint(tmp_path, monkeypatch):
     assert (result.exit_code, result.stderr) == (2, (
         "error: no test files (*.tests) in .; write the tests of FILE.rules in FILE.tests "
         "beside it (docs/rule-tests.md shows how)\n"))
-    assert invoke("test", "nope.tests").stderr == "error: nope.tests: no such test file or directory\n"
+    assert invoke("test", "nope.tests").stderr == (
+        "error: nope.tests: no such test file or directory\n")
 
 
 def test_a_missing_rule_file_is_bad_input(cwd):

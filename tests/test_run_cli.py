@@ -4,7 +4,6 @@ import csv
 import hashlib
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,11 +24,7 @@ def golden(name: str, actual: str) -> str:
 @pytest.fixture
 def cwd(tmp_path, monkeypatch):
     """The rules, sample files and store under short fixed names in the current directory."""
-    monkeypatch.chdir(tmp_path)
-    shutil.copy(RULES, "b2b.rules")
-    for name in ("leads.csv", "events.csv"):
-        shutil.copy(DATA / name, name)
-    return tmp_path
+    return clitools.work_in(tmp_path, monkeypatch, RULES, DATA / "leads.csv", DATA / "events.csv")
 
 
 def ingest(*files):
