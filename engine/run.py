@@ -120,7 +120,7 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
                  "mode": mode}, full=not incremental) as writer:
             for part in parts:
                 writer.add(part.results, part.details, part.checkpoints,
-                           part.restarted if incremental else ())
+                           part.kept if incremental else ())
                 tally.add(part)
                 if progress:
                     progress(len(part.results))
@@ -149,7 +149,10 @@ class _Part:
         lambda: {table: [] for table in DETAIL_COLUMNS})
     checkpoints: list[tuple] = attrs.Factory(list)
     events: int = 0
-    restarted: list[str] = attrs.Factory(list)  # leads replayed from their start
+    # (lead_id, stage moves, actions) before the checkpoint each lead resumed from: (0, 0) for a
+    # replay from the start
+    kept: list[tuple[str, int, int]] = attrs.Factory(list)
+    restarted: int = 0  # leads replayed from their start
 
 
 _PART_LEADS = 1000  # leads per part: the progress bar's step, and what is held in memory
@@ -163,12 +166,13 @@ def _score(rules: CompiledRuleset, source: Iterable, as_of: int) -> Iterator[_Pa
         profile = json.loads(profile_text)
         if saved is None:
             state = start(rules, profile)
-            part.restarted.append(lead_id)
+            part.restarted += 1
         else:
             state = resume(rules, profile, saved)
         before = state.applied
         later = advance(state, rows, as_of)
         part.checkpoints.append(checkpoint_row(lead_id, digest, checkpoint(state)))
+        part.kept.append((lead_id, *state.earlier))
         result = finish(state, lead_id, as_of, later)
         part.results.append(result_row(result))
         for table, row in detail_rows(result):
@@ -192,7 +196,7 @@ class _Tally:
     def add(self, part: _Part) -> None:
         self.events += part.events
         self.replayed += len(part.results)
-        self.restarted += len(part.restarted)
+        self.restarted += part.restarted
         changed, new = _changes(self.old, part.results)
         self.new += new
         for name, count in changed.items():

@@ -394,16 +394,20 @@ class RunWriter:
         self.totals: dict[str, int] = {}  # `runs` columns known at the end: events, replayed...
 
     def add(self, results: list[tuple], details: dict[str, list[tuple]],
-            checkpoints: Iterable[tuple], restarted: Iterable[str] = ()) -> None:
-        """Rows in RESULT_COLUMNS, DETAIL_COLUMNS of their table, CHECKPOINT_COLUMNS; the leads
-        in `restarted` were replayed from their start and lose their other stored details."""
+            checkpoints: Iterable[tuple], kept: Iterable[tuple[str, int, int]] = ()) -> None:
+        """Rows in RESULT_COLUMNS, DETAIL_COLUMNS of their table, CHECKPOINT_COLUMNS. `kept`:
+        (lead_id, moves, actions) of replayed leads whose first stored stage moves and actions
+        stay (those before the checkpoint a replay resumed from; 0 for a replay from the start).
+        Their other stored details go first, also those that the previous run's timers at its
+        as-of time added after the checkpoint: a resumed replay makes them again, or not."""
         key = self._key
-        restarted = list(restarted)
-        if restarted:
-            for table in DETAIL_COLUMNS:
-                self._conn.execute(
-                    f"DELETE FROM {table} WHERE ruleset = ? AND lead_id IN "
-                    "(SELECT value FROM json_each(?))", (key, _JSON.encode(restarted)))
+        kept = list(kept)
+        for table, column in (("stage_moves", 1), ("actions", 2)):
+            self._conn.executemany(
+                f"DELETE FROM {table} WHERE ruleset = ? AND lead_id = ? AND seq > ?",
+                ((key, row[0], row[column]) for row in kept))
+        self._conn.executemany("DELETE FROM sla WHERE ruleset = ? AND lead_id = ?",
+                               ((key, row[0]) for row in kept))
         for table, columns, rows in (
                 ("results", ("run_id", *RESULT_COLUMNS),
                  ((self.run_id, *row) for row in results)),
@@ -923,9 +927,11 @@ class Store:
 
     def save_run(self, run: dict, results: list[tuple], details: dict[str, list[tuple]],
                  restarted: list[str] | None, checkpoints: Iterable[tuple] = ()) -> int:
-        """`saving_run` of one part; `restarted` None for a full run. Returns the run_id."""
+        """`saving_run` of one part; `restarted`: the leads replayed from their start, or None
+        for a full run. Returns the run_id."""
         with self.saving_run(run, full=restarted is None) as writer:
-            writer.add(results, details, checkpoints, restarted or ())
+            writer.add(results, details, checkpoints,
+                       [(lead_id, 0, 0) for lead_id in restarted or ()])
         return writer.run_id
 
     def results(self, ruleset_hash: str, *, stage: str | None = None,

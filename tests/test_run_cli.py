@@ -152,6 +152,25 @@ def test_late_events_and_new_profiles_replay_a_lead_from_its_start(cwd):
         "L1": 100, "L2": 0, "L3": 40, "L4": 25}
 
 
+def test_what_the_last_runs_timers_did_after_a_checkpoint_is_undone_by_a_resumed_replay(cwd):
+    """Run 1 ends L1's quiet spells at its as-of time: -10 on 02-04 and the wake-up nurture on
+    03-06, both after L1's checkpoint (its event of 01-05). A webinar of 02-20 comes later and
+    is after the checkpoint, so run 2 resumes L1: the nurture is gone, the -10 stays."""
+    (cwd / "one.csv").write_text("event_id,lead_id,type,ts\nw1,L1,webinar_signup,2026-01-05\n")
+    (cwd / "two.csv").write_text("event_id,lead_id,type,ts\nw2,L1,webinar_signup,2026-02-20\n")
+    ingest(("leads", "leads.csv"), ("events", "one.csv"))
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-03-10")
+    assert [a["value"] for a in results()[2]] == ["Wake-up nurture"]
+    ingest(("events", "two.csv"))
+    second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-03-10")
+    assert second.stdout.splitlines()[2].startswith(
+        "Run 2:    1 of 3 leads replayed (1 resumed from their last event): ")
+    incremental = results()
+    assert (incremental[0]["L1"]["score"], incremental[2]) == (40, [])
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-03-10", "--full")
+    assert results() == incremental
+
+
 def test_a_later_as_of_replays_only_leads_with_timers_due(cwd):
     ingest(("leads", "leads.csv"), ("events", "events.csv"))
     invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
