@@ -22,7 +22,6 @@ See bench/README.md for the columns and the targets.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import json
@@ -32,7 +31,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections import deque
 from datetime import datetime, timedelta, timezone
@@ -228,7 +226,8 @@ def score_leads(conn: sqlite3.Connection, as_of: int) -> list[tuple[str, int, st
 # Children: each measurement runs in a process of its own and prints one JSON line. ---------
 
 # The same measuring and connecting as the ingest benchmark.
-from bench.ingest import _connect, _memory, machine, med, mib, sample, settle  # noqa: E402
+from bench.ingest import (_connect, _memory, arguments, machine, med, mib, sample,  # noqa: E402
+                          settle, sizes_and_work)
 
 
 def child_floor(db: str, types: str = "") -> dict:
@@ -738,21 +737,10 @@ def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         child_main(sys.argv[2:])
         return
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="10000,100000",
-                        help="leads per generated sample, comma-separated (default 10000,100000)")
-    parser.add_argument("--runs", type=int, default=3, help="runs per size (default 3)")
-    parser.add_argument("--seed", type=int, default=1, help="sample seed (default 1)")
+    parser = arguments(__doc__, "stores")
     parser.add_argument("--as-of", default=AS_OF, help=f"scoring time (default {AS_OF})")
-    parser.add_argument("--work", type=Path,
-                        default=Path(tempfile.gettempdir()) / "leadrules-bench",
-                        help="samples are cached here, stores made here (default "
-                             "$TMPDIR/leadrules-bench)")
-    parser.add_argument("--keep", action="store_true", help="keep the stores of every run")
     args = parser.parse_args()
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
-    work = args.work.resolve()
-    work.mkdir(parents=True, exist_ok=True)
+    sizes, work = sizes_and_work(args)
     as_of = args.as_of
 
     print("leadrules scoring benchmark")

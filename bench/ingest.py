@@ -365,24 +365,35 @@ def report(size: int, meta: dict, runs: list[dict]) -> dict:
     return out
 
 
-def main() -> None:
-    if sys.argv[1:2] == ["--child"]:
-        child_main(sys.argv[2:])
-        return
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(doc: str, made: str) -> argparse.ArgumentParser:
+    """The options both benchmark scripts take; `made`: what each run makes in --work."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000",
                         help="leads per generated sample, comma-separated (default 10000,100000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per size (default 3)")
     parser.add_argument("--seed", type=int, default=1, help="sample seed (default 1)")
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "leadrules-bench",
-                        help="samples are cached here, databases made here (default "
+                        help=f"samples are cached here, {made} made here (default "
                              "$TMPDIR/leadrules-bench)")
-    parser.add_argument("--keep", action="store_true", help="keep the databases of every run")
-    args = parser.parse_args()
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    parser.add_argument("--keep", action="store_true", help=f"keep the {made} of every run")
+    return parser
+
+
+def sizes_and_work(args: argparse.Namespace) -> tuple[list[int], Path]:
+    """The sizes asked for, and the work directory, made if missing."""
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    return [int(s.replace("_", "")) for s in args.sizes.split(",")], work
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        child_main(sys.argv[2:])
+        return
+    parser = arguments(__doc__, "databases")
+    args = parser.parse_args()
+    sizes, work = sizes_and_work(args)
 
     print("leadrules ingest benchmark")
     print(machine())
