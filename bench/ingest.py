@@ -14,7 +14,7 @@ subprocess on a fresh database, so each one's peak RSS (VmHWM) is its own:
   ts-text     the baseline's insert into Store's layout with ts as canonical ISO text
   read        one ordered scan (lead_id, ts, event_id) of each layout, folded in Python
               (events and len(props) per lead); ts-text parses each ts back to an integer
-  evaluator   Store.iter_lead_events over the leadrules database (Event objects, JSON props)
+  evaluator   Store.iter_lead_rows over the leadrules database (row tuples, profiles parsed)
 
 See bench/README.md for the columns and the targets.
 """
@@ -199,13 +199,13 @@ def child_read(db: str, layout: str) -> dict:
 
 
 def child_evaluator(db: str) -> dict:
-    """The evaluator's scan as it is: Store.iter_lead_events, Event objects and all."""
+    """The evaluator's scan as it is: Store.iter_lead_rows, every event type, leads merged."""
     from engine.store import Store
 
     with Store(db) as store:
         t0 = time.perf_counter()
         leads = events = 0
-        for _, _, lead_events in store.iter_lead_events():
+        for _, _, lead_events in store.iter_lead_rows():
             leads += 1
             events += len(lead_events)
         seconds = time.perf_counter() - t0
@@ -350,7 +350,7 @@ def report(size: int, meta: dict, runs: list[dict]) -> dict:
               f"{med(rd):>12,.0f} {rd_ratio:>6.2f}x {db:>7.0f}")
         out[layout] = {"read_ratio": rd_ratio, "insert_ratio": ins_ratio}
     ev = [rate(r["evaluator"]) for r in runs]
-    print(f"  {'evaluator scan: Store.iter_lead_events on (1)':<52} {'':>13} {'':>7} "
+    print(f"  {'evaluator scan: Store.iter_lead_rows on (1)':<52} {'':>13} {'':>7} "
           f"{med(ev):>12,.0f} {med(a / b for a, b in zip(ev, keyed_read)):>6.2f}x")
     if n > 1:
         per_run = [(rate(r["read:keyed"]) / rate(r["read:rowid"]),
