@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import click
 
@@ -21,11 +21,11 @@ from engine.compiler import compile_ruleset
 from engine.errors import Reject
 from engine.evaluate import evaluate, event_rows
 from engine.events import format_timestamp, parse_timestamp
-from engine.explain import explain as explain_text
-from engine.ingest import IngestReport, field_types, ingest, read_events, read_leads
 from engine.run import RunReport, run_rules
-from engine.sample import write_sample
 from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.ingest import IngestReport
 
 DEMO_DB = "leadrules-demo.db"
 DEFAULT_DB = "leadrules.db"
@@ -103,6 +103,8 @@ def demo(db: Path, top: int):
     Example:
       leadrules demo --db /tmp/demo.db --top 5
     """
+    from engine.ingest import ingest
+
     existed = db.exists()
     with Store(db) as store:
         click.echo(f"Database: {db.resolve()} ({'reused' if existed else 'created'})")
@@ -264,6 +266,8 @@ def sample(n_leads: int, seed: int, out: Path):
     Example:
       leadrules sample --leads 10000 --seed 7 --out data/
     """
+    from engine.sample import write_sample
+
     files = write_sample(out, n_leads, seed)
     click.echo(f"Wrote {files.leads} leads to {files.leads_path}")
     click.echo(f"Wrote {files.events} events to {files.events_path}")
@@ -305,6 +309,10 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
       leadrules ingest --events export.jsonl.gz --rejects rejects.csv
       zcat events.csv.gz | leadrules ingest --events - --max-rejects 100
     """
+    # Imported here, not at the top, as for the other commands that need them: the commands
+    # that do not start faster.
+    from engine.ingest import field_types, ingest
+
     if rejects_file is not None and not rejects_file.resolve().parent.is_dir():
         raise UsageError(f"{rejects_file}: its directory does not exist (--rejects)")
     types = field_types(dsl.load(rules)) if rules is not None else None
@@ -528,6 +536,8 @@ def dry_run(rules_file: Path, leads_file: str, events_file: str, lead_id: str | 
 
 def _sample_leads(leads_file: str, events_file: str, only: str | None):
     """(lead_id, profile, events) of sample files, by lead_id; leads of events included."""
+    from engine.ingest import read_events, read_leads
+
     profiles: dict[str, dict] = {}
     for lead_id, profile in read_leads(leads_file):
         profiles.setdefault(lead_id, {}).update(profile)
@@ -580,6 +590,8 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
         else:
             as_of, source = _as_of(as_of_text)
     result = evaluate(rules, lead_id, profile, events, as_of, trace=True)
+    from engine.explain import explain as explain_text
+
     click.echo(explain_text(rules, result, profile, as_of, source), nl=False)
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import datetime
 import difflib
 import functools
+import hashlib
+import os
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import attrs
+import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 
@@ -23,11 +28,39 @@ GRADES = ("A", "B", "C", "D")
 BANDS = (1, 2, 3, 4)
 
 
+GRAMMAR = Path(__file__).with_name("grammar.lark")
+
+
 @functools.cache
 def _lark() -> Lark:
-    """The LALR parser, built once per process from the grammar file beside this module."""
-    return Lark.open("grammar.lark", rel_to=__file__, parser="lalr", start="start",
-                     propagate_positions=True, maybe_placeholders=True)
+    """The LALR parser, built once per process from the grammar file beside this module.
+
+    Building its tables takes about 80 ms, most of the time a command like `check` needs, so
+    Lark keeps them in the user's cache directory (`parser_cache`) and later processes load
+    them in a few. Lark checks that a cached file was made from this grammar, with these
+    options, by this Lark and Python; one that is unreadable or stale is built again."""
+    grammar = GRAMMAR.read_text(encoding="utf-8")
+    return Lark(grammar, source_path=str(GRAMMAR), parser="lalr", start="start",
+                propagate_positions=True, maybe_placeholders=True,
+                cache=parser_cache(grammar) or False)
+
+
+def parser_cache(grammar: str) -> str | None:
+    """Where the parser tables of this grammar are cached: in the user's own cache directory,
+    never a shared temporary one (Lark loads the file with pickle, which runs code). None when
+    there is no such directory, or it cannot be made; or when LEADRULES_NO_CACHE is set."""
+    if os.environ.get("LEADRULES_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.environ.get("LOCALAPPDATA") if sys.platform == "win32" else None)
+    try:
+        folder = Path(base) if base else Path.home() / ".cache"
+        folder = folder / "leadrules"
+        folder.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError):  # RuntimeError: no home directory
+        return None
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+    return str(folder / f"grammar-{digest}-lark{lark.__version__}.cache")
 
 
 @attrs.frozen

@@ -11,13 +11,15 @@ import sqlite3
 from datetime import datetime, timezone
 from operator import itemgetter
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import attrs
-import sqlite_utils
 
 from engine.errors import StoreError
 from engine.events import Event
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SCHEMA_VERSION = 5
 
@@ -426,6 +428,8 @@ class Store:
         self._db: sqlite_utils.Database | None = None
         try:
             with self._errors("cannot open store"):
+                import sqlite_utils  # here, not above: commands without a store skip its 0.1 s
+
                 self._db = sqlite_utils.Database(path, execute_plugins=False)
                 self._open()
         except StoreError:

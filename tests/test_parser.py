@@ -1,5 +1,8 @@
 """Parsing: statements to AST nodes, statement splitting, spans."""
 
+import os
+import subprocess
+import sys
 from datetime import date
 from decimal import Decimal
 
@@ -175,3 +178,41 @@ def test_keywords_are_read_in_any_case():
     upper = dsl.parse('When x THEN +25 Once per 2 Days AND Enroll "y"\nfit +1 if a = TRUE\n')
     lower = dsl.parse('when x then +25 once per 2 days and enroll "y"\nfit +1 if a = true\n')
     assert upper == lower
+
+
+# The parser tables are cached in the user's cache directory (dsl.parser.parser_cache); each
+# case runs in a fresh interpreter, because a process builds its parser once.
+_PARSE_B2B = ("import dsl, sys; from engine import bundled; "
+              "print(len(dsl.load(bundled.ruleset_path()).statements))")
+
+
+def _parse_in_child(cache_home, **more_env):
+    env = {name: value for name, value in os.environ.items() if name != "LEADRULES_NO_CACHE"}
+    env.update(XDG_CACHE_HOME=str(cache_home), **more_env)
+    done = subprocess.run([sys.executable, "-c", _PARSE_B2B], env=env, capture_output=True,
+                          text=True, check=True)
+    return done.stdout.strip(), done.stderr
+
+
+def test_the_parser_is_cached_in_the_users_cache_directory_and_read_back(tmp_path):
+    first = _parse_in_child(tmp_path)
+    (cached,) = (tmp_path / "leadrules").glob("grammar-*.cache")
+    made = cached.stat().st_mtime_ns
+    assert _parse_in_child(tmp_path) == first == ("47", "")
+    assert cached.stat().st_mtime_ns == made  # read, not built again
+
+
+def test_a_damaged_cache_file_is_built_again_silently(tmp_path):
+    _parse_in_child(tmp_path)
+    (cached,) = (tmp_path / "leadrules").glob("grammar-*.cache")
+    cached.write_bytes(b"not a parser\n")
+    assert _parse_in_child(tmp_path) == ("47", "")
+    assert cached.read_bytes() != b"not a parser\n"
+
+
+def test_no_cache_when_leadrules_no_cache_is_set_or_the_directory_cannot_be_made(tmp_path):
+    assert _parse_in_child(tmp_path, LEADRULES_NO_CACHE="1") == ("47", "")
+    assert not (tmp_path / "leadrules").exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    assert _parse_in_child(blocked) == ("47", "")  # a file where the directory would be
