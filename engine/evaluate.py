@@ -32,6 +32,11 @@ NEVER = 1 << 62
 NEGLIGIBLE = Decimal("1e-9")
 _DECLARED = {to_number: "number", to_bool: "boolean", to_date: "date"}
 _PARSE = json.JSONDecoder().scan_once  # stored props are one compact JSON object
+# Props texts already parsed, for `LeadState.prop`: the events rules read props of tend to
+# repeat a few texts ({"topic":"pricing"}), and a lookup is a twentieth of parsing one. The
+# dicts are shared, so nothing may change them. Emptied when full, so it stays small.
+_PARSED: dict[str, dict] = {}
+_PARSED_MAX = 4096
 _SLA, _EXPIRE, _DECAY = "sla", "expire", "decay"  # timer kinds, besides quiet spells
 
 
@@ -147,7 +152,7 @@ class LeadState:
     def __init__(self, rules: CompiledRuleset, profile: Mapping[str, object], trace: bool = False):
         self.rules = rules
         self.notes: set[str] | None = set() if trace else None
-        self.noted: set[str] = set()
+        self.noted: set[str] | None = set() if trace else None
         self.history: list | None = [] if trace else None
         self.profile = {name: read(profile.get(name)) for name, read in rules.fields.items()}
         if trace:
@@ -182,9 +187,13 @@ class LeadState:
         self.applied = 0  # event rows applied
         self.last_row: tuple | None = None  # the last of them
         self.earlier = (0, 0)  # moves and actions before the saved state this one resumed
-        self.fit = 0
-        self.fit = sum(g.value for g in rules.fit if g.pred(self))
-        self._flush_notes(None)
+        self.fit = fit = 0
+        for line in rules.fit:
+            if line.pred(self):
+                fit += line.value
+        self.fit = fit
+        if trace:
+            self._flush_notes(None)
 
     # What conditions read --------------------------------------------------------------------
 
@@ -214,7 +223,12 @@ class LeadState:
         """An event property; the JSON text of a stored event is parsed on first use."""
         props = self.props
         if props.__class__ is str:
-            props = self.props = _PARSE(props, 0)[0]
+            parsed = _PARSED.get(props)
+            if parsed is None:
+                if len(_PARSED) >= _PARSED_MAX:
+                    _PARSED.clear()
+                parsed = _PARSED[props] = _PARSE(props, 0)[0]
+            props = self.props = parsed
         return props.get(name)
 
     def days_in_stage(self) -> int | None:
@@ -345,8 +359,10 @@ class LeadState:
 
     def disqualify(self, cause: str | QuietCause) -> bool:
         """Move the lead to Disqualified when a disqualify rule holds."""
-        found = next((g for g in self.rules.disqualify if g.pred(self)), None)
-        if found is None:
+        for found in self.rules.disqualify:
+            if found.pred(self):
+                break
+        else:
             return False
         self.moves.append(StageChange(self.now, self.stage, DISQUALIFIED, found.rule,
                                       _text(cause)))
@@ -526,6 +542,15 @@ def _props(props) -> Mapping[str, str]:
     return _PARSE(props, 0)[0] if props.__class__ is str else props
 
 
+def read_stored(text: str) -> dict:
+    """A JSON object as the store keeps it (a profile, props): compact, as the store wrote it,
+    so the scanner alone reads it, at half the time of json.loads (which takes any other)."""
+    try:
+        return _PARSE(text, 0)[0]
+    except StopIteration:  # leading white space, say, from another writer
+        return json.loads(text)
+
+
 class QuietCause:
     """The cause of a quiet-spell timer, written out only when something records it."""
 
@@ -593,7 +618,8 @@ def start(rules: CompiledRuleset, profile: Mapping[str, object], trace: bool = F
     """The state of a replay before any event: the profile read, and perhaps disqualified."""
     state = LeadState(rules, profile, trace)
     state.disqualify(PROFILE)
-    state._flush_notes(None)
+    if trace:
+        state._flush_notes(None)
     return state
 
 

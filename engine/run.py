@@ -21,8 +21,8 @@ from typing import Callable, Iterable, Iterator
 import attrs
 
 from engine.compiler import CompiledRuleset, RuleRef
-from engine.evaluate import (LeadResult, advance, checkpoint, finish, resume, start,
-                             usable)
+from engine.evaluate import (LeadResult, advance, checkpoint, finish, read_stored, resume,
+                             start, usable)
 from engine.spans import default_workers, over_spans, worth_forking
 from engine.store import (DETAIL_COLUMNS, RESULT_COLUMNS, Store, checkpoint_row,
                           profile_digest)
@@ -163,7 +163,7 @@ def _score(rules: CompiledRuleset, source: Iterable, as_of: int) -> Iterator[_Pa
     in parts. The details of resumed leads are those after their saved state."""
     part = _Part()
     for lead_id, profile_text, digest, saved, rows in source:
-        profile = json.loads(profile_text)
+        profile = read_stored(profile_text)
         if saved is None:
             state = start(rules, profile)
             part.restarted += 1

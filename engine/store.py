@@ -391,8 +391,10 @@ class StoreInfo:
 class RunWriter:
     """Writes the parts of one run inside `Store.saving_run`'s transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, ruleset: int, run_id: int):
+    def __init__(self, conn: sqlite3.Connection, ruleset: int, run_id: int, replace: bool):
         self._conn, self._key, self.run_id = conn, ruleset, run_id
+        # A full run writes into emptied tables; an incremental one replaces the rows it redoes.
+        self._insert = "INSERT OR REPLACE" if replace else "INSERT"
         self.totals: dict[str, int] = {}  # `runs` columns known at the end: events, replayed...
 
     def add(self, results: list[tuple], details: dict[str, list[tuple]],
@@ -410,14 +412,16 @@ class RunWriter:
                 ((key, row[0], row[column]) for row in kept))
         self._conn.executemany("DELETE FROM sla WHERE ruleset = ? AND lead_id = ?",
                                ((key, row[0]) for row in kept))
-        for table, columns, rows in (
-                ("results", ("run_id", *RESULT_COLUMNS),
-                 ((self.run_id, *row) for row in results)),
-                *((t, DETAIL_COLUMNS[t], details.get(t, ())) for t in DETAIL_COLUMNS),
-                ("checkpoints", CHECKPOINT_COLUMNS, checkpoints)):
+        # The ruleset's and the run's numbers are written into the statements (both are
+        # integers this store made), so that the rows go to SQLite as they are.
+        for table, columns, fixed, rows in (
+                ("results", RESULT_COLUMNS, (key, self.run_id), results),
+                *((t, DETAIL_COLUMNS[t], (key,), details.get(t, ())) for t in DETAIL_COLUMNS),
+                ("checkpoints", CHECKPOINT_COLUMNS, (key,), checkpoints)):
+            names = ("ruleset", "run_id")[:len(fixed)] + columns
+            values = ", ".join([*map(str, map(int, fixed)), *"?" * len(columns)])
             self._conn.executemany(
-                f"INSERT OR REPLACE INTO {table} (ruleset, {', '.join(columns)}) "
-                f"VALUES (?, {', '.join('?' * len(columns))})", ((key, *row) for row in rows))
+                f"{self._insert} INTO {table} ({', '.join(names)}) VALUES ({values})", rows)
 
 
 class Store:
@@ -921,7 +925,7 @@ class Store:
             if full:
                 for table in ("results", *DETAIL_COLUMNS, "checkpoints"):
                     self._conn.execute(f"DELETE FROM {table} WHERE ruleset = ?", (key,))
-            writer = RunWriter(self._conn, key, run_id)
+            writer = RunWriter(self._conn, key, run_id, replace=not full)
             yield writer
             totals = "".join(f"{name} = ?, " for name in writer.totals)
             self._conn.execute(
