@@ -23,7 +23,7 @@ import attrs
 from engine.compiler import CompiledRuleset, RuleRef
 from engine.evaluate import (LeadResult, advance, checkpoint, finish, read_stored, resume,
                              start, usable)
-from engine.spans import default_workers, over_spans, worth_forking
+from engine.spans import default_workers, over_chunks, over_spans, split, worth_forking
 from engine.store import (DETAIL_COLUMNS, RESULT_COLUMNS, Store, checkpoint_row,
                           profile_digest)
 
@@ -105,10 +105,13 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
     workers = default_workers() if workers is None else workers
     tally = _Tally(old)
     with contextlib.ExitStack() as stack:
-        if not incremental and worth_forking(store, planned, workers):
-            parts = (part for parts in over_spans(store, _score_span, (rules, as_of), workers,
-                                                  stack)  # forks before writing
-                     for part in parts)
+        if worth_forking(store, planned, workers):  # forks before writing
+            if incremental:  # the leads to replay, in consecutive chunks
+                lists = over_chunks(store, _resume_chunk, (rules, as_of),
+                                    split(sorted(lead_ids), workers), workers, stack)
+            else:  # every lead, by lead_id ranges
+                lists = over_spans(store, _score_span, (rules, as_of), workers, stack)
+            parts = (part for parts in lists for part in parts)
         elif incremental:
             parts = _score(rules, store.resume_leads(rules.hash, lead_ids, rules.used, usable),
                            as_of)
@@ -206,6 +209,12 @@ class _Tally:
 def _score_span(store: Store, span: tuple, job: tuple) -> list[_Part]:
     rules, as_of = job
     return list(_score(rules, _fresh(store.scan_leads(types=rules.used, span=span)), as_of))
+
+
+def _resume_chunk(store: Store, lead_ids: list[str], job: tuple) -> list[_Part]:
+    rules, as_of = job
+    return list(_score(rules, store.resume_leads(rules.hash, lead_ids, rules.used, usable),
+                       as_of))
 
 
 def _changes(old: dict[str, tuple], results: list[tuple]) -> tuple[dict[str, int], int]:

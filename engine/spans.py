@@ -38,12 +38,25 @@ def over_spans(store: Store, work: Callable[[Store, tuple, object], object], job
     """`work(store, span, job)` for contiguous lead_id ranges (start, stop) covering every lead,
     in forked processes with a store of their own; the results in lead_id order. The processes
     are forked here, before the caller opens a write transaction, and end with `stack`."""
+    return over_chunks(store, work, job, store.lead_spans(workers * _CHUNKS_PER_WORKER),
+                       workers, stack)
+
+
+def over_chunks(store: Store, work: Callable[[Store, object, object], object], job: object,
+                chunks: list, workers: int, stack: contextlib.ExitStack) -> Iterator:
+    """`work(store, chunk, job)` for each of `chunks` (each picklable, e.g. some lead ids), as
+    `over_spans` does it; the results in the order of `chunks`."""
     global _JOB
-    spans = store.lead_spans(workers * _CHUNKS_PER_WORKER)
     _JOB = (store.path, work, job)
     stack.callback(_forget)
     pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
-    return pool.imap(_span, spans)
+    return pool.imap(_span, chunks)
+
+
+def split(items: list, workers: int) -> list[list]:
+    """`items` in order, cut into about equal consecutive chunks for `over_chunks`."""
+    parts = min(len(items), workers * _CHUNKS_PER_WORKER) or 1
+    return [items[len(items) * k // parts:len(items) * (k + 1) // parts] for k in range(parts)]
 
 
 def _forget() -> None:
@@ -51,7 +64,7 @@ def _forget() -> None:
     _JOB = None
 
 
-def _span(span: tuple[str | None, str | None]):
+def _span(chunk):
     path, work, job = _JOB
     with Store(path) as store:
-        return work(store, span, job)
+        return work(store, chunk, job)

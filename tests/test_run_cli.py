@@ -103,10 +103,19 @@ def results(db="crm.db"):
                 *(store.details(t, key) for t in ("stage_moves", "actions", "sla")))
 
 
-def test_run_is_full_then_incremental_and_equals_a_full_run(cwd):
+@pytest.fixture(params=["1", "2"])
+def workers(request, monkeypatch):
+    """--workers for `run`; with 2, the leads are split over two forked processes, in an
+    incremental run too, however few they are."""
+    monkeypatch.setattr("engine.spans.PARALLEL_LEADS", 1)
+    return request.param
+
+
+def test_run_is_full_then_incremental_and_equals_a_full_run(cwd, workers):
     (cwd / "first.csv").write_text("".join(open("events.csv").readlines()[:9]))
     ingest(("leads", "leads.csv"), ("events", "first.csv"))
-    first = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-03-01")
+    first = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-03-01",
+                   "--workers", workers)
     assert (first.exit_code, first.stderr) == (0, "")
     digest = hashlib.sha256(RULES.read_bytes()).hexdigest()[:12]
     assert first.stdout.splitlines()[:4] == [
@@ -116,7 +125,7 @@ def test_run_is_full_then_incremental_and_equals_a_full_run(cwd):
         "Changes:  first run of these rules on this store; 3 leads scored"]
     assert first.stdout.splitlines()[2].startswith("Run 1:    all 3 leads replayed; 7 events in ")
     ingest(("events", "events.csv"))  # the rest of L1's events, and L2, L3, L4
-    second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+    second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--workers", workers)
     lines = second.stdout.splitlines()
     # L1 resumes after e08; L2 and L3 had no events; L4 is new
     assert lines[2].startswith("Run 2:    4 of 4 leads replayed (3 resumed from their last "
@@ -132,7 +141,7 @@ def test_run_is_full_then_incremental_and_equals_a_full_run(cwd):
     assert incremental[0]["L1"]["score"] == 70 and incremental[0]["L2"]["disqualified"] == "student"
 
 
-def test_late_events_and_new_profiles_replay_a_lead_from_its_start(cwd):
+def test_late_events_and_new_profiles_replay_a_lead_from_its_start(cwd, workers):
     ingest(("leads", "leads.csv"), ("events", "events.csv"))
     invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
     # L1: a click before its last event; L3: a new title; L4: an event after its last one
@@ -142,7 +151,7 @@ def test_late_events_and_new_profiles_replay_a_lead_from_its_start(cwd):
         "x2,L4,webinar_signup,2026-03-31T08:00:00Z\n")
     (cwd / "title.csv").write_text("lead_id,title\nL3,CMO\n")
     ingest(("events", "late.csv"), ("leads", "title.csv"))
-    second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+    second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--workers", workers)
     assert second.stdout.splitlines()[2].startswith(
         "Run 2:    3 of 4 leads replayed (1 resumed from their last event): ")
     incremental = results()
@@ -152,7 +161,8 @@ def test_late_events_and_new_profiles_replay_a_lead_from_its_start(cwd):
         "L1": 100, "L2": 0, "L3": 40, "L4": 25}
 
 
-def test_what_the_last_runs_timers_did_after_a_checkpoint_is_undone_by_a_resumed_replay(cwd):
+def test_what_the_last_runs_timers_did_after_a_checkpoint_is_undone_by_a_resumed_replay(
+        cwd, workers):
     """Run 1 ends L1's quiet spells at its as-of time: -10 on 02-04 and the wake-up nurture on
     03-06, both after L1's checkpoint (its event of 01-05). A webinar of 02-20 comes later and
     is after the checkpoint, so run 2 resumes L1: the nurture is gone, the -10 stays."""
@@ -162,7 +172,8 @@ def test_what_the_last_runs_timers_did_after_a_checkpoint_is_undone_by_a_resumed
     invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-03-10")
     assert [a["value"] for a in results()[2]] == ["Wake-up nurture"]
     ingest(("events", "two.csv"))
-    second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-03-10")
+    second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-03-10",
+                    "--workers", workers)
     assert second.stdout.splitlines()[2].startswith(
         "Run 2:    1 of 3 leads replayed (1 resumed from their last event): ")
     incremental = results()
