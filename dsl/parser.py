@@ -42,13 +42,15 @@ def _lark() -> Lark:
     grammar = GRAMMAR.read_text(encoding="utf-8")
     return Lark(grammar, source_path=str(GRAMMAR), parser="lalr", start="start",
                 propagate_positions=True, maybe_placeholders=True,
-                cache=parser_cache(grammar) or False)
+                cache=parser_cache(grammar, GRAMMAR) or False)
 
 
-def parser_cache(grammar: str) -> str | None:
+def parser_cache(grammar: str, path: Path) -> str | None:
     """Where the parser tables of this grammar are cached: in the user's own cache directory,
-    never a shared temporary one (Lark loads the file with pickle, which runs code). None when
-    there is no such directory, or it cannot be made; or when LEADRULES_NO_CACHE is set."""
+    never a shared temporary one (Lark loads the file with pickle, which runs code). One file
+    per grammar text and place, because Lark's check covers the place too: two installs
+    sharing one file would build it in turn. None when there is no such directory, or it
+    cannot be made; or when LEADRULES_NO_CACHE is set."""
     if os.environ.get("LEADRULES_NO_CACHE"):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or (
@@ -59,7 +61,7 @@ def parser_cache(grammar: str) -> str | None:
         folder.mkdir(parents=True, exist_ok=True)
     except (OSError, RuntimeError):  # RuntimeError: no home directory
         return None
-    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+    digest = hashlib.sha256(f"{path}\0{grammar}".encode("utf-8")).hexdigest()[:16]
     return str(folder / f"grammar-{digest}-lark{lark.__version__}.cache")
 
 
