@@ -329,6 +329,14 @@ class _ConditionCompiler:
                 value = get(s)
                 return value is not None and ((value in allowed) != negated)
             return member_builtin
+        if read is to_text:  # a property or an undeclared field: text as it is, mostly
+
+            def member_text(s):
+                value = get(s)
+                if value.__class__ is not str:
+                    value = to_text(value)
+                return bool(value) and ((value in allowed) != negated)  # "" is missing
+            return member_text
         careful = self.noting(node, read)
 
         def member(s):
@@ -340,6 +348,11 @@ class _ConditionCompiler:
         get, text = self.getter(node.left), str(_plain(node.value))
         test = {"contains": lambda v: text in v, "starts with": lambda v: v.startswith(text),
                 "ends with": lambda v: v.endswith(text)}[node.op]
+        if self.read_already(node.left, to_text):  # a text field: read as text at the start
+            field = node.left.path[0]
+            if node.op == "contains":  # disqualify lines on titles, without a call per test
+                return lambda s: (value := s.profile[field]) is not None and text in value
+            return lambda s: (value := s.profile[field]) is not None and test(value)
 
         def match(s):
             value = to_text(get(s))

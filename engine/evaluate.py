@@ -322,8 +322,9 @@ class LeadState:
         elif kind in rules.bant_resets:
             self.bant = {}
             self.version += 1
-        if acting or not rules.static_disqualify or self._may_move(kind):
-            self._settle(kind, event_id, acting)
+        moving = self._may_move(kind)
+        if moving or acting or not rules.static_disqualify:
+            self._settle(kind, event_id, acting, moving)
         elif self.notes:
             self._flush_notes(ts)
 
@@ -345,12 +346,14 @@ class LeadState:
             self.notes.add(f"bant.{name}: {raw!r} is not true or false, so it counts as false")
         return value is True
 
-    def _settle(self, kind: str | None, cause: str | QuietCause, acting: list[ActionSpec]) -> None:
-        """The end of a step: disqualification, stage moves, then the actions."""
+    def _settle(self, kind: str | None, cause: str | QuietCause, acting: list[ActionSpec],
+                moving: bool | None = None) -> None:
+        """The end of a step: disqualification, stage moves, then the actions. `moving`: what
+        `_may_move` said before this step's end, when the caller asked it (None: not asked)."""
         if not self.rules.static_disqualify and self.disqualify(cause):
             self._flush_notes(self.now)
             return
-        entered = self._move_stages(kind, cause)
+        entered = self._move_stages(kind, cause, moving) if moving is not False else []
         for action in acting:
             self._act(action, None, cause)
         for stage in entered:
@@ -372,9 +375,11 @@ class LeadState:
         self.stage, self.disqualified = DISQUALIFIED, found.value
         return True
 
-    def _move_stages(self, kind: str | None, cause: str | QuietCause) -> list[str]:
+    def _move_stages(self, kind: str | None, cause: str | QuietCause,
+                     may: bool | None = None) -> list[str]:
         """Take the first move out of the current stage that holds, then again from the new
-        stage; no stage is entered twice in one step. Returns the stages entered."""
+        stage; no stage is entered twice in one step. Returns the stages entered. `may`: True
+        when `_may_move` held for the current stage already."""
         entered: list[str] = []
         visited = {self.stage}
         by_stage = self.rules.moves
@@ -385,7 +390,9 @@ class LeadState:
             # Nothing can hold when no move reacts to this event and what the conditions read
             # has not changed since they last failed in this stage.
             key = (self.stage, self.version if out.dynamic else 0)
-            if not self._may_move(kind):
+            if may:
+                may = False  # only for the first stage
+            elif not self._may_move(kind):
                 return entered
             move, blocked = None, False
             for m in out.moves:
@@ -490,8 +497,9 @@ class LeadState:
         cause = QuietCause(self.last_activity)
         if rule.points is not None:
             self.add_points(rule.points, rule.rule, cause)
-        if rule.actions or not self.rules.static_disqualify or self._may_move(None):
-            self._settle(None, cause, list(rule.actions))
+        moving = self._may_move(None)
+        if moving or rule.actions or not self.rules.static_disqualify:
+            self._settle(None, cause, list(rule.actions), moving)
 
     def _sla_due(self, sla: list) -> None:
         if sla[3] == "pending":
@@ -769,11 +777,12 @@ def finish(state: LeadState, lead_id: str, as_of: int, later: int | None) -> Lea
         state.fire_timers(as_of)
     state.now = as_of
     state.props = {}
-    because = {"grade": state.grade_line(), "band": _first_line(rules.bands, state)}
-    state._band = because["band"]  # label lines reading `priority` need it once more
-    because["label"] = _first_line(rules.labels, state)
-    grade, band, label = (None if because[n] is None else because[n].value
-                          for n in ("grade", "band", "label"))
+    grade_line, band_line = state.grade_line(), _first_line(rules.bands, state)
+    state._band = band_line  # label lines reading `priority` need it once more
+    label_line = _first_line(rules.labels, state)
+    grade = None if grade_line is None else grade_line.value
+    band = None if band_line is None else band_line.value
+    label = None if label_line is None else label_line.value
     if state.history is not None:
         state._flush_notes(as_of)
     next_due = later if state.disqualified is None else None
@@ -789,6 +798,9 @@ def finish(state: LeadState, lead_id: str, as_of: int, later: int | None) -> Lea
         priority=_priority(grade, band), label=label,
         stage=state.stage, disqualified=state.disqualified, owner=state.owner, sla=latest_sla,
         bant=dict(state.bant), events=state.applied, moves=tuple(state.moves),
-        actions=tuple(state.actions), slas=tuple(_sla_outcome(s) for s in state.slas),
+        actions=tuple(state.actions),
+        slas=tuple(map(_sla_outcome, state.slas)) if state.slas else (),
         next_due=next_due, earlier=state.earlier, history=tuple(state.history or ()),
-        because={k: v for k, v in because.items() if v is not None})
+        because={name: line for name, line in (
+            ("grade", grade_line), ("band", band_line), ("label", label_line))
+            if line is not None})

@@ -219,3 +219,26 @@ def test_date_fields_compare_with_dates():
     fits = [evaluate(rules, "L", {"signup": value}, [], AS_OF).fit
             for value in ("2026-05-31", "2026-06-01", "2026-05-31T23:00:00Z", "soon", None)]
     assert fits == [5, 0, 5, 0, 0]
+
+
+@pytest.mark.parametrize("condition, props, holds", [
+    ('topic in ["pricing"]', {"topic": "pricing"}, True),
+    ('topic in ["pricing"]', {"topic": "Pricing"}, False),  # text compares case and all
+    ('topic in ["pricing"]', {"topic": ""}, False),  # empty is missing
+    ('topic in ["pricing"]', {}, False),
+    ('topic not in ["pricing"]', {"topic": "blog"}, True),
+    ('topic not in ["pricing"]', {"topic": ""}, False),  # missing is in no list, nor out of one
+    ('topic not in ["pricing"]', {}, False),
+    ('code in ["7", "x"]', {"code": 7}, True),  # a JSON number, read as its text
+    # title is a field: read from the profile (here "Werkstudent"), not from the event
+    ('title contains "student"', {"title": "x"}, True),
+    ('title contains "Student"', {}, False),  # text compares case and all
+    ('title ends with "student"', {}, True),
+])
+def test_text_lists_and_matches_on_properties_and_fields(condition, props, holds):
+    rules = compile_ruleset(dsl.analyze(
+        "events visit\nfields title: text\n"
+        f"when visit where {condition} then +10\n", "t.rules").raise_for_errors())
+    event = Event("e1", "L1", "visit", parse_timestamp("2026-01-01"), props)
+    profile = {"title": "Werkstudent"}
+    assert evaluate(rules, "L1", profile, [event], AS_OF).score == (10 if holds else 0)
