@@ -232,15 +232,101 @@ def _floor_score(s) -> int:
     return math.floor(s.score)
 
 
+# Built-ins a condition can read without a call through a getter, as Python source over the
+# state `s`; those that may be None (no grade line holds, say) are marked.
+_INLINE_BUILTINS = {"fit": ("s.fit", False), "stage": ("s.stage", False),
+                    "grade": ("s.grade()", True), "band": ("s.band()", True),
+                    "priority": ("s.priority()", True)}
+_NUMBER_BUILTINS = frozenset({"score", "fit", "band"})
+_TEXT_BUILTINS = frozenset({"stage", "grade", "priority"})  # str or None, never ""
+_SOURCE_OPS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_BANT_SOURCE = {
+    "all": "(_b := s.bant).get('budget') is True and _b.get('authority') is True "
+           "and _b.get('need') is True and _b.get('timeline') is True",
+    **{flag: f"s.bant.get({flag!r}) is True" for flag in ("budget", "authority", "need",
+                                                          "timeline")},
+}
+
+
 class _ConditionCompiler:
-    """One closure per condition node; names resolved once, here."""
+    """A condition becomes one Python function, made once per rule. The common parts (the
+    score, fit, grade, band, stage, BANT, profile fields read at the start) are written out as
+    Python source, so that a test is one call, not one per node; the other parts (event
+    properties, the clock, text read from a value) are closures, called from that source."""
 
     def __init__(self, scope: Scope, ruleset: ast.Ruleset, decays: bool, counted: dict):
         self.scope, self.ruleset, self.counted = scope, ruleset, counted
+        self.decays = decays
         self.score = _floor_score if decays else _BUILTINS["score"]
+        self.names: dict[str, object] = {}  # what the source refers to, by generated name
 
-    def __call__(self, node) -> Predicate:
+    def __call__(self, node, params: str = "s") -> Predicate:
+        """The predicate of a condition, taking `params` (the state is `s`)."""
+        source = self.source(node)
+        if params == "s" and source == "_c0(s)":  # one closure: itself, not a call around it
+            return self.names["_c0"]
+        return eval(f"lambda {params}: {source}", self.names)  # noqa: S307 (our own source)
+
+    def closure(self, node) -> Predicate:
         return getattr(self, type(node).__name__)(node)
+
+    def name(self, value: object, prefix: str = "_c") -> str:
+        """A generated name for a value the source refers to."""
+        name = f"{prefix}{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def source(self, node) -> str:
+        """Python source for `node`, with the meaning of its closure, as a bool."""
+        if isinstance(node, (ast.And, ast.Or)):
+            joiner = " and " if isinstance(node, ast.And) else " or "
+            return "(" + joiner.join(self.source(item) for item in node.items) + ")"
+        if isinstance(node, ast.Not):
+            return f"(not {self.source(node.item)})"
+        written = self.written(node)
+        return written if written is not None else f"{self.name(self.closure(node))}(s)"
+
+    def written(self, node) -> str | None:
+        """Source for the leaves that read a built-in or a profile field; None for the rest."""
+        if isinstance(node, ast.Truthy):
+            path = node.ref.path
+            if len(path) == 2 and path[0] == "bant" and path[1] in _BANT_SOURCE:
+                return f"({_BANT_SOURCE[path[1]]})"
+            return None
+        if not isinstance(node, (ast.Compare, ast.InList)):
+            return None
+        left = node.left
+        if not isinstance(left, ast.Ref) or len(left.path) != 1:
+            return None
+        head = left.path[0]
+        values = [_plain(node.right)] if isinstance(node, ast.Compare) else \
+            [_plain(v) for v in node.values]
+        read = _reader(values)
+        field = self.read_already(left, read)
+        if field:
+            value, maybe_none = f"s.profile[{head!r}]", True
+        elif head == "score" and head not in self.scope.fields:
+            value = "_floor(s.score)" if self.decays else "s.score"
+            maybe_none = False
+            self.names["_floor"] = math.floor
+        elif head in _INLINE_BUILTINS and head not in self.scope.fields:
+            value, maybe_none = _INLINE_BUILTINS[head]
+        else:
+            return None
+        if not field and head in _NUMBER_BUILTINS and read is not to_number:
+            return None  # `band = "2"`: text against a number, left to the closure
+        if not field and head in _TEXT_BUILTINS and read is not to_text:
+            return None
+        if isinstance(node, ast.Compare):
+            rhs = str(values[0]) if read is to_text else values[0]
+            test = f"{{}} {_SOURCE_OPS[node.op]} {self.name(rhs)}"
+        else:
+            allowed = frozenset(str(v) if read is to_text else v for v in values)
+            test = f"{{}} {'not in' if node.negated else 'in'} {self.name(allowed, '_a')}"
+        if not maybe_none:
+            return f"({test.format(value)})"
+        var = self.name(None, "_v")  # a local of the lambda (its entry in names is unused)
+        return f"(({var} := {value}) is not None and {test.format(var)})"
 
     def getter(self, ref) -> Getter:
         if isinstance(ref, ast.DaysInStage):
@@ -368,21 +454,21 @@ class _ConditionCompiler:
         return lambda s: to_bool(get(s)) is True
 
     def And(self, node: ast.And) -> Predicate:
-        parts = tuple(self(item) for item in node.items)
+        parts = tuple(self.closure(item) for item in node.items)
         if len(parts) == 2:  # the common case, without a generator per test
             first, second = parts
             return lambda s: first(s) and second(s)
         return lambda s: all(p(s) for p in parts)
 
     def Or(self, node: ast.Or) -> Predicate:
-        parts = tuple(self(item) for item in node.items)
+        parts = tuple(self.closure(item) for item in node.items)
         if len(parts) == 2:
             first, second = parts
             return lambda s: first(s) or second(s)
         return lambda s: any(p(s) for p in parts)
 
     def Not(self, node: ast.Not) -> Predicate:
-        inner = self(node.item)
+        inner = self.closure(node.item)
         return lambda s: not inner(s)
 
 
@@ -392,12 +478,15 @@ def _is_value(left) -> bool:
 
 
 def compile_condition(node, scope: Scope, ruleset: ast.Ruleset | None = None,
-                      decays: bool = False, counted: dict | None = None) -> Predicate | None:
-    """A predicate over the evaluation state, or None for a missing condition."""
+                      decays: bool = False, counted: dict | None = None,
+                      params: str = "s") -> Predicate | None:
+    """A predicate over the evaluation state, or None for a missing condition. `params`: the
+    predicate's parameters, of which the state is `s` (a move trigger also takes the event)."""
     if node is None:
         return None
     ruleset = ruleset if ruleset is not None else ast.Ruleset(())
-    return _ConditionCompiler(scope, ruleset, decays, {} if counted is None else counted)(node)
+    compiler = _ConditionCompiler(scope, ruleset, decays, {} if counted is None else counted)
+    return compiler(node, params)
 
 
 _CLOCK = (ast.DaysInStage, ast.DaysSinceActivity, ast.CountWithin)
@@ -438,17 +527,17 @@ class _Compiler:
         self.refs.setdefault(ref, None)
         return ref
 
-    def cond(self, node) -> Predicate | None:
-        return compile_condition(node, self.scope, self.ruleset, self.decays, self.counted)
+    def cond(self, node, params: str = "s") -> Predicate | None:
+        return compile_condition(node, self.scope, self.ruleset, self.decays, self.counted,
+                                 params)
 
     def actions(self, node) -> tuple[ActionSpec, ...]:
         return tuple(ActionSpec(a.kind, a.text, self.ref(node)) for a in node.actions)
 
     def trigger(self, trigger) -> Callable[[object, str | None], bool]:
         """A move trigger as `f(state, event_type) -> bool`; event_type is None for a timer."""
-        if isinstance(trigger, ast.OnCondition):
-            cond = self.cond(trigger.cond)
-            return lambda s, event_type: cond(s)
+        if isinstance(trigger, ast.OnCondition):  # the condition itself, taking the event too
+            return self.cond(trigger.cond, params="s, event_type")
         if isinstance(trigger, ast.OnActivity):
             activity = self.activity
             return lambda s, event_type: event_type in activity
