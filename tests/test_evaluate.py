@@ -242,3 +242,19 @@ def test_text_lists_and_matches_on_properties_and_fields(condition, props, holds
     event = Event("e1", "L1", "visit", parse_timestamp("2026-01-01"), props)
     profile = {"title": "Werkstudent"}
     assert evaluate(rules, "L1", profile, [event], AS_OF).score == (10 if holds else 0)
+
+
+def test_a_disqualify_line_reading_a_count_is_tried_on_the_profile_before_any_event():
+    """It used to stop the replay with a TypeError: there is no `now` before the first event,
+    and no event in any window either."""
+    rules = compile_ruleset(dsl.analyze(
+        "events visit\nwhen visit then +5\n"
+        'disqualify "bot" if count visit within 1 days >= 2\n', "t.rules").raise_for_errors())
+
+    def visit(n, when):
+        return Event(f"e{n}", "L1", "visit", parse_timestamp(when))
+    assert run(rules, []).disqualified is None
+    apart = run(rules, [visit(1, "2026-01-01T12:00:00Z"), visit(2, "2026-01-03T12:00:00Z")])
+    assert (apart.score, apart.disqualified) == (10, None)
+    close = run(rules, [visit(1, "2026-01-01T12:00:00Z"), visit(2, "2026-01-01T13:00:00Z")])
+    assert (close.stage, close.disqualified) == ("Disqualified", "bot")
