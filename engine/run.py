@@ -116,7 +116,7 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
             parts = _score(rules, store.resume_leads(rules.hash, lead_ids, rules.used, usable),
                            as_of)
         else:
-            parts = _score(rules, _fresh(store.scan_leads(types=rules.used)), as_of)
+            parts = _score(rules, _fresh(store.scan_leads(types=rules.used)), as_of, full=True)
         with store.saving_run(
                 {"ruleset_name": rules.name, "ruleset_path": rules.path,
                  "ruleset_hash": rules.hash, "as_of": as_of, "data_version": data_version,
@@ -161,9 +161,15 @@ class _Part:
 _PART_LEADS = 1000  # leads per part: the progress bar's step, and what is held in memory
 
 
-def _score(rules: CompiledRuleset, source: Iterable, as_of: int) -> Iterator[_Part]:
+def _score(rules: CompiledRuleset, source: Iterable, as_of: int, full: bool = False
+           ) -> Iterator[_Part]:
     """Replay each (lead_id, profile JSON, its digest, saved state or None, rows) of `source`,
-    in parts. The details of resumed leads are those after their saved state."""
+    in parts. The details of resumed leads are those after their saved state.
+
+    A full run (`full`, into emptied tables) saves no checkpoint for a lead that applied no
+    event, a third of the sample's leads: replaying it from its start is what resuming it would
+    do. An incremental run saves every one, replacing the lead's earlier one: left in place, an
+    earlier checkpoint could be resumed later with stage moves that are no longer stored."""
     part = _Part()
     for lead_id, profile_text, digest, saved, rows in source:
         profile = read_stored(profile_text)
@@ -174,7 +180,8 @@ def _score(rules: CompiledRuleset, source: Iterable, as_of: int) -> Iterator[_Pa
             state = resume(rules, profile, saved)
         before = state.applied
         later = advance(state, rows, as_of)
-        part.checkpoints.append(checkpoint_row(lead_id, digest, checkpoint(state)))
+        if state.applied or not full:
+            part.checkpoints.append(checkpoint_row(lead_id, digest, checkpoint(state)))
         part.kept.append((lead_id, *state.earlier))
         result = finish(state, lead_id, as_of, later)
         part.results.append(result_row(result))
@@ -208,7 +215,8 @@ class _Tally:
 
 def _score_span(store: Store, span: tuple, job: tuple) -> list[_Part]:
     rules, as_of = job
-    return list(_score(rules, _fresh(store.scan_leads(types=rules.used, span=span)), as_of))
+    return list(_score(rules, _fresh(store.scan_leads(types=rules.used, span=span)), as_of,
+                       full=True))
 
 
 def _resume_chunk(store: Store, lead_ids: list[str], job: tuple) -> list[_Part]:

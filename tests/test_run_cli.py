@@ -111,6 +111,12 @@ def workers(request, monkeypatch):
     return request.param
 
 
+def checkpointed() -> list[str]:
+    with Store("crm.db") as store:
+        return [lead for (lead,) in store._conn.execute(
+            "SELECT lead_id FROM checkpoints ORDER BY lead_id")]
+
+
 def test_run_is_full_then_incremental_and_equals_a_full_run(cwd, workers):
     (cwd / "first.csv").write_text("".join(open("events.csv").readlines()[:9]))
     ingest(("leads", "leads.csv"), ("events", "first.csv"))
@@ -124,16 +130,19 @@ def test_run_is_full_then_incremental_and_equals_a_full_run(cwd, workers):
         first.stdout.splitlines()[2],
         "Changes:  first run of these rules on this store; 3 leads scored"]
     assert first.stdout.splitlines()[2].startswith("Run 1:    all 3 leads replayed; 7 events in ")
+    assert checkpointed() == ["L1"]  # a full run saves none for leads that applied no event
     ingest(("events", "events.csv"))  # the rest of L1's events, and L2, L3, L4
     second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--workers", workers)
     lines = second.stdout.splitlines()
-    # L1 resumes after e08; L2 and L3 had no events; L4 is new
-    assert lines[2].startswith("Run 2:    4 of 4 leads replayed (3 resumed from their last "
+    # L1 resumes after e08; L2 and L3 applied no event in run 1, which saved no checkpoint for
+    # them, so they replay from their start, as L4 (new) does
+    assert lines[2].startswith("Run 2:    4 of 4 leads replayed (1 resumed from their last "
                                "event): those with new events, a new profile, or a timer due; ")
     # L1: owner and SLA (it went to SalesLead and back); L3: its first events; L4 is new
     assert lines[3] == ("Changes:  since run 1: 2 leads changed (score 1, band 1, priority 1, "
                         "stage 1, owner 1, sla 1), 1 new")
     incremental = results()
+    assert checkpointed() == ["L1", "L2", "L3", "L4"]  # an incremental run replaces each one
     again = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
     assert again.stdout.splitlines()[2].startswith("Run 3:    0 of 4 leads replayed")
     assert invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--full").exit_code == 0
