@@ -29,15 +29,15 @@ class RuleRef:
     path: str
     line: int
     text: str
+    # `line N: TEXT`, as explanations show a rule and runs store it: made once, because a run
+    # stores it with every stage move and action
+    label: str = attrs.field(init=False, eq=False, repr=False,
+                             default=attrs.Factory(lambda self: f"line {self.line}: {self.text}",
+                                                   takes_self=True))
 
     @property
     def id(self) -> str:
         return f"{self.path}:{self.line}"
-
-    @property
-    def label(self) -> str:
-        """`line N: TEXT`, as explanations show a rule and runs store it."""
-        return f"line {self.line}: {self.text}"
 
 
 @attrs.frozen

@@ -14,7 +14,7 @@ import json
 import math
 from bisect import bisect_right
 from decimal import Decimal
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -354,14 +354,16 @@ class LeadState:
         """The end of a step: disqualification, stage moves, then the actions. `moving`: what
         `_may_move` said before this step's end, when the caller asked it (None: not asked)."""
         if not self.rules.static_disqualify and self.disqualify(cause):
-            self._flush_notes(self.now)
+            if self.notes:
+                self._flush_notes(self.now)
             return
-        entered = self._move_stages(kind, cause, moving) if moving is not False else []
+        entered = self._move_stages(kind, cause, moving) if moving is not False else ()
         for action in acting:
             self._act(action, None, cause)
         for stage in entered:
             self._enter(stage, cause)
-        self._flush_notes(self.now)
+        if self.notes:
+            self._flush_notes(self.now)
 
     def disqualify(self, cause: str | QuietCause) -> bool:
         """Move the lead to Disqualified when a disqualify rule holds."""
@@ -379,12 +381,12 @@ class LeadState:
         return True
 
     def _move_stages(self, kind: str | None, cause: str | QuietCause,
-                     may: bool | None = None) -> list[str]:
+                     may: bool | None = None) -> Sequence[str]:
         """Take the first move out of the current stage that holds, then again from the new
         stage; no stage is entered twice in one step. Returns the stages entered. `may`: True
         when `_may_move` held for the current stage already."""
-        entered: list[str] = []
-        visited = {self.stage}
+        entered: list[str] = []  # with `first`, the stages this step has been in
+        first = self.stage
         by_stage = self.rules.moves
         while True:
             out = by_stage.get(self.stage)
@@ -399,7 +401,7 @@ class LeadState:
                 return entered
             move, blocked = None, False
             for m in out.moves:
-                if m.target in visited:
+                if m.target == first or m.target in entered:
                     blocked = True  # may hold at a later step, so nothing is cached
                 elif m.trigger(self, kind):
                     move = m
@@ -415,7 +417,6 @@ class LeadState:
             self._leave_stage(cause)
             self.stage, self.entered_at = move.target, self.now
             entered.append(move.target)
-            visited.add(move.target)
 
     def _enter(self, stage: str, cause: str | QuietCause) -> None:
         """The actions of entering a stage, and the SLAs it starts."""

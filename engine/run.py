@@ -50,9 +50,17 @@ class RunReport:
     seconds: float
 
 
+_BANT_TEXTS: dict[tuple, str] = {}  # BANT flags -> their stored JSON: a few dozen at most
+
+
 def result_row(result: LeadResult) -> tuple:
     """The stored columns of one lead's result, in RESULT_COLUMNS order."""
-    bant = json.dumps(dict(result.bant), sort_keys=True) if result.bant else None
+    bant = None
+    if result.bant:
+        flags = tuple(result.bant.items())
+        bant = _BANT_TEXTS.get(flags)
+        if bant is None:
+            bant = _BANT_TEXTS[flags] = json.dumps(dict(result.bant), sort_keys=True)
     return (result.lead_id, result.score, result.fit, result.grade, result.band, result.priority,
             result.stage, result.disqualified, result.owner, result.label, result.sla, bant,
             result.events, result.next_due)
