@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Mapping
 
 import attrs
@@ -44,13 +43,25 @@ def parse_timestamp(text: str) -> int:
     return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
 
 
+# For format_timestamp: the date part of days already seen, and every "HH:MM" and ":SS". A run
+# writes the time of each quiet spell into the stage moves and actions it causes; building the
+# text from these is a third of the time of strftime.
+_DAYS: dict[int, str] = {}
+_MINUTES = tuple(f"{h:02d}:{m:02d}" for h in range(24) for m in range(60))
+_SECONDS = tuple(f":{s:02d}" for s in range(60))
+
+
 def format_timestamp(micros: int) -> str:
     """The canonical text of a stored timestamp: ISO 8601 in UTC with a Z."""
     seconds, rest = divmod(micros, MICROS)
-    if seconds >= 0:  # time.gmtime is 2.6 times as fast as datetime, and some platforms'
-        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))  # reject < 1970
-    else:
-        text = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    day, second = divmod(seconds, 86_400)  # floored: the time of day is never negative
+    date_text = _DAYS.get(day)
+    if date_text is None:
+        if len(_DAYS) >= 4096:
+            _DAYS.clear()
+        date_text = _DAYS[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+    minute, second = divmod(second, 60)
+    text = date_text + _MINUTES[minute] + _SECONDS[second]
     if rest:
         text += f".{rest:06d}".rstrip("0")
     return text + "Z"

@@ -3,12 +3,14 @@ rejects stored beside the good rows, batches, resuming."""
 
 import gzip
 import io
+import random
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from dsl.errors import UsageError
 from engine.errors import InputErrors, Reject
-from engine.events import Event
+from engine.events import Event, format_timestamp, parse_timestamp
 from engine.ingest import ingest, read_events, read_leads
 from engine.store import Store, StoreCounts
 
@@ -394,3 +396,27 @@ def test_truncated_gzip_is_unusable_input(tmp_path):
         read_events(path)
     assert str(info.value) == (f"{path}: cannot read: the gzip data ends early "
                                "(the file is truncated)")
+
+
+@pytest.mark.parametrize("micros, text", [
+    (0, "1970-01-01T00:00:00Z"),
+    (-1, "1969-12-31T23:59:59.999999Z"),
+    (T0, "2026-03-14T09:21:05Z"),
+    (T0 + 250_000, "2026-03-14T09:21:05.25Z"),
+    (DAY0 - 1_000_000, "2026-03-13T23:59:59Z"),
+    (parse_timestamp("2024-02-29T23:59:59.000001Z"), "2024-02-29T23:59:59.000001Z"),
+])
+def test_timestamps_are_written_back_in_one_form(micros, text):
+    assert format_timestamp(micros) == text
+
+
+def test_writing_a_timestamp_agrees_with_datetime_everywhere():
+    rng = random.Random(7)
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    for _ in range(20_000):
+        micros = rng.randint(-10**16, 10**17)
+        moment = epoch + timedelta(microseconds=micros)
+        fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
+        expected = moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+        assert format_timestamp(micros) == expected
+        assert parse_timestamp(expected) == micros
