@@ -309,8 +309,8 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
       leadrules ingest --events export.jsonl.gz --rejects rejects.csv
       zcat events.csv.gz | leadrules ingest --events - --max-rejects 100
     """
-    # Imported here, not at the top, as for the other commands that need them: the commands
-    # that do not start faster.
+    # Imported here, not at the top (as in demo, sample, dry-run and explain), so that the
+    # commands that do not need them start faster.
     from engine.ingest import field_types, ingest
 
     if rejects_file is not None and not rejects_file.resolve().parent.is_dir():

@@ -180,7 +180,7 @@ class CompiledRuleset:
     static_disqualify: bool  # disqualify rules read only the profile: checked before events
     timed_classes: bool  # grade, band or label read the clock (`days ...`, `count ... within`)
     # engine.evaluate's step function for each event type, written for these rules on first use
-    steps: dict = attrs.field(factory=dict, eq=False, repr=False)
+    steps: dict = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     @property
     def first_stage(self) -> str:
