@@ -8,6 +8,7 @@ import functools
 import hashlib
 import os
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,7 +63,26 @@ def parser_cache(grammar: str, path: Path) -> str | None:
     except (OSError, RuntimeError):  # RuntimeError: no home directory
         return None
     digest = hashlib.sha256(f"{path}\0{grammar}".encode("utf-8")).hexdigest()[:16]
-    return str(folder / f"grammar-{digest}-lark{lark.__version__}.cache")
+    cache = folder / f"grammar-{digest}-lark{lark.__version__}.cache"
+    if not cache.exists():  # a new install or version: the time to forget old ones
+        _forget_stale(folder)
+    return str(cache)
+
+
+STALE_DAYS = 30
+
+
+def _forget_stale(folder: Path) -> None:
+    """Delete the cached parsers not read (nor written) for STALE_DAYS days, so that old
+    versions and removed virtualenvs leave nothing behind. Where reading does not touch a
+    file (noatime), one in use may go too, and its next start builds it again."""
+    cutoff = time.time() - STALE_DAYS * 86_400
+    for old in folder.glob("grammar-*.cache"):
+        try:
+            if max(old.stat().st_atime, old.stat().st_mtime) < cutoff:
+                old.unlink()
+        except OSError:  # gone already, or not ours to delete
+            pass
 
 
 @attrs.frozen

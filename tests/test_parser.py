@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -216,3 +217,19 @@ def test_no_cache_when_leadrules_no_cache_is_set_or_the_directory_cannot_be_made
     blocked = tmp_path / "a-file"
     blocked.write_text("")
     assert _parse_in_child(blocked) == ("47", "")  # a file where the directory would be
+
+
+def test_a_new_install_forgets_cached_parsers_unused_for_30_days(tmp_path):
+    folder = tmp_path / "leadrules"
+    folder.mkdir()
+    stale = folder / "grammar-0123-lark1.0.cache"
+    recent = folder / "grammar-4567-lark1.0.cache"
+    other = folder / "notes.txt"  # not a cached parser: never deleted
+    month_ago = time.time() - 31 * 86_400
+    for path in (stale, recent, other):
+        path.write_text("x")
+    os.utime(stale, (month_ago, month_ago))
+    os.utime(other, (month_ago, month_ago))
+    assert _parse_in_child(tmp_path) == ("47", "")
+    assert (stale.exists(), recent.exists(), other.exists()) == (False, True, True)
+    assert len(list(folder.glob("grammar-*.cache"))) == 2  # the recent one, and this one's
