@@ -471,27 +471,25 @@ class LeadState:
             return NEVER
         return self.last_activity + quiet[self.quiet_next].quiet + 1
 
-    def _schedule(self) -> None:
-        self.next_key = min(self._quiet_key(), self.timers[0][0] if self.timers else NEVER)
-
     def fire_timers(self, until: int) -> None:
         """Fire, in time order, every timer due at or before `until`."""
-        while self.disqualified is None:
+        while True:
             quiet_key = self._quiet_key()
-            heap_key = self.timers[0][0] if self.timers else NEVER
-            if min(quiet_key, heap_key) > until:
-                break
+            timers = self.timers
+            heap_key = timers[0][0] if timers else NEVER
+            if self.disqualified is not None or (quiet_key > until and heap_key > until):
+                self.next_key = quiet_key if quiet_key < heap_key else heap_key
+                return
             if quiet_key <= heap_key:
                 self._quiet_spell()
             else:
-                key, _, kind, payload = heapq.heappop(self.timers)
+                key, _, kind, payload = heapq.heappop(timers)
                 if kind == _SLA:
                     self._sla_due(payload)
                 elif kind == _EXPIRE:
                     self._expire(key, *payload)
                 else:
                     self._decay(key, *payload)
-        self._schedule()
 
     def _quiet_spell(self) -> None:
         rule = self.rules.quiet[self.quiet_next]
