@@ -334,9 +334,13 @@ class LeadState:
     def _may_move(self, kind: str | None) -> bool:
         """Whether a move out of the current stage can hold after this step (see StageMoves)."""
         out = self.rules.moves.get(self.stage)
-        return out is not None and (
-            kind in out.triggers or out.volatile
-            or self.checked != (self.stage, self.version if out.dynamic else 0))
+        if out is None:
+            return False
+        if kind in out.triggers or out.volatile:
+            return True
+        checked = self.checked  # compared in place: this runs at nearly every step
+        return (checked is None or checked[0] != self.stage
+                or checked[1] != (self.version if out.dynamic else 0))
 
     def _all_props(self) -> Mapping[str, str]:
         self.props = _props(self.props)
@@ -394,7 +398,6 @@ class LeadState:
                 return entered
             # Nothing can hold when no move reacts to this event and what the conditions read
             # has not changed since they last failed in this stage.
-            key = (self.stage, self.version if out.dynamic else 0)
             if may:
                 may = False  # only for the first stage
             elif not self._may_move(kind):
@@ -408,7 +411,7 @@ class LeadState:
                     break
             if move is None:
                 if not blocked:
-                    self.checked = key
+                    self.checked = (self.stage, self.version if out.dynamic else 0)
                 return entered
             self.moves.append(StageChange(self.now, self.stage, move.target, move.rule,
                                           _text(cause)))
