@@ -7,7 +7,7 @@ import math
 import operator
 from datetime import date
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, Mapping
 
 import attrs
 
@@ -181,10 +181,30 @@ class CompiledRuleset:
     timed_classes: bool  # grade, band or label read the clock (`days ...`, `count ... within`)
     # engine.evaluate's step function for each event type, written for these rules on first use
     steps: dict = attrs.field(init=False, factory=dict, eq=False, repr=False)
+    # a profile's declared fields, each read as declared: {name: read(profile.get(name))}
+    read_profile: Callable[[Mapping], dict] = attrs.field(
+        init=False, eq=False, repr=False,
+        default=attrs.Factory(lambda self: _profile_reader(self.fields), takes_self=True))
 
     @property
     def first_stage(self) -> str:
         return self.stages[0] if self.stages else DEFAULT_STAGE
+
+
+def _profile_reader(fields: dict[str, Callable]) -> Callable[[Mapping], dict]:
+    """One function reading every declared field of a profile as its type says, written out:
+    text, the common case, is the value itself when it is a non-empty str."""
+    names: dict[str, object] = {"_text": to_text}
+    items = []
+    for n, (field, read) in enumerate(fields.items()):
+        if read is to_text:
+            value = (f"((_v if _v else None) if (_v := p.get({field!r})).__class__ is str "
+                     f"else _text(_v))")
+        else:
+            names[f"_r{n}"] = read
+            value = f"_r{n}(p.get({field!r}))"
+        items.append(f"{field!r}: {value}")
+    return eval(f"lambda p: {{{', '.join(items)}}}", names)  # noqa: S307 (our own source)
 
 
 # --- conditions ----------------------------------------------------------------------------

@@ -154,7 +154,7 @@ class LeadState:
         self.notes: set[str] | None = set() if trace else None
         self.noted: set[str] | None = set() if trace else None
         self.history: list | None = [] if trace else None
-        self.profile = {name: read(profile.get(name)) for name, read in rules.fields.items()}
+        self.profile = rules.read_profile(profile)
         if trace:
             for name, read in rules.fields.items():
                 raw = profile.get(name)

@@ -76,3 +76,17 @@ def test_written_source_means_what_the_closures_mean(text, decays):
         assert written(state) is outcome, (profile, state.score, state.stage, state.bant)
         outcomes.add(outcome)
     assert outcomes == {True, False}  # the states tried made the condition hold and fail
+
+
+def test_the_written_profile_reader_reads_each_field_as_its_reader_does():
+    ruleset = dsl.analyze(HEAD, "t.rules").raise_for_errors()
+    compiled = compile_ruleset(ruleset)
+    rng = random.Random(11)
+    cells = [None, "", " ", "CEO", "500", " 500 ", "5e3", "yes", "no", "2026-01-02", 7, 2.5]
+    for _ in range(2000):
+        profile = {name: rng.choice(cells) for name in ("title", "employees", "country", "vip")
+                   if rng.random() < 0.8}
+        expected = {name: read(profile.get(name)) for name, read in compiled.fields.items()}
+        read = compiled.read_profile(profile)
+        assert [(k, type(v), v) for k, v in read.items()] == [
+            (k, type(v), v) for k, v in expected.items()], profile
