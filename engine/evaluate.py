@@ -353,7 +353,7 @@ class LeadState:
             self.notes.add(f"bant.{name}: {raw!r} is not true or false, so it counts as false")
         return value is True
 
-    def _settle(self, kind: str | None, cause: str | QuietCause, acting: list[ActionSpec],
+    def _settle(self, kind: str | None, cause: str | QuietCause, acting: Sequence[ActionSpec],
                 moving: bool | None = None) -> None:
         """The end of a step: disqualification, stage moves, then the actions. `moving`: what
         `_may_move` said before this step's end, when the caller asked it (None: not asked)."""
@@ -450,7 +450,7 @@ class LeadState:
             self._close_sla(sla, "met", cause)
 
     def _leave_stage(self, cause: str | QuietCause) -> None:
-        for sla in list(self.open_slas):
+        for sla in self.open_slas[:]:  # (usually none)
             self._close_sla(sla, "left", _text(cause))
 
     def _close_sla(self, sla: list, outcome: str, cause: str | None) -> None:
@@ -504,7 +504,7 @@ class LeadState:
             self.add_points(rule.points, rule.rule, cause)
         moving = self._may_move(None)
         if moving or rule.actions or not self.rules.static_disqualify:
-            self._settle(None, cause, list(rule.actions), moving)
+            self._settle(None, cause, rule.actions, moving)
 
     def _sla_due(self, sla: list) -> None:
         if sla[3] == "pending":
