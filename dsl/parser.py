@@ -79,7 +79,8 @@ def _forget_stale(folder: Path) -> None:
     cutoff = time.time() - STALE_DAYS * 86_400
     for old in folder.glob("grammar-*.cache"):
         try:
-            if max(old.stat().st_atime, old.stat().st_mtime) < cutoff:
+            seen = old.stat()
+            if max(seen.st_atime, seen.st_mtime) < cutoff:
                 old.unlink()
         except OSError:  # gone already, or not ours to delete
             pass

@@ -227,7 +227,7 @@ class LeadState:
             if parsed is None:
                 if len(_PARSED) >= _PARSED_MAX:
                     _PARSED.clear()
-                parsed = _PARSED[props] = _PARSE(props, 0)[0]
+                parsed = _PARSED[props] = read_stored(props)
             props = self.props = parsed
         return props.get(name)
 
@@ -552,7 +552,7 @@ def _text(cause) -> str:
 
 
 def _props(props) -> Mapping[str, str]:
-    return _PARSE(props, 0)[0] if props.__class__ is str else props
+    return read_stored(props) if props.__class__ is str else props
 
 
 def read_stored(text: str) -> dict:
