@@ -429,12 +429,11 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = str(path)
+        self._connection: sqlite3.Connection | None = None
         self._db: sqlite_utils.Database | None = None
         try:
             with self._errors("cannot open store"):
-                import sqlite_utils  # here, not above: commands without a store skip its 0.1 s
-
-                self._db = sqlite_utils.Database(path, execute_plugins=False)
+                self._connection = sqlite3.connect(self.path)
                 self._open()
         except StoreError:
             self.close()
@@ -453,9 +452,9 @@ class Store:
 
     def close(self) -> None:
         """Close the database; the store cannot be used afterwards."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = self._db = None
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -465,25 +464,40 @@ class Store:
             raise StoreError(f"{self.path}: {doing}: {e}") from e
 
     @property
-    def _database(self) -> sqlite_utils.Database:
-        if self._db is None:
+    def _conn(self) -> sqlite3.Connection:
+        if self._connection is None:
             raise StoreError(f"{self.path}: the store is closed")
-        return self._db
+        return self._connection
 
     @property
-    def _conn(self) -> sqlite3.Connection:
-        return self._database.conn
+    def _database(self) -> sqlite_utils.Database:
+        """sqlite-utils over the store's connection, made on first use: importing sqlite_utils
+        takes 0.1 s, a third of a command's start, and the commands that score or list leads
+        need none of it."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self._conn, execute_plugins=False)
+        return self._db
+
+    def _query(self, sql: str, params: Iterable = ()) -> Iterator[dict]:
+        """The rows of a query as dicts of their column names."""
+        cursor = self._conn.execute(sql, tuple(params))
+        names = [column[0] for column in cursor.description]
+        return (dict(zip(names, row)) for row in cursor)
 
     def _open(self) -> None:
-        self._db.execute("PRAGMA busy_timeout=5000")
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout=5000")
         # Events arrive in no particular key order; a larger page cache keeps inserts into
         # the two event B-trees from spilling (2 MiB default; this is 64 MiB).
-        self._db.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA cache_size=-65536")
         if self.path != ":memory:":
-            self._db.enable_wal()
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode=wal")
             # In WAL mode NORMAL loses no committed transaction when the process dies, only
             # (at worst) the last ones when the machine loses power; the file stays consistent.
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
         if self._schema_version() == SCHEMA_VERSION:
             return  # the common case takes no write lock, so readers never wait for a writer
         with self._transaction():
@@ -680,7 +694,7 @@ class Store:
         """The rejected rows of some imports as dicts, streamed from the table."""
         ids = _JSON.encode(list(import_ids))
         with self._errors("cannot read rejects"):
-            yield from self._database.query(
+            yield from self._query(
                 'SELECT file, line, "column", value, reason, raw FROM rejects '
                 "WHERE import_id IN (SELECT value FROM json_each(?)) "
                 "ORDER BY import_id, line, rowid LIMIT ?", (ids, limit))
@@ -713,7 +727,7 @@ class Store:
                 "SELECT count(*) FROM leads WHERE origin = 'event'").fetchone()
             types = self._conn.execute(
                 "SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY n DESC, type")
-            imports = list(self._database.query(
+            imports = list(self._query(
                 "SELECT import_id, kind, source, format, started_at, status, rows, added, "
                 "duplicates, new_leads, rejected FROM imports ORDER BY import_id"))
             (rejects,) = self._conn.execute("SELECT count(*) FROM rejects").fetchone()
@@ -882,7 +896,7 @@ class Store:
         """The most recent run (of one ruleset, if given) as a dict of its `runs` columns."""
         where, params = ("WHERE ruleset_hash = ?", (ruleset_hash,)) if ruleset_hash else ("", ())
         with self._errors("cannot read runs"):
-            rows = list(self._database.query(
+            rows = list(self._query(
                 f"SELECT * FROM runs {where} ORDER BY run_id DESC LIMIT 1", params))
         return rows[0] if rows else None
 
@@ -951,7 +965,7 @@ class Store:
                 where.append(f"{column} = ?")
                 params.append(value)
         with self._errors("cannot read results"):
-            return list(self._database.query(
+            return list(self._query(
                 f"SELECT {', '.join(RESULT_COLUMNS)} FROM results WHERE {' AND '.join(where)} "
                 f"ORDER BY score DESC, fit DESC, lead_id LIMIT ?", (*params, -1 if limit is None
                                                                   else limit)))
@@ -963,7 +977,7 @@ class Store:
         if lead_id is not None:
             where, params = where + " AND lead_id = ?", params + [lead_id]
         with self._errors(f"cannot read {table}"):
-            return list(self._database.query(
+            return list(self._query(
                 f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY lead_id, seq",
                 params))
 
