@@ -267,6 +267,27 @@ def test_failed_save_run_leaves_nothing(store):
     assert table(store, "SELECT count(*) FROM results") == [(0,)]
 
 
+def test_full_runs_remake_the_due_index_and_a_failed_one_keeps_it(store):
+    """A full run drops results_due while it inserts and makes it again: the index is there,
+    as schema 5 made it, after a full run, an incremental one, and a failed full run."""
+    def index():
+        return table(store, "SELECT sql FROM sqlite_master WHERE name = 'results_due'")
+
+    made = index()
+    assert made == [("CREATE INDEX results_due ON results(ruleset, next_due)",)]
+    store.save_run(run_meta(), [result("A", 1, "new", next_due=500)], {}, None)
+    assert index() == made
+    store.save_run(run_meta(mode="incremental"), [result("B", 1, "new", next_due=400)], {}, ["B"])
+    assert index() == made
+    with pytest.raises(StoreError):
+        store.save_run(run_meta(), [("C",)], {}, None)
+    assert index() == made
+    assert store.leads_to_replay("abc123", store.data_version(), 450) == ["B"]
+    plan = table(store, "EXPLAIN QUERY PLAN SELECT lead_id FROM results "
+                        "WHERE ruleset = 1 AND next_due <= 450")
+    assert "USING COVERING INDEX results_due" in plan[0][-1]
+
+
 def test_transaction_rollback_leaves_nothing(store):
     store.add_events([ev("e0", "Z")], 1)
     with pytest.raises(RuntimeError):
