@@ -15,7 +15,6 @@ import click
 
 import dsl
 from dsl.errors import LeadrulesError, UsageError
-from dsl.format import format_source
 from engine import bundled, report
 from engine.compiler import compile_ruleset
 from engine.errors import Reject
@@ -184,7 +183,7 @@ def _rule_files(paths: tuple[Path, ...]) -> list[Path]:
 def _analyze_file(path: Path) -> dsl.Analysis:
     """The analysis of a rule file; a file that is not UTF-8 is one bad-encoding diagnostic."""
     try:
-        return dsl.analyze(dsl.read_source(path), str(path))
+        return dsl.analyze(dsl.read_source(path), str(path), cached=True)
     except dsl.RulesError as error:
         source = next(iter(error.sources.values()), "")
         return dsl.Analysis(dsl.Ruleset((), str(path), source), error.diagnostics)
@@ -208,6 +207,8 @@ def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
       leadrules fmt --check rulesets/*.rules     # in CI or a pre-commit hook
       leadrules fmt --diff campaign.rules
     """
+    from dsl.format import format_source  # here: it imports the parser, which `run` need not
+
     changed, broken, unreadable = [], False, []
     files = _rule_files(files)
     for path in files:

@@ -9,7 +9,7 @@ import attrs
 from dsl.ast import Ruleset
 from dsl.check import check
 from dsl.errors import Diagnostic, LeadrulesError, RulesError, Span, UsageError, reading
-from dsl.parser import parse_statements
+from dsl import cache
 
 __all__ = ["Analysis", "Diagnostic", "LeadrulesError", "Ruleset", "RulesError", "Span",
            "UsageError", "analyze", "check", "load", "parse", "read_source", "read_text"]
@@ -38,9 +38,11 @@ class Analysis:
         return self.ruleset
 
 
-def analyze(text: str, path: str = "<rules>") -> Analysis:
-    """Parse and check rule text; statements that do not parse are reported and left out."""
-    statements, syntax = parse_statements(text, path)
+def analyze(text: str, path: str = "<rules>", *, cached: bool = False) -> Analysis:
+    """Parse and check rule text; statements that do not parse are reported and left out.
+    `cached`: the text is a rule file's, so its statements are kept in the user's cache
+    directory and read back the next time (`dsl.cache`), without importing the parser."""
+    statements, syntax = (cache.statements if cached else cache.parse)(text, path)
     ruleset = Ruleset(tuple(statements), path=path, source=text)
     found = sorted([*syntax, *check(ruleset)], key=Diagnostic.sort_key)
     return Analysis(ruleset, tuple(found))
@@ -48,7 +50,7 @@ def analyze(text: str, path: str = "<rules>") -> Analysis:
 
 def parse(text: str, path: str = "<rules>") -> Ruleset:
     """The Ruleset of rule text; RulesError listing every syntax error if any line is malformed."""
-    statements, syntax = parse_statements(text, path)
+    statements, syntax = cache.parse(text, path)
     if syntax:
         raise RulesError(syntax, {path: text})
     return Ruleset(tuple(statements), path=path, source=text)
@@ -89,4 +91,4 @@ def read_text(path: str | Path, kind: str, error: type[RulesError], limit: int,
 
 def load(path: str | Path, strict: bool = False) -> Ruleset:
     """Read, parse and check a rule file; RulesError with every error if it has any."""
-    return analyze(read_source(path), str(path)).raise_for_errors(strict)
+    return analyze(read_source(path), str(path), cached=True).raise_for_errors(strict)

@@ -6,9 +6,6 @@ import datetime
 import difflib
 import functools
 import hashlib
-import os
-import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 
-from dsl import ast
+from dsl import ast, cache
 from dsl.errors import Diagnostic, Span, source_lines
 
 STATEMENT_KEYWORDS = ("ruleset", "events", "activity", "fields", "when", "score", "fit", "grade",
@@ -47,43 +44,17 @@ def _lark() -> Lark:
 
 
 def parser_cache(grammar: str, path: Path) -> str | None:
-    """Where the parser tables of this grammar are cached: in the user's own cache directory,
-    never a shared temporary one (Lark loads the file with pickle, which runs code). One file
-    per grammar text and place, because Lark's check covers the place too: two installs
-    sharing one file would build it in turn. None when there is no such directory, or it
-    cannot be made; or when LEADRULES_NO_CACHE is set."""
-    if os.environ.get("LEADRULES_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or (
-        os.environ.get("LOCALAPPDATA") if sys.platform == "win32" else None)
-    try:
-        folder = Path(base) if base else Path.home() / ".cache"
-        folder = folder / "leadrules"
-        folder.mkdir(parents=True, exist_ok=True)
-    except (OSError, RuntimeError):  # RuntimeError: no home directory
+    """Where the parser tables of this grammar are cached (`dsl.cache`). One file per grammar
+    text and place, because Lark's check covers the place too: two installs sharing one file
+    would build it in turn. None when there is no cache directory."""
+    where = cache.folder()
+    if where is None:
         return None
     digest = hashlib.sha256(f"{path}\0{grammar}".encode("utf-8")).hexdigest()[:16]
-    cache = folder / f"grammar-{digest}-lark{lark.__version__}.cache"
-    if not cache.exists():  # a new install or version: the time to forget old ones
-        _forget_stale(folder)
-    return str(cache)
-
-
-STALE_DAYS = 30
-
-
-def _forget_stale(folder: Path) -> None:
-    """Delete the cached parsers not read (nor written) for STALE_DAYS days, so that old
-    versions and removed virtualenvs leave nothing behind. Where reading does not touch a
-    file (noatime), one in use may go too, and its next start builds it again."""
-    cutoff = time.time() - STALE_DAYS * 86_400
-    for old in folder.glob("grammar-*.cache"):
-        try:
-            seen = old.stat()
-            if max(seen.st_atime, seen.st_mtime) < cutoff:
-                old.unlink()
-        except OSError:  # gone already, or not ours to delete
-            pass
+    tables = where / f"grammar-{digest}-lark{lark.__version__}.cache"
+    if not tables.exists():  # a new install or version: the time to forget old ones
+        cache.forget_stale(where, "grammar-*.cache")
+    return str(tables)
 
 
 @attrs.frozen

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 
 import dsl
-from dsl import ast
+from dsl import ast, cache
 from dsl.errors import Span
-from dsl.parser import split_statements
+from dsl.parser import parse_statements, split_statements
 
 N = ast.Name
 D = ast.Duration
@@ -181,10 +181,10 @@ def test_keywords_are_read_in_any_case():
     assert upper == lower
 
 
-# The parser tables are cached in the user's cache directory (dsl.parser.parser_cache); each
-# case runs in a fresh interpreter, because a process builds its parser once.
+# The parser tables and the statements of rule files are cached in the user's cache directory
+# (dsl.cache); each case runs in a fresh interpreter, because a process builds its parser once.
 _PARSE_B2B = ("import dsl, sys; from engine import bundled; "
-              "print(len(dsl.load(bundled.ruleset_path()).statements))")
+              "print(len(dsl.load(bundled.ruleset_path()).statements), 'lark' in sys.modules)")
 
 
 def _parse_in_child(cache_home, **more_env):
@@ -196,27 +196,55 @@ def _parse_in_child(cache_home, **more_env):
 
 
 def test_the_parser_is_cached_in_the_users_cache_directory_and_read_back(tmp_path):
-    first = _parse_in_child(tmp_path)
+    assert _parse_in_child(tmp_path) == ("47 True", "")
     (cached,) = (tmp_path / "leadrules").glob("grammar-*.cache")
     made = cached.stat().st_mtime_ns
-    assert _parse_in_child(tmp_path) == first == ("47", "")
+    for kept in (tmp_path / "leadrules").glob("rules-*.pickle"):
+        kept.unlink()  # so that the file is parsed again, with the cached parser
+    assert _parse_in_child(tmp_path) == ("47 True", "")
     assert cached.stat().st_mtime_ns == made  # read, not built again
+
+
+def test_a_rule_file_parsed_before_is_read_back_without_the_parser(tmp_path):
+    assert _parse_in_child(tmp_path) == ("47 True", "")
+    (kept,) = (tmp_path / "leadrules").glob("rules-*.pickle")
+    made = kept.stat().st_mtime_ns
+    assert _parse_in_child(tmp_path) == ("47 False", "")  # neither Lark nor the parser imported
+    assert kept.stat().st_mtime_ns == made
+    kept.write_bytes(b"not statements\n")
+    assert _parse_in_child(tmp_path) == ("47 True", "")
+    assert kept.read_bytes() != b"not statements\n"
+
+
+def test_kept_statements_equal_parsed_ones_also_with_syntax_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    text = 'ruleset "r"\nevents a, b\nwhen a then +5\nwhen b then ++5\nstage X -> Y if\n'
+    parsed = parse_statements(text, "r.rules")
+    assert len(parsed[1]) == 2  # two syntax errors, kept with the statements
+    assert cache.statements(text, "r.rules") == parsed  # parsed, kept
+    assert cache.statements(text, "r.rules") == parsed  # read back
+    assert cache.statements(text, "s.rules") == parse_statements(text, "s.rules")  # spans differ
+    assert len(list((tmp_path / "leadrules").glob("rules-*.pickle"))) == 2
+    spans = [d.span.path for d in cache.statements(text, "s.rules")[1]]
+    assert spans == ["s.rules", "s.rules"]
 
 
 def test_a_damaged_cache_file_is_built_again_silently(tmp_path):
     _parse_in_child(tmp_path)
     (cached,) = (tmp_path / "leadrules").glob("grammar-*.cache")
     cached.write_bytes(b"not a parser\n")
-    assert _parse_in_child(tmp_path) == ("47", "")
+    for kept in (tmp_path / "leadrules").glob("rules-*.pickle"):
+        kept.unlink()  # so that the file is parsed again, with the damaged parser file
+    assert _parse_in_child(tmp_path) == ("47 True", "")
     assert cached.read_bytes() != b"not a parser\n"
 
 
 def test_no_cache_when_leadrules_no_cache_is_set_or_the_directory_cannot_be_made(tmp_path):
-    assert _parse_in_child(tmp_path, LEADRULES_NO_CACHE="1") == ("47", "")
+    assert _parse_in_child(tmp_path, LEADRULES_NO_CACHE="1") == ("47 True", "")
     assert not (tmp_path / "leadrules").exists()
     blocked = tmp_path / "a-file"
     blocked.write_text("")
-    assert _parse_in_child(blocked) == ("47", "")  # a file where the directory would be
+    assert _parse_in_child(blocked) == ("47 True", "")  # a file where the directory would be
 
 
 def test_a_new_install_forgets_cached_parsers_unused_for_30_days(tmp_path):
@@ -230,6 +258,19 @@ def test_a_new_install_forgets_cached_parsers_unused_for_30_days(tmp_path):
         path.write_text("x")
     os.utime(stale, (month_ago, month_ago))
     os.utime(other, (month_ago, month_ago))
-    assert _parse_in_child(tmp_path) == ("47", "")
+    assert _parse_in_child(tmp_path) == ("47 True", "")
     assert (stale.exists(), recent.exists(), other.exists()) == (False, True, True)
     assert len(list(folder.glob("grammar-*.cache"))) == 2  # the recent one, and this one's
+
+
+def test_kept_statements_unused_for_30_days_are_forgotten_when_new_ones_are_kept(tmp_path):
+    folder = tmp_path / "leadrules"
+    folder.mkdir()
+    stale, recent = folder / "rules-0123.pickle", folder / "rules-4567.pickle"
+    month_ago = time.time() - 31 * 86_400
+    for path in (stale, recent):
+        path.write_text("x")
+    os.utime(stale, (month_ago, month_ago))
+    assert _parse_in_child(tmp_path) == ("47 True", "")
+    assert (stale.exists(), recent.exists()) == (False, True)
+    assert len(list(folder.glob("rules-*.pickle"))) == 2
