@@ -6,10 +6,10 @@ from pathlib import Path
 
 import attrs
 
+from dsl import cache
 from dsl.ast import Ruleset
 from dsl.check import check
 from dsl.errors import Diagnostic, LeadrulesError, RulesError, Span, UsageError, reading
-from dsl import cache
 
 __all__ = ["Analysis", "Diagnostic", "LeadrulesError", "Ruleset", "RulesError", "Span",
            "UsageError", "analyze", "check", "load", "parse", "read_source", "read_text"]
