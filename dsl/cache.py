@@ -70,7 +70,7 @@ def statements(text: str, path: str) -> tuple[list, list]:
         return parsed
     parsed = parse(text, path)
     _write(kept, pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL))
-    forget_stale(where, "rules-*.pickle")
+    forget_stale(where, "rules-*")  # also what a process stopped while writing left
     return parsed
 
 
