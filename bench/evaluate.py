@@ -379,11 +379,12 @@ def compile_bytecode() -> str:
         [sys.executable, "-c", "import cli, dsl, engine; print(cli.__file__); "
          "print(dsl.__path__[0]); print(engine.__path__[0])"],
         capture_output=True, text=True, check=True).stdout.split()
+    installed = Path(where[0]).parent
     ok = all([compileall.compile_file(where[0], quiet=1),
-                 *(compileall.compile_dir(d, quiet=1) for d in where[1:])])
+              *(compileall.compile_dir(d, quiet=1) for d in where[1:])])
     if not ok:
-        sys.exit(f"cannot compile leadrules' modules in {Path(where[0]).parent}")
-    return f"bytecode: leadrules' modules compiled ahead, as pip install does ({Path(where[0]).parent})"
+        sys.exit(f"cannot compile leadrules' modules in {installed}")
+    return f"bytecode: leadrules' modules compiled ahead, as pip install does ({installed})"
 
 
 def checkpoint(db: Path) -> None:
