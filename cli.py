@@ -13,18 +13,19 @@ from typing import TYPE_CHECKING, Iterable
 
 import click
 
-import dsl
-from dsl.errors import LeadrulesError, UsageError
-from engine import bundled, report
-from engine.compiler import compile_ruleset
-from engine.errors import Reject
-from engine.evaluate import evaluate, event_rows
-from engine.events import format_timestamp, parse_timestamp
-from engine.run import RunReport, run_rules
-from engine.store import Store
+from leadrules import dsl
+from leadrules.dsl.errors import LeadrulesError, UsageError
+from leadrules.engine import bundled
+from leadrules.engine import tables as report
+from leadrules.engine.errors import Reject
+from leadrules.engine.events import format_timestamp, parse_timestamp
+from leadrules.engine.scoring.compiler import compile_ruleset
+from leadrules.engine.scoring.evaluate import evaluate, event_rows
+from leadrules.engine.scoring.run import RunReport, run_rules
+from leadrules.engine.store.store import Store
 
 if TYPE_CHECKING:
-    from engine.ingest import IngestReport
+    from leadrules.engine.store.ingest import IngestReport
 
 DEMO_DB = "leadrules-demo.db"
 DEFAULT_DB = "leadrules.db"
@@ -102,7 +103,7 @@ def demo(db: Path, top: int):
     Example:
       leadrules demo --db /tmp/demo.db --top 5
     """
-    from engine.ingest import ingest
+    from leadrules.engine.store.ingest import ingest
 
     existed = db.exists()
     with Store(db) as store:
@@ -207,7 +208,9 @@ def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
       leadrules fmt --check rulesets/*.rules     # in CI or a pre-commit hook
       leadrules fmt --diff campaign.rules
     """
-    from dsl.format import format_source  # here: it imports the parser, which `run` need not
+    from leadrules.dsl.format import (
+        format_source,  # here: it imports the parser, which `run` need not
+    )
 
     changed, broken, unreadable = [], False, []
     files = _rule_files(files)
@@ -267,7 +270,7 @@ def sample(n_leads: int, seed: int, out: Path):
     Example:
       leadrules sample --leads 10000 --seed 7 --out data/
     """
-    from engine.sample import write_sample
+    from leadrules.engine.sample.generator import write_sample
 
     files = write_sample(out, n_leads, seed)
     click.echo(f"Wrote {files.leads} leads to {files.leads_path}")
@@ -312,7 +315,7 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
     """
     # Imported here, not at the top (as in demo, sample, dry-run and explain), so that the
     # commands that do not need them start faster.
-    from engine.ingest import field_types, ingest
+    from leadrules.engine.store.ingest import field_types, ingest
 
     if rejects_file is not None and not rejects_file.resolve().parent.is_dir():
         raise UsageError(f"{rejects_file}: its directory does not exist (--rejects)")
@@ -537,7 +540,7 @@ def dry_run(rules_file: Path, leads_file: str, events_file: str, lead_id: str | 
 
 def _sample_leads(leads_file: str, events_file: str, only: str | None):
     """(lead_id, profile, events) of sample files, by lead_id; leads of events included."""
-    from engine.ingest import read_events, read_leads
+    from leadrules.engine.store.ingest import read_events, read_leads
 
     profiles: dict[str, dict] = {}
     for lead_id, profile in read_leads(leads_file):
@@ -591,7 +594,7 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
         else:
             as_of, source = _as_of(as_of_text)
     result = evaluate(rules, lead_id, profile, events, as_of, trace=True)
-    from engine.explain import explain as explain_text
+    from leadrules.engine.scoring.explain import explain as explain_text
 
     click.echo(explain_text(rules, result, profile, as_of, source), nl=False)
 
@@ -646,8 +649,10 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
       leadrules diff old.rules new.rules --leads leads.csv --events events.csv \\
           --as-of 2026-04-01 --fail-on 'stage_changes > 5%'
     """
-    from engine import diff_render  # here, not at the top: the other commands start faster
-    from engine.diff import Gate, compare, compare_store
+    from leadrules.engine.review import (
+        diff_render,  # here, not at the top: the other commands start faster
+    )
+    from leadrules.engine.review.diff import Gate, compare, compare_store
 
     gates = [Gate.parse(text) for text in fail_on]
     pair = _diff_pair(old_spec, new_spec, base_rev)
@@ -677,7 +682,7 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
 def _diff_pair(old: str, new: str | None, base: str | None):
     """Both sides read, checked and compiled; a rule file with errors exits 2, because 1 means
     that a --fail-on expression held."""
-    from engine.diff import Pair
+    from leadrules.engine.review.diff import Pair
 
     try:
         sides = _diff_sides(old, new, base)
@@ -688,7 +693,7 @@ def _diff_pair(old: str, new: str | None, base: str | None):
 
 
 def _diff_sides(old: str, new: str | None, base: str | None) -> tuple:
-    from engine.revisions import read_base, read_file, read_rules
+    from leadrules.engine.review.revisions import read_base, read_file, read_rules
 
     if base is not None:
         if new is not None:
@@ -726,7 +731,7 @@ def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float
       leadrules test rulesets/b2b.tests --coverage
       leadrules test rulesets/ --min-coverage 100 --format junit > rule-tests.xml
     """
-    from engine.ruletest import render_json, render_junit, render_text, run_tests
+    from leadrules.engine.review.ruletest import render_json, render_junit, render_text, run_tests
 
     outcome = run_tests(paths or (Path("."),))
     coverage = show_coverage or min_coverage is not None

@@ -255,8 +255,8 @@ def child_floor(db: str, types: str = "") -> dict:
 
 def used_types() -> frozenset[str]:
     """The event types some rule of RULES reacts to: the rows `leadrules run` reads."""
-    import dsl
-    from engine.compiler import compile_ruleset
+    from leadrules import dsl
+    from leadrules.engine.scoring.compiler import compile_ruleset
 
     return compile_ruleset(dsl.load(RULES)).used
 
@@ -294,10 +294,10 @@ def child_exec(*command: str) -> dict:
 
 
 def child_ingest(db: str, leads: str, events: str) -> dict:
-    """engine.ingest.ingest of a leads file and/or an events file ('-' for none), as
+    """leadrules.engine.store.ingest.ingest of a leads file and/or an events file ('-' for none), as
     `leadrules ingest` does it; what it stored."""
-    from engine.ingest import ingest
-    from engine.store import Store
+    from leadrules.engine.store.ingest import ingest
+    from leadrules.engine.store.store import Store
 
     with Store(db) as store:
         report = ingest(store, leads=None if leads == "-" else leads,
@@ -450,7 +450,7 @@ def new_events(db: Path, out: Path, as_of: str, seed: int) -> dict:
     """Write NEW_SHARE x the store's events as a CSV with the sample's columns: new event ids,
     leads drawn uniformly from the store's leads, types in the store's proportions (events up
     to the as-of time), timestamps uniform over the NEW_DAYS days before the as-of time."""
-    from engine.sample import EVENT_COLUMNS
+    from leadrules.engine.sample.generator import EVENT_COLUMNS
 
     conn = sqlite3.connect(db)
     lead_ids = [lead_id for (lead_id,) in conn.execute(LEADS_SQL.replace(", profile", ""))]

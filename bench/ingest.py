@@ -84,7 +84,7 @@ def _connect(db: str) -> sqlite3.Connection:
 
 def _events_ddl(layout: str) -> list[str]:
     """Statements that turn Store's events table into `layout` (none for Store's own)."""
-    from engine.store import _SCHEMA_1
+    from leadrules.engine.store.store import _SCHEMA_1
 
     if layout == "keyed":
         return []
@@ -105,8 +105,8 @@ def _events_ddl(layout: str) -> list[str]:
 
 
 def child_leadrules(db: str, leads: str, events: str) -> dict:
-    from engine.ingest import ingest
-    from engine.store import Store
+    from leadrules.engine.store.ingest import ingest
+    from leadrules.engine.store.store import Store
 
     start = _memory()
     with Store(db) as store:
@@ -123,9 +123,9 @@ def child_leadrules(db: str, leads: str, events: str) -> dict:
 
 def child_insert(db: str, events: str, layout: str) -> dict:
     """The plain-sqlite3 floor: the rows leadrules would store, by executemany."""
-    from engine.events import format_timestamp, parse_timestamp
-    from engine.ingest import content_id
-    from engine.store import Store
+    from leadrules.engine.events import format_timestamp, parse_timestamp
+    from leadrules.engine.store.ingest import content_id
+    from leadrules.engine.store.store import Store
 
     Store(db).close()  # Store's schema, indexes and journal mode
     conn = _connect(db)
@@ -172,7 +172,7 @@ def child_insert(db: str, events: str, layout: str) -> dict:
 
 def child_read(db: str, layout: str) -> dict:
     """One ordered scan of all events, grouped by lead: events and props length per lead."""
-    from engine.events import parse_timestamp
+    from leadrules.engine.events import parse_timestamp
 
     conn = _connect(db)
     plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + READ_SQL)]
@@ -200,7 +200,7 @@ def child_read(db: str, layout: str) -> dict:
 
 def child_evaluator(db: str) -> dict:
     """The evaluator's scan as it is: Store.iter_lead_rows, every event type, leads merged."""
-    from engine.store import Store
+    from leadrules.engine.store.store import Store
 
     with Store(db) as store:
         t0 = time.perf_counter()
@@ -231,7 +231,7 @@ def run_child(*args: str) -> dict:
 
 def sample(work: Path, leads: int, seed: int) -> dict:
     """The generated files for (leads, seed), made once and kept in the work directory."""
-    from engine.sample import write_sample
+    from leadrules.engine.sample.generator import write_sample
 
     out = work / f"sample-{leads}-seed{seed}"
     meta_path = out / "meta.json"

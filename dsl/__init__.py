@@ -6,10 +6,10 @@ from pathlib import Path
 
 import attrs
 
-from dsl import cache
-from dsl.ast import Ruleset
-from dsl.check import check
-from dsl.errors import Diagnostic, LeadrulesError, RulesError, Span, UsageError, reading
+from leadrules.dsl import statements as kept
+from leadrules.dsl.ast import Ruleset
+from leadrules.dsl.check import check
+from leadrules.dsl.errors import Diagnostic, LeadrulesError, RulesError, Span, UsageError, reading
 
 __all__ = ["Analysis", "Diagnostic", "LeadrulesError", "Ruleset", "RulesError", "Span",
            "UsageError", "analyze", "check", "load", "parse", "read_source", "read_text"]
@@ -41,8 +41,8 @@ class Analysis:
 def analyze(text: str, path: str = "<rules>", *, cached: bool = False) -> Analysis:
     """Parse and check rule text; statements that do not parse are reported and left out.
     `cached`: the text is a rule file's, so its statements are kept in the user's cache
-    directory and read back the next time (`dsl.cache`), without importing the parser."""
-    statements, syntax = (cache.statements if cached else cache.parse)(text, path)
+    directory and read back the next time (`dsl.statements`), without importing the parser."""
+    statements, syntax = (kept.statements if cached else kept.parse)(text, path)
     ruleset = Ruleset(tuple(statements), path=path, source=text)
     found = sorted([*syntax, *check(ruleset)], key=Diagnostic.sort_key)
     return Analysis(ruleset, tuple(found))
@@ -50,7 +50,7 @@ def analyze(text: str, path: str = "<rules>", *, cached: bool = False) -> Analys
 
 def parse(text: str, path: str = "<rules>") -> Ruleset:
     """The Ruleset of rule text; RulesError listing every syntax error if any line is malformed."""
-    statements, syntax = cache.parse(text, path)
+    statements, syntax = kept.parse(text, path)
     if syntax:
         raise RulesError(syntax, {path: text})
     return Ruleset(tuple(statements), path=path, source=text)

@@ -8,7 +8,7 @@ from typing import Union
 
 import attrs
 
-from dsl.errors import Span, source_lines
+from leadrules.dsl.errors import Span, source_lines
 
 
 def _span():

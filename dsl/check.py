@@ -9,8 +9,8 @@ from typing import Callable, Iterator
 
 import attrs
 
-from dsl import ast
-from dsl.errors import Diagnostic
+from leadrules.dsl import ast
+from leadrules.dsl.errors import Diagnostic
 
 BUILTINS = ("score", "fit", "grade", "band", "priority", "stage")
 BANT_MEMBERS = ("all", "any", "count", "budget", "authority", "need", "timeline")

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import attrs
 
-import dsl
-from dsl import ast
-from dsl.errors import Diagnostic, RulesError, Span, source_lines
-from dsl.parser import code_part, split_statements
+from leadrules import dsl
+from leadrules.dsl import ast
+from leadrules.dsl.errors import Diagnostic, RulesError, Span, source_lines
+from leadrules.dsl.parser import code_part, split_statements
 
 # Layout decisions, each tested in tests/test_format.py:
 # - `events`, `activity excludes`, `fields` and `stages` lines longer than WIDTH characters

@@ -14,8 +14,8 @@ import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 
-from dsl import ast, cache
-from dsl.errors import Diagnostic, Span, source_lines
+from leadrules.dsl import ast, cache
+from leadrules.dsl.errors import Diagnostic, Span, source_lines
 
 STATEMENT_KEYWORDS = ("ruleset", "events", "activity", "fields", "when", "score", "fit", "grade",
                       "band", "label", "disqualify", "bant", "stages", "stage", "on", "sla", "goal")

@@ -1,0 +1,1 @@
+"""Everything after the language: the store, scoring, review and sample data (docs/architecture.md)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 def _path(*parts: str) -> Path:
     # Installed packages are plain directories (setuptools never zips them), so the
     # traversable is a real path that sqlite, csv and error messages can use.
-    return Path(str(resources.files("rulesets").joinpath(*parts)))
+    return Path(str(resources.files("leadrules.rulesets").joinpath(*parts)))
 
 
 def ruleset_path(name: str = "b2b") -> Path:

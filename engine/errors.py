@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from dsl.errors import LeadrulesError
+from leadrules.dsl.errors import LeadrulesError
 
 
 @attrs.frozen(slots=True)

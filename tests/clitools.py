@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from cli import main
+from leadrules.cli import main
 
 
 def invoke(*args) -> Result:

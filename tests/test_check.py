@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-import dsl
-from dsl.errors import RulesError
+from leadrules import dsl
+from leadrules.dsl.errors import RulesError
 
 GOLDEN = Path(__file__).parent / "data" / "errors"
 CASES = sorted(GOLDEN.glob("*.rules"))
@@ -72,7 +72,8 @@ def test_many_parentheses_and_long_conditions_parse():
 
 
 try:
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 except ImportError:  # pragma: no cover - hypothesis is in the test extra
     given = None
 

@@ -13,13 +13,21 @@ from pathlib import Path
 import attrs
 import pytest
 
-import dsl
-from engine.compiler import compile_ruleset
-from engine.evaluate import (CHECKPOINT_FORMAT, advance, checkpoint, finish, replay, resume,
-                             start, usable)
-from engine.events import parse_timestamp
-from engine.ingest import read_events, read_leads
-from engine.sample import write_sample
+from leadrules import dsl
+from leadrules.engine.events import parse_timestamp
+from leadrules.engine.sample.generator import write_sample
+from leadrules.engine.scoring.compiler import compile_ruleset
+from leadrules.engine.scoring.evaluate import (
+    CHECKPOINT_FORMAT,
+    advance,
+    checkpoint,
+    finish,
+    replay,
+    resume,
+    start,
+    usable,
+)
+from leadrules.engine.store.ingest import read_events, read_leads
 
 B2B = (Path(__file__).parent.parent / "rulesets" / "b2b.rules").read_text()
 # The same funnel with points that expire and points that decay, so that their timers and

@@ -7,12 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import clitools
 import pytest
 from click.testing import CliRunner
 
-import clitools
-from cli import main
-from engine.store import Store
+from leadrules.cli import main
+from leadrules.engine.store.store import Store
 
 DATA = Path(__file__).parent / "data"
 
@@ -86,7 +86,7 @@ def test_sample_writes_deterministic_files(tmp_path):
 
 
 def test_bundled_sample_is_what_the_generator_makes(tmp_path):
-    from engine.bundled import sample_paths
+    from leadrules.engine.bundled import sample_paths
     invoke("sample", "--leads", 300, "--seed", 1, "--out", tmp_path)
     leads, events = sample_paths()
     assert (tmp_path / "leads.csv").read_bytes() == leads.read_bytes()
@@ -100,7 +100,7 @@ def test_sample_rejects_zero_leads(tmp_path):
 
 
 def test_check_passes_on_every_bundled_ruleset():
-    from engine.bundled import ruleset_path
+    from leadrules.engine.bundled import ruleset_path
     folder = ruleset_path().parent
     for path in sorted(folder.glob("*.rules")):
         result = invoke("check", "--strict", path)
@@ -258,7 +258,7 @@ def test_fmt_leaves_a_file_with_syntax_errors_alone(tmp_path):
 
 
 def test_fmt_check_passes_on_the_bundled_rulesets():
-    from engine.bundled import ruleset_path
+    from leadrules.engine.bundled import ruleset_path
     result = invoke("fmt", "--check", ruleset_path().parent)
     assert result.exit_code == 0
 

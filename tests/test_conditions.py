@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-import dsl
-from dsl import ast
-from dsl.check import Scope
-from engine.compiler import _ConditionCompiler, compile_ruleset
-from engine.evaluate import BANT_FLAGS, LeadState
+from leadrules import dsl
+from leadrules.dsl import ast
+from leadrules.dsl.check import Scope
+from leadrules.engine.scoring.compiler import _ConditionCompiler, compile_ruleset
+from leadrules.engine.scoring.evaluate import BANT_FLAGS, LeadState
 
 HEAD = """
 events visit, qualify

@@ -22,15 +22,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
-import dsl
 import clitools
+import pytest
 from clitools import invoke
-from engine.diff import Pair, Quoted, compare, match_rules
-from engine.evaluate import event_rows
-from engine.events import Event, parse_timestamp
-from engine.store import Store
+
+from leadrules import dsl
+from leadrules.engine.events import Event, parse_timestamp
+from leadrules.engine.review.diff import Pair, Quoted, compare, match_rules
+from leadrules.engine.scoring.evaluate import event_rows
+from leadrules.engine.store.store import Store
 
 DATA = Path(__file__).parent / "data" / "diff"
 AS_OF = "2026-06-01"
@@ -264,7 +264,7 @@ def test_no_sales_stage_is_said_not_counted(cwd):
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_the_store_gives_what_the_files_give_and_keeps_no_results(cwd, monkeypatch, workers):
     """With 2 workers, the leads are split over two forked processes (however few they are)."""
-    monkeypatch.setattr("engine.spans.PARALLEL_LEADS", 1)
+    monkeypatch.setattr("leadrules.engine.scoring.spans.PARALLEL_LEADS", 1)
     ingest = invoke("ingest", "--db", "crm.db", "-q", "--leads", "leads.csv",
                     "--events", "events.csv")
     assert ingest.exit_code == 0, ingest.stderr

@@ -4,10 +4,10 @@ import random
 
 import pytest
 
-import dsl
-from engine.compiler import compile_ruleset
-from engine.evaluate import evaluate
-from engine.events import Event, parse_timestamp
+from leadrules import dsl
+from leadrules.engine.events import Event, parse_timestamp
+from leadrules.engine.scoring.compiler import compile_ruleset
+from leadrules.engine.scoring.evaluate import evaluate
 
 RULES = """
 events visit, webinar, unsubscribe, qualify, rejected, won, open

@@ -7,13 +7,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import dsl
-from dsl import ast
-from dsl.errors import RulesError, Span
-from dsl.format import format_ruleset, format_source
-from dsl.parser import code_part
+from leadrules import dsl
+from leadrules.dsl import ast
+from leadrules.dsl.errors import RulesError, Span
+from leadrules.dsl.format import format_ruleset, format_source
+from leadrules.dsl.parser import code_part
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "fmt"

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dsl.errors import UsageError
-from engine.errors import InputErrors, Reject
-from engine.events import Event, format_timestamp, parse_timestamp
-from engine.ingest import ingest, read_events, read_leads
-from engine.store import Store, StoreCounts
+from leadrules.dsl.errors import UsageError
+from leadrules.engine.errors import InputErrors, Reject
+from leadrules.engine.events import Event, format_timestamp, parse_timestamp
+from leadrules.engine.store.ingest import ingest, read_events, read_leads
+from leadrules.engine.store.store import Store, StoreCounts
 
 T0 = 1773480065000000  # 2026-03-14T09:21:05Z
 DAY0 = 1773446400000000  # 2026-03-14T00:00:00Z

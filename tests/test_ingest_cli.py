@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import dsl
-from cli import main
-from engine.compiler import compile_ruleset
-from engine.ingest import ingest
-from engine.run import run_rules
-from engine.store import Store
+from leadrules import dsl
+from leadrules.cli import main
+from leadrules.engine.scoring.compiler import compile_ruleset
+from leadrules.engine.scoring.run import run_rules
+from leadrules.engine.store.ingest import ingest
+from leadrules.engine.store.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "ingest"
@@ -703,7 +703,7 @@ def test_rules_file_that_is_missing_is_a_usage_error(cwd):
 # 9. SIGKILL in the middle of a stdin import ---------------------------------------------------
 
 def _command(*args) -> list[str]:
-    return [sys.executable, "-m", "cli", *map(str, args)]
+    return [sys.executable, "-m", "leadrules", *map(str, args)]
 
 
 def _subprocess_env() -> dict:
@@ -823,7 +823,7 @@ def test_interrupted_file_import_resumes_after_the_last_batch(cwd):
 def test_rate_of_a_resumed_import_counts_only_the_rows_read_by_this_run(cwd, monkeypatch):
     _interrupt_a_file_import(cwd)
     clock = iter(range(100))  # each file takes exactly one second
-    monkeypatch.setattr("engine.ingest.time", types.SimpleNamespace(
+    monkeypatch.setattr("leadrules.engine.store.ingest.time", types.SimpleNamespace(
         perf_counter=lambda: float(next(clock)), time_ns=time.time_ns))
     result = invoke("ingest", "--events", "ev.csv")
     assert result.stdout.splitlines()[3].endswith("  700")  # lines 302..1001 in one second

@@ -9,10 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-import dsl
-from dsl import ast, cache
-from dsl.errors import Span
-from dsl.parser import parse_statements, split_statements
+from leadrules import dsl
+from leadrules.dsl import ast
+from leadrules.dsl.errors import Span
+from leadrules.dsl.parser import parse_statements, split_statements
+from leadrules.dsl.statements import statements as cached_statements
 
 N = ast.Name
 D = ast.Duration
@@ -156,7 +157,7 @@ def test_comments_and_blank_lines_are_not_statements():
 
 
 def test_bundled_ruleset_parses_completely():
-    from engine.bundled import ruleset_path
+    from leadrules.engine.bundled import ruleset_path
     ruleset = dsl.load(ruleset_path())
     assert ruleset.name == "B2B demand funnel"
     kinds = [type(s).__name__ for s in ruleset.statements]
@@ -182,8 +183,8 @@ def test_keywords_are_read_in_any_case():
 
 
 # The parser tables and the statements of rule files are cached in the user's cache directory
-# (dsl.cache); each case runs in a fresh interpreter, because a process builds its parser once.
-_PARSE_B2B = ("import dsl, sys; from engine import bundled; "
+# (dsl.cache, dsl.statements); each case runs in a fresh interpreter, because a process builds its parser once.
+_PARSE_B2B = ("import sys; from leadrules import dsl; from leadrules.engine import bundled; "
               "print(len(dsl.load(bundled.ruleset_path()).statements), 'lark' in sys.modules)")
 
 
@@ -221,11 +222,11 @@ def test_kept_statements_equal_parsed_ones_also_with_syntax_errors(tmp_path, mon
     text = 'ruleset "r"\nevents a, b\nwhen a then +5\nwhen b then ++5\nstage X -> Y if\n'
     parsed = parse_statements(text, "r.rules")
     assert len(parsed[1]) == 2  # two syntax errors, kept with the statements
-    assert cache.statements(text, "r.rules") == parsed  # parsed, kept
-    assert cache.statements(text, "r.rules") == parsed  # read back
-    assert cache.statements(text, "s.rules") == parse_statements(text, "s.rules")  # spans differ
+    assert cached_statements(text, "r.rules") == parsed  # parsed, kept
+    assert cached_statements(text, "r.rules") == parsed  # read back
+    assert cached_statements(text, "s.rules") == parse_statements(text, "s.rules")  # spans differ
     assert len(list((tmp_path / "leadrules").glob("rules-*.pickle"))) == 2
-    spans = [d.span.path for d in cache.statements(text, "s.rules")[1]]
+    spans = [d.span.path for d in cached_statements(text, "s.rules")[1]]
     assert spans == ["s.rules", "s.rules"]
 
 

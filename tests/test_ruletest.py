@@ -6,13 +6,13 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
 import clitools
+import pytest
 from clitools import invoke
-from engine.events import parse_timestamp
-from engine.ruletest import run_tests
-from engine.testfile import RuleTestError, parse_tests
+
+from leadrules.engine.events import parse_timestamp
+from leadrules.engine.review.ruletest import run_tests
+from leadrules.engine.review.testfile import RuleTestError, parse_tests
 
 DATA = Path(__file__).parent / "data" / "ruletest"
 RULESETS = Path(__file__).parent.parent / "rulesets"

@@ -6,11 +6,11 @@ import io
 import json
 from pathlib import Path
 
-import pytest
-
 import clitools
+import pytest
 from clitools import invoke
-from engine.store import Store
+
+from leadrules.engine.store.store import Store
 
 DATA = Path(__file__).parent / "data" / "explain"
 RULES = Path(__file__).parent.parent / "rulesets" / "b2b.rules"
@@ -107,7 +107,7 @@ def results(db="crm.db"):
 def workers(request, monkeypatch):
     """--workers for `run`; with 2, the leads are split over two forked processes, in an
     incremental run too, however few they are."""
-    monkeypatch.setattr("engine.spans.PARALLEL_LEADS", 1)
+    monkeypatch.setattr("leadrules.engine.scoring.spans.PARALLEL_LEADS", 1)
     return request.param
 
 

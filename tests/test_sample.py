@@ -8,9 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.events import parse_timestamp
-from engine.sample import (DEFAULT_END, EVENT_COLUMNS, EVENT_TYPES, LEAD_COLUMNS, SampleFiles,
-                           write_sample)
+from leadrules.engine.events import parse_timestamp
+from leadrules.engine.sample.generator import (
+    DEFAULT_END,
+    EVENT_COLUMNS,
+    EVENT_TYPES,
+    LEAD_COLUMNS,
+    SampleFiles,
+    write_sample,
+)
 
 BANT = ("budget", "authority", "need", "timeline")
 TRUTHY = {"yes", "true", "1"}

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-import dsl
-from engine.compiler import compile_ruleset
-from engine.evaluate import Note, PointChange, Seen, StageChange, evaluate
-from engine.events import Event, parse_timestamp
+from leadrules import dsl
+from leadrules.engine.events import Event, parse_timestamp
+from leadrules.engine.scoring.compiler import compile_ruleset
+from leadrules.engine.scoring.evaluate import Note, PointChange, Seen, StageChange, evaluate
 
 DAY = 86_400_000_000
 T0 = parse_timestamp("2026-01-01")

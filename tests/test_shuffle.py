@@ -6,12 +6,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import dsl
-from engine.compiler import compile_ruleset
-from engine.evaluate import evaluate
-from engine.events import Event, parse_timestamp
-from engine.run import detail_rows, result_row, run_rules
-from engine.store import DETAIL_COLUMNS, Store
+from leadrules import dsl
+from leadrules.engine.events import Event, parse_timestamp
+from leadrules.engine.scoring.compiler import compile_ruleset
+from leadrules.engine.scoring.evaluate import evaluate
+from leadrules.engine.scoring.run import detail_rows, result_row, run_rules
+from leadrules.engine.store.store import DETAIL_COLUMNS, Store
 
 RULES = compile_ruleset(dsl.load(Path(__file__).resolve().parent.parent / "rulesets" / "b2b.rules"))
 DAY = 86_400_000_000

@@ -6,10 +6,18 @@ import sqlite3
 
 import pytest
 
-from engine.errors import StoreError
-from engine.events import Event
-from engine.store import (_SCHEMA_1, DETAIL_COLUMNS, MIGRATIONS, RESULT_COLUMNS, AddCounts,
-                          LeadCounts, Store, StoreCounts)
+from leadrules.engine.errors import StoreError
+from leadrules.engine.events import Event
+from leadrules.engine.store.store import (
+    _SCHEMA_1,
+    DETAIL_COLUMNS,
+    MIGRATIONS,
+    RESULT_COLUMNS,
+    AddCounts,
+    LeadCounts,
+    Store,
+    StoreCounts,
+)
 
 
 def ev(event_id, lead_id="L1", ts=100, type="page_view", **props):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import attrs
 
-import dsl
-from dsl import MAX_RULE_FILE_BYTES
-from dsl.errors import UsageError
+from leadrules import dsl
+from leadrules.dsl import MAX_RULE_FILE_BYTES
+from leadrules.dsl.errors import UsageError
 
 
 @attrs.frozen

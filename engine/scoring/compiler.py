@@ -11,9 +11,9 @@ from typing import Callable, Mapping
 
 import attrs
 
-from dsl import ast
-from dsl.check import Scope, walk
-from engine.values import READERS, to_bool, to_date, to_number, to_text
+from leadrules.dsl import ast
+from leadrules.dsl.check import Scope, walk
+from leadrules.engine.values import READERS, to_bool, to_date, to_number, to_text
 
 Predicate = Callable[[object], bool]
 Getter = Callable[[object], object]

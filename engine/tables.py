@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from engine.compiler import DISQUALIFIED
+from leadrules.engine.scoring.compiler import DISQUALIFIED
 
 BAR_WIDTH = 30
 

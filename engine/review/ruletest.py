@@ -16,18 +16,30 @@ from typing import Iterable, Mapping
 
 import attrs
 
-import dsl
-from dsl import ast
-from dsl.check import suggest
-from dsl.errors import Diagnostic, RulesError, UsageError
-from engine import report as tables
-from engine.compiler import DISQUALIFIED, CompiledRuleset, compile_ruleset
-from engine.evaluate import (ActionTaken, LeadResult, LeadState, PointChange, Seen, StageChange,
-                             evaluate)
-from engine.events import Event
-from engine.explain import explain
-from engine.testfile import (RuleTest, RuleTestError, RuleTestFile, analyze_tests,
-                             read_tests_source)
+from leadrules import dsl
+from leadrules.dsl import ast
+from leadrules.dsl.check import suggest
+from leadrules.dsl.errors import Diagnostic, RulesError, UsageError
+from leadrules.engine import tables
+from leadrules.engine.events import Event
+from leadrules.engine.review.testfile import (
+    RuleTest,
+    RuleTestError,
+    RuleTestFile,
+    analyze_tests,
+    read_tests_source,
+)
+from leadrules.engine.scoring.compiler import DISQUALIFIED, CompiledRuleset, compile_ruleset
+from leadrules.engine.scoring.evaluate import (
+    ActionTaken,
+    LeadResult,
+    LeadState,
+    PointChange,
+    Seen,
+    StageChange,
+    evaluate,
+)
+from leadrules.engine.scoring.explain import explain
 
 # The statements that can act on a lead, and so can fire and be covered; the others declare.
 COVERABLE = (ast.ScoreRule, ast.InactivityRule, ast.FitRule, ast.Classify, ast.Disqualify,

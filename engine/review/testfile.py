@@ -8,10 +8,10 @@ from typing import Callable
 
 import attrs
 
-from dsl import read_text
-from dsl.check import suggest
-from dsl.errors import Diagnostic, RulesError, Span, source_lines
-from engine.events import parse_timestamp
+from leadrules.dsl import read_text
+from leadrules.dsl.check import suggest
+from leadrules.dsl.errors import Diagnostic, RulesError, Span, source_lines
+from leadrules.engine.events import parse_timestamp
 
 KEYWORDS = ("rules", "test", "lead", "event", "as", "expect")
 ACTION_KINDS = ("assign", "enroll", "alert")

@@ -5,10 +5,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Mapping
 
-from engine.compiler import CompiledRuleset
-from engine.evaluate import (ActionTaken, LeadResult, LeadState, Note, PointChange, Seen,
-                             SlaOutcome, StageChange)
-from engine.events import format_timestamp
+from leadrules.engine.events import format_timestamp
+from leadrules.engine.scoring.compiler import CompiledRuleset
+from leadrules.engine.scoring.evaluate import (
+    ActionTaken,
+    LeadResult,
+    LeadState,
+    Note,
+    PointChange,
+    Seen,
+    SlaOutcome,
+    StageChange,
+)
 
 INDENT = "    "
 _PROPS_SHOWN = 4  # event properties listed on an event's line

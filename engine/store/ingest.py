@@ -17,13 +17,13 @@ from typing import BinaryIO, Callable, Iterator, Mapping
 
 import attrs
 
-from dsl import ast
-from dsl.errors import UsageError
-from engine.errors import InputErrors, Reject
-from engine.events import Event, parse_timestamp
-from engine.sources import Bad, Row, Source
-from engine.store import ImportState, Store
-from engine.values import READERS
+from leadrules.dsl import ast
+from leadrules.dsl.errors import UsageError
+from leadrules.engine.errors import InputErrors, Reject
+from leadrules.engine.events import Event, parse_timestamp
+from leadrules.engine.store.sources import Bad, Row, Source
+from leadrules.engine.store.store import ImportState, Store
+from leadrules.engine.values import READERS
 
 LEAD_COLUMNS = ("lead_id",)
 EVENT_COLUMNS = ("lead_id", "type", "ts")

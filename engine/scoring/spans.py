@@ -13,7 +13,7 @@ import multiprocessing
 import os
 from typing import Callable, Iterator
 
-from engine.store import Store
+from leadrules.engine.store.store import Store
 
 # A whole-store job over at least this many leads is split over worker processes.
 PARALLEL_LEADS = 5000

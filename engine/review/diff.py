@@ -18,14 +18,19 @@ from typing import Callable, Iterable, Mapping
 
 import attrs
 
-from dsl import ast
-from dsl.errors import UsageError
-from dsl.format import write
-from engine.compiler import DISQUALIFIED, CompiledRuleset, RuleRef, compile_ruleset
-from engine.evaluate import LeadResult, PointChange, replay
-from engine.events import format_timestamp
-from engine.spans import default_workers, over_spans, worth_forking
-from engine.store import Store
+from leadrules.dsl import ast
+from leadrules.dsl.errors import UsageError
+from leadrules.dsl.format import write
+from leadrules.engine.events import format_timestamp
+from leadrules.engine.scoring.compiler import (
+    DISQUALIFIED,
+    CompiledRuleset,
+    RuleRef,
+    compile_ruleset,
+)
+from leadrules.engine.scoring.evaluate import LeadResult, PointChange, replay
+from leadrules.engine.scoring.spans import default_workers, over_spans, worth_forking
+from leadrules.engine.store.store import Store
 
 # --- statements, matched by meaning ------------------------------------------------------------
 

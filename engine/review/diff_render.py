@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from engine.diff import FIELDS, KINDS, DiffReport, Example, Gate, Quoted, RulePair
-from engine.events import format_timestamp
-from engine.report import table
+from leadrules.engine.events import format_timestamp
+from leadrules.engine.review.diff import FIELDS, KINDS, DiffReport, Example, Gate, Quoted, RulePair
+from leadrules.engine.tables import table
 
 BAR_WIDTH = 30
 TITLES = {"score_up": "score up", "score_down": "score down", "stage_changed": "stage changed",

@@ -20,7 +20,7 @@ from typing import BinaryIO, Iterator
 
 import attrs
 
-from dsl.errors import UsageError, reading
+from leadrules.dsl.errors import UsageError, reading
 
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}

@@ -18,10 +18,17 @@ from typing import Iterable, Mapping, Sequence
 
 import attrs
 
-from engine.compiler import (DISQUALIFIED, ActionSpec, CompiledRuleset, CountLimit, Guarded,
-                             RuleRef, ScoringRule)
-from engine.events import Event, format_timestamp
-from engine.values import to_bool, to_date, to_number
+from leadrules.engine.events import Event, format_timestamp
+from leadrules.engine.scoring.compiler import (
+    DISQUALIFIED,
+    ActionSpec,
+    CompiledRuleset,
+    CountLimit,
+    Guarded,
+    RuleRef,
+    ScoringRule,
+)
+from leadrules.engine.values import to_bool, to_date, to_number
 
 BANT_FLAGS = ("budget", "authority", "need", "timeline")
 PROFILE = "profile"

@@ -20,12 +20,31 @@ from typing import Callable, Iterable, Iterator
 
 import attrs
 
-from engine.compiler import CompiledRuleset, RuleRef
-from engine.evaluate import (LeadResult, advance, checkpoint, finish, read_stored, resume,
-                             start, usable)
-from engine.spans import default_workers, over_chunks, over_spans, split, worth_forking
-from engine.store import (DETAIL_COLUMNS, RESULT_COLUMNS, Store, checkpoint_row,
-                          profile_digest)
+from leadrules.engine.scoring.compiler import CompiledRuleset, RuleRef
+from leadrules.engine.scoring.evaluate import (
+    LeadResult,
+    advance,
+    checkpoint,
+    finish,
+    read_stored,
+    resume,
+    start,
+    usable,
+)
+from leadrules.engine.scoring.spans import (
+    default_workers,
+    over_chunks,
+    over_spans,
+    split,
+    worth_forking,
+)
+from leadrules.engine.store.store import (
+    DETAIL_COLUMNS,
+    RESULT_COLUMNS,
+    Store,
+    checkpoint_row,
+    profile_digest,
+)
 
 # What "changed since the previous run" compares; events and next_due are bookkeeping.
 COMPARED = ("score", "fit", "grade", "band", "priority", "stage", "disqualified", "owner",

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import attrs
 
-from engine.errors import StoreError
-from engine.events import Event
+from leadrules.engine.errors import StoreError
+from leadrules.engine.events import Event
 
 if TYPE_CHECKING:
     import sqlite_utils
