@@ -226,8 +226,17 @@ def score_leads(conn: sqlite3.Connection, as_of: int) -> list[tuple[str, int, st
 # Children: each measurement runs in a process of its own and prints one JSON line. ---------
 
 # The same measuring and connecting as the ingest benchmark.
-from bench.ingest import (_connect, _memory, arguments, machine, med, mib, sample,  # noqa: E402
-                          settle, sizes_and_work)
+from bench.ingest import (  # noqa: E402
+    _connect,
+    _memory,
+    arguments,
+    machine,
+    med,
+    mib,
+    sample,
+    settle,
+    sizes_and_work,
+)
 
 
 def child_floor(db: str, types: str = "") -> dict:

@@ -84,7 +84,7 @@ def _connect(db: str) -> sqlite3.Connection:
 
 def _events_ddl(layout: str) -> list[str]:
     """Statements that turn Store's events table into `layout` (none for Store's own)."""
-    from leadrules.engine.store.store import _SCHEMA_1
+    from leadrules.engine.store.schema import _SCHEMA_1
 
     if layout == "keyed":
         return []

@@ -12,7 +12,8 @@ from leadrules.dsl.errors import UsageError
 from leadrules.engine.errors import InputErrors, Reject
 from leadrules.engine.events import Event, format_timestamp, parse_timestamp
 from leadrules.engine.store.ingest import ingest, read_events, read_leads
-from leadrules.engine.store.store import Store, StoreCounts
+from leadrules.engine.store.records import StoreCounts
+from leadrules.engine.store.store import Store
 
 T0 = 1773480065000000  # 2026-03-14T09:21:05Z
 DAY0 = 1773446400000000  # 2026-03-14T00:00:00Z

@@ -11,7 +11,8 @@ from leadrules.engine.events import Event, parse_timestamp
 from leadrules.engine.scoring.compiler import compile_ruleset
 from leadrules.engine.scoring.evaluate import evaluate
 from leadrules.engine.scoring.run import detail_rows, result_row, run_rules
-from leadrules.engine.store.store import DETAIL_COLUMNS, Store
+from leadrules.engine.store.schema import DETAIL_COLUMNS
+from leadrules.engine.store.store import Store
 
 RULES = compile_ruleset(dsl.load(Path(__file__).resolve().parent.parent / "rulesets" / "b2b.rules"))
 DAY = 86_400_000_000

@@ -8,16 +8,9 @@ import pytest
 
 from leadrules.engine.errors import StoreError
 from leadrules.engine.events import Event
-from leadrules.engine.store.store import (
-    _SCHEMA_1,
-    DETAIL_COLUMNS,
-    MIGRATIONS,
-    RESULT_COLUMNS,
-    AddCounts,
-    LeadCounts,
-    Store,
-    StoreCounts,
-)
+from leadrules.engine.store.records import AddCounts, LeadCounts, StoreCounts
+from leadrules.engine.store.schema import _SCHEMA_1, DETAIL_COLUMNS, MIGRATIONS, RESULT_COLUMNS
+from leadrules.engine.store.store import Store
 
 
 def ev(event_id, lead_id="L1", ts=100, type="page_view", **props):

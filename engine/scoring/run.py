@@ -38,13 +38,9 @@ from leadrules.engine.scoring.spans import (
     split,
     worth_forking,
 )
-from leadrules.engine.store.store import (
-    DETAIL_COLUMNS,
-    RESULT_COLUMNS,
-    Store,
-    checkpoint_row,
-    profile_digest,
-)
+from leadrules.engine.store.records import checkpoint_row, profile_digest
+from leadrules.engine.store.schema import DETAIL_COLUMNS, RESULT_COLUMNS
+from leadrules.engine.store.store import Store
 
 # What "changed since the previous run" compares; events and next_due are bookkeeping.
 COMPARED = ("score", "fit", "grade", "band", "priority", "stage", "disqualified", "owner",

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import itertools
 import json
-import marshal
 import sqlite3
 from datetime import datetime, timezone
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
@@ -17,413 +13,39 @@ import attrs
 
 from leadrules.engine.errors import StoreError
 from leadrules.engine.events import Event
+from leadrules.engine.store.records import (
+    IMPORT_STATE_COLUMNS,
+    JSON_ENCODER,
+    AddCounts,
+    BatchCounts,
+    ImportState,
+    LeadCounts,
+    RunWriter,
+    StoreCounts,
+    StoreInfo,
+    batches,
+    event_of_row,
+    executescript,
+    json_text,
+    merge_by_lead,
+    profile_digest,
+    span_condition,
+    unmarshal,
+)
+from leadrules.engine.store.schema import (
+    _SCHEMA_1,
+    DETAIL_COLUMNS,
+    EVENT_COLUMNS,
+    MIGRATIONS,
+    RESULT_COLUMNS,
+    RESULTS_DUE,
+    SCHEMA_VERSION,
+)
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-SCHEMA_VERSION = 5
-
-# sqlite-utils's create_table cannot say WITHOUT ROWID, so the schema is plain SQL.
-# Version 1, as the first release created it; MIGRATIONS bring it up to SCHEMA_VERSION.
-_SCHEMA_1 = """
-CREATE TABLE IF NOT EXISTS leads (
-    lead_id TEXT PRIMARY KEY,
-    profile TEXT NOT NULL,  -- JSON object str -> str
-    origin  TEXT NOT NULL   -- 'file' or 'event'
-);
-CREATE TABLE IF NOT EXISTS events (
-    lead_id     TEXT NOT NULL,
-    ts          INTEGER NOT NULL,
-    event_id    TEXT NOT NULL,
-    type        TEXT NOT NULL,
-    props       TEXT NOT NULL,  -- JSON object str -> str
-    ingested_at INTEGER NOT NULL,
-    PRIMARY KEY (lead_id, ts, event_id)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events(event_id);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id       INTEGER PRIMARY KEY,
-    ruleset_name TEXT,
-    ruleset_path TEXT,
-    ruleset_hash TEXT NOT NULL,
-    as_of        INTEGER NOT NULL,
-    created_at   TEXT NOT NULL,
-    leads        INTEGER NOT NULL,
-    events       INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS results (
-    run_id       INTEGER NOT NULL,
-    lead_id      TEXT NOT NULL,
-    score        INTEGER,
-    fit          INTEGER,
-    grade        TEXT,
-    band         INTEGER,
-    priority     TEXT,
-    stage        TEXT,
-    disqualified TEXT,
-    PRIMARY KEY (run_id, lead_id)
-);
-CREATE TABLE IF NOT EXISTS stage_moves (
-    run_id     INTEGER NOT NULL,
-    lead_id    TEXT NOT NULL,
-    seq        INTEGER NOT NULL,
-    ts         INTEGER,  -- NULL when the move came from the profile, before any event
-    from_stage TEXT,
-    to_stage   TEXT NOT NULL,
-    rule       TEXT NOT NULL,
-    cause      TEXT NOT NULL,
-    PRIMARY KEY (run_id, lead_id, seq)
-);
-"""
-
-# Each entry turns version N into N + 1; all that apply run in one transaction.
-MIGRATIONS = {
-    1: """
-CREATE TABLE imports (
-    import_id   INTEGER PRIMARY KEY,
-    kind        TEXT NOT NULL,     -- 'leads' or 'events'
-    source      TEXT NOT NULL,     -- the absolute path, or '<stdin>'
-    fingerprint TEXT,              -- size:mtime:hash of the head; NULL for stdin (no resuming)
-    format      TEXT NOT NULL,     -- 'csv' or 'jsonl', with '+gzip' when compressed
-    started_at  INTEGER NOT NULL,
-    finished_at INTEGER,           -- NULL while running, or after an interruption
-    status      TEXT NOT NULL,     -- 'running' (or interrupted), 'done', 'stopped'
-    line_done   INTEGER NOT NULL DEFAULT 0,  -- rows up to this line are committed
-    rows        INTEGER NOT NULL DEFAULT 0,
-    added       INTEGER NOT NULL DEFAULT 0,  -- events added, or lead rows written
-    duplicates  INTEGER NOT NULL DEFAULT 0,
-    new_leads   INTEGER NOT NULL DEFAULT 0,
-    rejected    INTEGER NOT NULL DEFAULT 0   -- rows, not problems: one row may have several
-);
-CREATE TABLE rejects (
-    import_id INTEGER NOT NULL REFERENCES imports(import_id),
-    file      TEXT NOT NULL,
-    line      INTEGER NOT NULL,
-    "column"  TEXT,
-    value     TEXT,
-    reason    TEXT NOT NULL,
-    raw       TEXT NOT NULL
-);
-CREATE INDEX rejects_import ON rejects(import_id, line);
-""",
-    # Version 3: results are kept per ruleset and updated in place, so that a run replays only
-    # the leads whose inputs changed. Results of version-2 runs are derived data; they are
-    # dropped, and the next `run` computes them again.
-    2: """
-ALTER TABLE leads ADD COLUMN version INTEGER NOT NULL DEFAULT 0;  -- data_version of its last change
-CREATE INDEX leads_version ON leads(version);
-INSERT OR REPLACE INTO meta VALUES ('data_version', '0');
-DROP TABLE results;
-DROP TABLE stage_moves;
-DROP TABLE runs;
-CREATE TABLE runs (
-    run_id       INTEGER PRIMARY KEY,
-    ruleset_name TEXT,
-    ruleset_path TEXT,
-    ruleset_hash TEXT NOT NULL,
-    as_of        INTEGER NOT NULL,
-    created_at   TEXT NOT NULL,
-    data_version INTEGER NOT NULL,            -- the store's data_version the run read
-    mode         TEXT NOT NULL,               -- 'full' or 'incremental'
-    leads        INTEGER NOT NULL DEFAULT 0,  -- leads with results after the run
-    events       INTEGER NOT NULL DEFAULT 0,  -- events in the store
-    replayed     INTEGER NOT NULL DEFAULT 0,  -- leads this run replayed
-    changed      INTEGER NOT NULL DEFAULT 0   -- leads whose results it changed
-);
-CREATE TABLE results (
-    ruleset_hash TEXT NOT NULL,
-    lead_id      TEXT NOT NULL,
-    run_id       INTEGER NOT NULL,  -- the run that last replayed the lead
-    score        INTEGER,
-    fit          INTEGER,
-    grade        TEXT,
-    band         INTEGER,
-    priority     TEXT,
-    stage        TEXT,
-    disqualified TEXT,
-    owner        TEXT,
-    label        TEXT,
-    sla          TEXT,
-    bant         TEXT,
-    events       INTEGER,
-    next_due     INTEGER,  -- the earliest as-of at which the result can change by itself
-    PRIMARY KEY (ruleset_hash, lead_id)
-) WITHOUT ROWID;
-CREATE INDEX results_due ON results(ruleset_hash, next_due);
-CREATE TABLE stage_moves (
-    ruleset_hash TEXT NOT NULL,
-    lead_id      TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
-    ts           INTEGER,  -- NULL when the move came from the profile, before any event
-    from_stage   TEXT,
-    to_stage     TEXT NOT NULL,
-    rule         TEXT NOT NULL,
-    cause        TEXT NOT NULL,
-    PRIMARY KEY (ruleset_hash, lead_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE actions (
-    ruleset_hash TEXT NOT NULL,
-    lead_id      TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
-    ts           INTEGER NOT NULL,
-    kind         TEXT NOT NULL,  -- 'assign', 'enroll' or 'alert'
-    value        TEXT NOT NULL,
-    stage        TEXT,           -- the stage entered, for `on entering`
-    rule         TEXT NOT NULL,
-    cause        TEXT NOT NULL,
-    PRIMARY KEY (ruleset_hash, lead_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE sla (
-    ruleset_hash TEXT NOT NULL,
-    lead_id      TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
-    stage        TEXT NOT NULL,
-    entered_at   INTEGER NOT NULL,
-    due          INTEGER NOT NULL,
-    outcome      TEXT NOT NULL,  -- 'met', 'overdue', 'left' or 'pending'
-    decided_at   INTEGER,
-    cause        TEXT,
-    rule         TEXT NOT NULL,
-    PRIMARY KEY (ruleset_hash, lead_id, seq)
-) WITHOUT ROWID;
-""",
-    # Version 4: the replay state of each lead after its last event, so that an incremental run
-    # resumes a lead from there when it has new events, instead of replaying all of them.
-    3: """
-CREATE TABLE checkpoints (
-    ruleset_hash TEXT NOT NULL,
-    lead_id      TEXT NOT NULL,
-    profile      BLOB NOT NULL,     -- a digest of the profile the replay read
-    ts           INTEGER,           -- the last event applied, (ts, event_id); NULL for none
-    event_id     TEXT,
-    applied      INTEGER NOT NULL,  -- events applied up to it: more now means one came late
-    state        BLOB NOT NULL,     -- engine.evaluate.checkpoint, marshalled
-    PRIMARY KEY (ruleset_hash, lead_id)
-) WITHOUT ROWID;
-""",
-    # Version 5: the rows of a run name their ruleset by a small number instead of its 64-digit
-    # hash, which was about 40% of the bytes a run wrote. The rows are kept.
-    4: """
-CREATE TABLE rulesets (
-    ruleset INTEGER PRIMARY KEY,
-    hash    TEXT NOT NULL UNIQUE  -- SHA-256 of the rule file's text, as in runs.ruleset_hash
-);
-INSERT INTO rulesets (hash) SELECT ruleset_hash FROM runs GROUP BY ruleset_hash
-    ORDER BY min(run_id);
-CREATE TABLE new_results (
-    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
-    lead_id      TEXT NOT NULL,
-    run_id       INTEGER NOT NULL,  -- the run that last replayed the lead
-    score        INTEGER,
-    fit          INTEGER,
-    grade        TEXT,
-    band         INTEGER,
-    priority     TEXT,
-    stage        TEXT,
-    disqualified TEXT,
-    owner        TEXT,
-    label        TEXT,
-    sla          TEXT,
-    bant         TEXT,
-    events       INTEGER,
-    next_due     INTEGER,  -- the earliest as-of at which the result can change by itself
-    PRIMARY KEY (ruleset, lead_id)
-) WITHOUT ROWID;
-INSERT INTO new_results SELECT
-    r.ruleset, t.lead_id, t.run_id, t.score, t.fit, t.grade, t.band, t.priority, t.stage,
-    t.disqualified, t.owner, t.label, t.sla, t.bant, t.events, t.next_due
-    FROM results t JOIN rulesets r ON r.hash = t.ruleset_hash;
-DROP TABLE results;
-ALTER TABLE new_results RENAME TO results;
-CREATE TABLE new_stage_moves (
-    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
-    lead_id      TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
-    ts           INTEGER,  -- NULL when the move came from the profile, before any event
-    from_stage   TEXT,
-    to_stage     TEXT NOT NULL,
-    rule         TEXT NOT NULL,
-    cause        TEXT NOT NULL,
-    PRIMARY KEY (ruleset, lead_id, seq)
-) WITHOUT ROWID;
-INSERT INTO new_stage_moves SELECT
-    r.ruleset, t.lead_id, t.seq, t.ts, t.from_stage, t.to_stage, t.rule, t.cause
-    FROM stage_moves t JOIN rulesets r ON r.hash = t.ruleset_hash;
-DROP TABLE stage_moves;
-ALTER TABLE new_stage_moves RENAME TO stage_moves;
-CREATE TABLE new_actions (
-    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
-    lead_id      TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
-    ts           INTEGER NOT NULL,
-    kind         TEXT NOT NULL,  -- 'assign', 'enroll' or 'alert'
-    value        TEXT NOT NULL,
-    stage        TEXT,           -- the stage entered, for `on entering`
-    rule         TEXT NOT NULL,
-    cause        TEXT NOT NULL,
-    PRIMARY KEY (ruleset, lead_id, seq)
-) WITHOUT ROWID;
-INSERT INTO new_actions SELECT
-    r.ruleset, t.lead_id, t.seq, t.ts, t.kind, t.value, t.stage, t.rule, t.cause
-    FROM actions t JOIN rulesets r ON r.hash = t.ruleset_hash;
-DROP TABLE actions;
-ALTER TABLE new_actions RENAME TO actions;
-CREATE TABLE new_sla (
-    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
-    lead_id      TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
-    stage        TEXT NOT NULL,
-    entered_at   INTEGER NOT NULL,
-    due          INTEGER NOT NULL,
-    outcome      TEXT NOT NULL,  -- 'met', 'overdue', 'left' or 'pending'
-    decided_at   INTEGER,
-    cause        TEXT,
-    rule         TEXT NOT NULL,
-    PRIMARY KEY (ruleset, lead_id, seq)
-) WITHOUT ROWID;
-INSERT INTO new_sla SELECT
-    r.ruleset, t.lead_id, t.seq, t.stage, t.entered_at, t.due, t.outcome, t.decided_at, t.cause,
-    t.rule
-    FROM sla t JOIN rulesets r ON r.hash = t.ruleset_hash;
-DROP TABLE sla;
-ALTER TABLE new_sla RENAME TO sla;
-CREATE TABLE new_checkpoints (
-    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
-    lead_id      TEXT NOT NULL,
-    profile      BLOB NOT NULL,     -- a digest of the profile the replay read
-    ts           INTEGER,           -- the last event applied, (ts, event_id); NULL for none
-    event_id     TEXT,
-    applied      INTEGER NOT NULL,  -- events applied up to it: more now means one came late
-    state        BLOB NOT NULL,     -- engine.evaluate.checkpoint, marshalled
-    PRIMARY KEY (ruleset, lead_id)
-) WITHOUT ROWID;
-INSERT INTO new_checkpoints SELECT
-    r.ruleset, t.lead_id, t.profile, t.ts, t.event_id, t.applied, t.state
-    FROM checkpoints t JOIN rulesets r ON r.hash = t.ruleset_hash;
-DROP TABLE checkpoints;
-ALTER TABLE new_checkpoints RENAME TO checkpoints;
-CREATE INDEX results_due ON results(ruleset, next_due);
-""",
-}
-
-RESULT_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
-                  "owner", "label", "sla", "bant", "events", "next_due")
-DETAIL_COLUMNS = {
-    "stage_moves": ("lead_id", "seq", "ts", "from_stage", "to_stage", "rule", "cause"),
-    "actions": ("lead_id", "seq", "ts", "kind", "value", "stage", "rule", "cause"),
-    "sla": ("lead_id", "seq", "stage", "entered_at", "due", "outcome", "decided_at", "cause",
-            "rule"),
-}
-CHECKPOINT_COLUMNS = ("lead_id", "profile", "ts", "event_id", "applied", "state")
-_EVENT_COLUMNS = "lead_id, ts, event_id, type, props"
-# The index of `leads_to_replay`, as schema 5 made it; a full run makes it again.
-_RESULTS_DUE = "CREATE INDEX results_due ON results(ruleset, next_due)"
 _BATCH = 500  # stays under SQLite's limit on bound variables per statement
-
-
-@attrs.frozen
-class AddCounts:
-    """What `Store.add_events` did: events written, events skipped as repeats, leads created."""
-
-    added: int
-    duplicates: int
-    new_leads: int
-
-
-@attrs.frozen
-class LeadCounts:
-    """What `Store.upsert_leads` did: lead rows written, and how many were new leads."""
-
-    written: int
-    new: int
-
-
-@attrs.frozen
-class ImportState:
-    """An import as `begin_import` found or created it: its id and what it has committed."""
-
-    import_id: int
-    line_done: int
-    rows: int
-    added: int
-    duplicates: int
-    new_leads: int
-    rejected: int
-    status: str  # 'new', 'unfinished' (resumed), or 'done' (the file is unchanged since)
-
-
-_IMPORT_STATE = "import_id, line_done, rows, added, duplicates, new_leads, rejected"
-
-
-@attrs.frozen
-class BatchCounts:
-    """What one committed batch of an import did (lead rows or events added, rows rejected)."""
-
-    added: int
-    duplicates: int
-    new_leads: int
-    rejected: int
-
-
-@attrs.frozen
-class StoreCounts:
-    """How much the store holds; first_ts and last_ts are None when there are no events."""
-
-    leads: int
-    events: int
-    first_ts: int | None
-    last_ts: int | None
-    runs: int
-
-
-@attrs.frozen
-class StoreInfo:
-    """Counts of everything in a store; `imports` are dicts of the `imports` columns."""
-
-    path: str
-    schema_version: int
-    counts: StoreCounts
-    leads_from_events: int  # leads known only from events, with no profile yet
-    event_types: list[tuple[str, int]]
-    latest_run: dict | None
-    imports: list[dict]
-    rejects: int  # rejected rows' problems recorded, over all imports
-
-
-class RunWriter:
-    """Writes the parts of one run inside `Store.saving_run`'s transaction."""
-
-    def __init__(self, conn: sqlite3.Connection, ruleset: int, run_id: int, replace: bool):
-        self._conn, self._key, self.run_id = conn, ruleset, run_id
-        # A full run writes into emptied tables; an incremental one replaces the rows it redoes.
-        self._insert = "INSERT OR REPLACE" if replace else "INSERT"
-        self.totals: dict[str, int] = {}  # `runs` columns known at the end: events, replayed...
-
-    def add(self, results: list[tuple], details: dict[str, list[tuple]],
-            checkpoints: Iterable[tuple], kept: Iterable[tuple[str, int, int]] = ()) -> None:
-        """Rows in RESULT_COLUMNS, DETAIL_COLUMNS of their table, CHECKPOINT_COLUMNS. `kept`:
-        (lead_id, moves, actions) of replayed leads whose first stored stage moves and actions
-        stay (those before the checkpoint a replay resumed from; 0 for a replay from the start).
-        Their other stored details go first, also those that the previous run's timers at its
-        as-of time added after the checkpoint: a resumed replay makes them again, or not."""
-        key = self._key
-        kept = list(kept)
-        for table, column in (("stage_moves", 1), ("actions", 2)):
-            self._conn.executemany(
-                f"DELETE FROM {table} WHERE ruleset = ? AND lead_id = ? AND seq > ?",
-                ((key, row[0], row[column]) for row in kept))
-        self._conn.executemany("DELETE FROM sla WHERE ruleset = ? AND lead_id = ?",
-                               ((key, row[0]) for row in kept))
-        # The ruleset's and the run's numbers are written into the statements (both are
-        # integers this store made), so that the rows go to SQLite as they are.
-        for table, columns, fixed, rows in (
-                ("results", RESULT_COLUMNS, (key, self.run_id), results),
-                *((t, DETAIL_COLUMNS[t], (key,), details.get(t, ())) for t in DETAIL_COLUMNS),
-                ("checkpoints", CHECKPOINT_COLUMNS, (key,), checkpoints)):
-            names = ("ruleset", "run_id")[:len(fixed)] + columns
-            values = ", ".join([*map(str, map(int, fixed)), *"?" * len(columns)])
-            self._conn.executemany(
-                f"{self._insert} INTO {table} ({', '.join(names)}) VALUES ({values})", rows)
 
 
 class Store:
@@ -528,10 +150,10 @@ class Store:
             return
         if found == 0:
             self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            _executescript(self._conn, _SCHEMA_1)
+            executescript(self._conn, _SCHEMA_1)
             found = 1
         for version in range(found, SCHEMA_VERSION):
-            _executescript(self._conn, MIGRATIONS[version])
+            executescript(self._conn, MIGRATIONS[version])
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                            (str(SCHEMA_VERSION),))
 
@@ -574,13 +196,13 @@ class Store:
         """
         written = new = 0
         with self._errors("cannot write leads"), self._transaction():
-            for batch in _batches(rows, _BATCH):
+            for batch in batches(rows, _BATCH):
                 counts = self._put_leads(batch)
                 written, new = written + counts.written, new + counts.new
         return LeadCounts(written=written, new=new)
 
     def _put_leads(self, rows: list[tuple[str, dict[str, str]]]) -> LeadCounts:
-        ids = _JSON.encode(sorted({lead_id for lead_id, _ in rows}))
+        ids = JSON_ENCODER.encode(sorted({lead_id for lead_id, _ in rows}))
         (stored,) = self._conn.execute(
             "SELECT count(*) FROM leads WHERE lead_id IN (SELECT value FROM json_each(?))",
             (ids,)).fetchone()
@@ -588,7 +210,7 @@ class Store:
             "INSERT INTO leads (lead_id, profile, origin) VALUES (?, ?, 'file') "
             "ON CONFLICT (lead_id) DO UPDATE SET "
             "profile = json_patch(profile, excluded.profile), origin = 'file'",
-            ((lead_id, _json(profile)) for lead_id, profile in rows))
+            ((lead_id, json_text(profile)) for lead_id, profile in rows))
         self._mark_leads(ids)
         return LeadCounts(written=len(rows), new=len(json.loads(ids)) - stored)
 
@@ -599,7 +221,7 @@ class Store:
         """
         added = duplicates = new_leads = 0
         with self._errors("cannot write events"), self._transaction():
-            for batch in _batches(events, _BATCH):
+            for batch in batches(events, _BATCH):
                 counts = self._put_events(batch, ingested_at)
                 added += counts.added
                 duplicates += counts.duplicates
@@ -612,10 +234,10 @@ class Store:
         added = self._conn.executemany(
             "INSERT OR IGNORE INTO events (lead_id, ts, event_id, type, props, ingested_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [(e.lead_id, e.ts, e.event_id, e.type, _json(e.props), ingested_at)
+            [(e.lead_id, e.ts, e.event_id, e.type, json_text(e.props), ingested_at)
              for e in events]).rowcount
         # Only leads of events that were stored: a skipped repeat creates no lead.
-        lead_ids = _JSON.encode(sorted({e.lead_id for e in events}))
+        lead_ids = JSON_ENCODER.encode(sorted({e.lead_id for e in events}))
         new_leads = self._conn.execute(
             "INSERT OR IGNORE INTO leads (lead_id, profile, origin) "
             "SELECT value, '{}', 'event' FROM json_each(?) "
@@ -640,7 +262,7 @@ class Store:
             row = None
             if fingerprint is not None:
                 row = self._conn.execute(
-                    f"SELECT {_IMPORT_STATE}, status FROM imports WHERE kind = ? AND source = ? "
+                    f"SELECT {IMPORT_STATE_COLUMNS}, status FROM imports WHERE kind = ? AND source = ? "
                     "AND fingerprint = ? ORDER BY import_id DESC LIMIT 1",
                     (kind, source, fingerprint)).fetchone()
             if row is not None and row[-1] == "done":
@@ -694,7 +316,7 @@ class Store:
 
     def iter_rejects(self, import_ids: Iterable[int], limit: int = -1) -> Iterator[dict]:
         """The rejected rows of some imports as dicts, streamed from the table."""
-        ids = _JSON.encode(list(import_ids))
+        ids = JSON_ENCODER.encode(list(import_ids))
         with self._errors("cannot read rejects"):
             yield from self._query(
                 'SELECT file, line, "column", value, reason, raw FROM rejects '
@@ -706,7 +328,7 @@ class Store:
         with self._errors("cannot read rejects"):
             return self._conn.execute(
                 "SELECT count(*) FROM rejects WHERE import_id IN (SELECT value FROM json_each(?))",
-                (_JSON.encode(list(import_ids)),)).fetchone()[0]
+                (JSON_ENCODER.encode(list(import_ids)),)).fetchone()[0]
 
     def lead_count(self) -> int:
         """How many leads the store holds (cheaper than `counts`, which scans the events)."""
@@ -751,9 +373,9 @@ class Store:
             if row is None:
                 raise StoreError(f"{self.path}: no lead {lead_id!r} in the store")
             rows = self._conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE lead_id = ? ORDER BY ts, event_id",
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE lead_id = ? ORDER BY ts, event_id",
                 (lead_id,))
-            return json.loads(row[0]), [_event(r) for r in rows]
+            return json.loads(row[0]), [event_of_row(r) for r in rows]
 
     # Runs ---------------------------------------------------------------------------------------
 
@@ -798,7 +420,7 @@ class Store:
         where, params = "", ()
         if types is not None:
             where, params = "WHERE type IN (SELECT value FROM json_each(?))", (
-                _JSON.encode(sorted(types)),)
+                JSON_ENCODER.encode(sorted(types)),)
         with self._errors("cannot read events"):
             if lead_ids is not None:
                 where = where.replace("WHERE", "AND")
@@ -807,17 +429,17 @@ class Store:
                         "SELECT profile FROM leads WHERE lead_id = ?", (lead_id,)).fetchone()
                     if row is not None:
                         yield lead_id, row[0], self._conn.execute(
-                            f"SELECT {_EVENT_COLUMNS} FROM events WHERE lead_id = ? {where} "
+                            f"SELECT {EVENT_COLUMNS} FROM events WHERE lead_id = ? {where} "
                             "ORDER BY ts, event_id", (lead_id, *params)).fetchall()
                 return
-            bounds, limits = _span(*span)
+            bounds, limits = span_condition(*span)
             leads = self._conn.execute(
                 f"SELECT lead_id, profile FROM leads WHERE 1 {bounds} ORDER BY lead_id", limits)
             where = where or "WHERE 1"
             rows = self._conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events {where} {bounds} "
+                f"SELECT {EVENT_COLUMNS} FROM events {where} {bounds} "
                 "ORDER BY lead_id, ts, event_id", (*params, *limits))
-            yield from _merge(leads, rows)
+            yield from merge_by_lead(leads, rows)
 
     def resume_leads(self, ruleset_hash: str, lead_ids: Iterable[str], types: Iterable[str],
                      usable: Callable[[tuple], bool]
@@ -830,8 +452,8 @@ class Store:
         Then the rows are the events of `types` after that position; otherwise the saved state
         is None and the rows are all of them.
         """
-        types_json = _JSON.encode(sorted(types))
-        ids_json = _JSON.encode(sorted(lead_ids))
+        types_json = JSON_ENCODER.encode(sorted(types))
+        ids_json = JSON_ENCODER.encode(sorted(lead_ids))
         with self._errors("cannot read saved replay states"):
             ruleset = self._ruleset(ruleset_hash)
             saved: dict[str, tuple] = {}
@@ -852,20 +474,20 @@ class Store:
                 digest, state, start = profile_digest(profile), None, (-1, "")
                 kept = saved.get(lead_id)
                 if kept is not None and kept[0] == digest:
-                    state = _unmarshal(kept[3], usable)
+                    state = unmarshal(kept[3], usable)
                     if state is not None and kept[1] is not None:
                         start = (kept[1], kept[2])
                 starts.append((lead_id, *start))
                 leads.append((lead_id, (profile, digest, state)))
             rows = self._conn.execute(
-                f"SELECT {', '.join('e.' + c for c in _EVENT_COLUMNS.split(', '))} "
+                f"SELECT {', '.join('e.' + c for c in EVENT_COLUMNS.split(', '))} "
                 "FROM json_each(?) j JOIN events e "
                 "ON e.lead_id = json_extract(j.value, '$[0]') "
                 "AND (e.ts, e.event_id) > (json_extract(j.value, '$[1]'), "
                 "json_extract(j.value, '$[2]')) "
                 "WHERE e.type IN (SELECT value FROM json_each(?)) "
-                "ORDER BY e.lead_id, e.ts, e.event_id", (_JSON.encode(starts), types_json))
-            for lead_id, (profile, digest, state), rows_of in _merge(leads, rows):
+                "ORDER BY e.lead_id, e.ts, e.event_id", (JSON_ENCODER.encode(starts), types_json))
+            for lead_id, (profile, digest, state), rows_of in merge_by_lead(leads, rows):
                 yield lead_id, profile, digest, state, rows_of
 
     def lead_spans(self, parts: int) -> list[tuple[str | None, str | None]]:
@@ -919,7 +541,7 @@ class Store:
                 rows = self._conn.execute(
                     f"SELECT {columns} FROM results WHERE ruleset = ? AND lead_id IN "
                     "(SELECT value FROM json_each(?))",
-                    (self._ruleset(ruleset_hash), _JSON.encode(list(lead_ids))))
+                    (self._ruleset(ruleset_hash), JSON_ENCODER.encode(list(lead_ids))))
             return {row[0]: row for row in rows}
 
     @contextlib.contextmanager
@@ -948,7 +570,7 @@ class Store:
             writer = RunWriter(self._conn, key, run_id, replace=not full)
             yield writer
             if full:
-                self._conn.execute(_RESULTS_DUE)
+                self._conn.execute(RESULTS_DUE)
             totals = "".join(f"{name} = ?, " for name in writer.totals)
             self._conn.execute(
                 f"UPDATE runs SET {totals}leads = "
@@ -996,81 +618,3 @@ class Store:
                 "SELECT stage, count(*) AS n FROM results WHERE ruleset = ? "
                 "GROUP BY stage ORDER BY n DESC, stage", (self._ruleset(ruleset_hash),))
             return [(stage, n) for stage, n in rows]
-
-
-_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _json(mapping) -> str:
-    return _JSON.encode(dict(mapping))
-
-
-def profile_digest(profile: str) -> bytes:
-    """A short digest of a profile's stored JSON text: a saved replay state holds only for it."""
-    return hashlib.blake2b(profile.encode("utf-8"), digest_size=16).digest()
-
-
-def checkpoint_row(lead_id: str, digest: bytes, saved: tuple) -> tuple:
-    """A `checkpoints` row (CHECKPOINT_COLUMNS) for engine.evaluate.checkpoint's `saved` of a
-    replay of the profile with this `profile_digest`."""
-    position, applied, state = saved
-    ts, event_id = position if position is not None else (None, None)
-    return (lead_id, digest, ts, event_id, applied,
-            marshal.dumps((position, applied, state)))
-
-
-def _unmarshal(data: bytes, usable: Callable[[tuple], bool]) -> tuple | None:
-    """A saved state, or None when it cannot be read or used (the lead is replayed in full)."""
-    try:
-        saved = marshal.loads(data)
-    except (ValueError, EOFError, TypeError):
-        return None
-    return saved if usable(saved) else None
-
-
-def _merge(leads: Iterable[tuple[str, object]], rows: Iterable[tuple]
-           ) -> Iterator[tuple[str, object, list[tuple]]]:
-    """(lead_id, what came with it, its rows) for (lead_id, anything) and event rows, both
-    ordered by lead_id; leads without rows get an empty list. SQLite's BINARY order is
-    Python's str order for UTF-8."""
-    groups = itertools.groupby(rows, key=itemgetter(0))
-    pending = next(groups, None)
-    for lead_id, profile in leads:
-        while pending is not None and pending[0] < lead_id:
-            pending = next(groups, None)
-        events: list[tuple] = []
-        if pending is not None and pending[0] == lead_id:
-            events = list(pending[1])
-            pending = next(groups, None)
-        yield lead_id, profile, events
-
-
-def _event(row: tuple) -> Event:
-    lead_id, ts, event_id, type_, props = row
-    return Event(event_id=event_id, lead_id=lead_id, type=type_, ts=ts, props=json.loads(props))
-
-
-def _span(start: str | None, stop: str | None) -> tuple[str, tuple]:
-    """SQL conditions (to follow a WHERE) and parameters for start <= lead_id < stop."""
-    sql, params = "", []
-    if start is not None:
-        sql, params = sql + " AND lead_id >= ?", params + [start]
-    if stop is not None:
-        sql, params = sql + " AND lead_id < ?", params + [stop]
-    return sql, tuple(params)
-
-
-def _executescript(conn: sqlite3.Connection, script: str) -> None:
-    """Run several statements inside the current transaction (executescript would commit)."""
-    statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):
-            conn.execute(statement)
-            statement = ""
-
-
-def _batches(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch

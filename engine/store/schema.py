@@ -1,0 +1,301 @@
+"""The store's schema: the tables as the first release made them, and the migrations since."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 5
+
+# sqlite-utils's create_table cannot say WITHOUT ROWID, so the schema is plain SQL.
+# Version 1, as the first release created it; MIGRATIONS bring it up to SCHEMA_VERSION.
+_SCHEMA_1 = """
+CREATE TABLE IF NOT EXISTS leads (
+    lead_id TEXT PRIMARY KEY,
+    profile TEXT NOT NULL,  -- JSON object str -> str
+    origin  TEXT NOT NULL   -- 'file' or 'event'
+);
+CREATE TABLE IF NOT EXISTS events (
+    lead_id     TEXT NOT NULL,
+    ts          INTEGER NOT NULL,
+    event_id    TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    props       TEXT NOT NULL,  -- JSON object str -> str
+    ingested_at INTEGER NOT NULL,
+    PRIMARY KEY (lead_id, ts, event_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events(event_id);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id       INTEGER PRIMARY KEY,
+    ruleset_name TEXT,
+    ruleset_path TEXT,
+    ruleset_hash TEXT NOT NULL,
+    as_of        INTEGER NOT NULL,
+    created_at   TEXT NOT NULL,
+    leads        INTEGER NOT NULL,
+    events       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id       INTEGER NOT NULL,
+    lead_id      TEXT NOT NULL,
+    score        INTEGER,
+    fit          INTEGER,
+    grade        TEXT,
+    band         INTEGER,
+    priority     TEXT,
+    stage        TEXT,
+    disqualified TEXT,
+    PRIMARY KEY (run_id, lead_id)
+);
+CREATE TABLE IF NOT EXISTS stage_moves (
+    run_id     INTEGER NOT NULL,
+    lead_id    TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    ts         INTEGER,  -- NULL when the move came from the profile, before any event
+    from_stage TEXT,
+    to_stage   TEXT NOT NULL,
+    rule       TEXT NOT NULL,
+    cause      TEXT NOT NULL,
+    PRIMARY KEY (run_id, lead_id, seq)
+);
+"""
+
+# Each entry turns version N into N + 1; all that apply run in one transaction.
+MIGRATIONS = {
+    1: """
+CREATE TABLE imports (
+    import_id   INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,     -- 'leads' or 'events'
+    source      TEXT NOT NULL,     -- the absolute path, or '<stdin>'
+    fingerprint TEXT,              -- size:mtime:hash of the head; NULL for stdin (no resuming)
+    format      TEXT NOT NULL,     -- 'csv' or 'jsonl', with '+gzip' when compressed
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER,           -- NULL while running, or after an interruption
+    status      TEXT NOT NULL,     -- 'running' (or interrupted), 'done', 'stopped'
+    line_done   INTEGER NOT NULL DEFAULT 0,  -- rows up to this line are committed
+    rows        INTEGER NOT NULL DEFAULT 0,
+    added       INTEGER NOT NULL DEFAULT 0,  -- events added, or lead rows written
+    duplicates  INTEGER NOT NULL DEFAULT 0,
+    new_leads   INTEGER NOT NULL DEFAULT 0,
+    rejected    INTEGER NOT NULL DEFAULT 0   -- rows, not problems: one row may have several
+);
+CREATE TABLE rejects (
+    import_id INTEGER NOT NULL REFERENCES imports(import_id),
+    file      TEXT NOT NULL,
+    line      INTEGER NOT NULL,
+    "column"  TEXT,
+    value     TEXT,
+    reason    TEXT NOT NULL,
+    raw       TEXT NOT NULL
+);
+CREATE INDEX rejects_import ON rejects(import_id, line);
+""",
+    # Version 3: results are kept per ruleset and updated in place, so that a run replays only
+    # the leads whose inputs changed. Results of version-2 runs are derived data; they are
+    # dropped, and the next `run` computes them again.
+    2: """
+ALTER TABLE leads ADD COLUMN version INTEGER NOT NULL DEFAULT 0;  -- data_version of its last change
+CREATE INDEX leads_version ON leads(version);
+INSERT OR REPLACE INTO meta VALUES ('data_version', '0');
+DROP TABLE results;
+DROP TABLE stage_moves;
+DROP TABLE runs;
+CREATE TABLE runs (
+    run_id       INTEGER PRIMARY KEY,
+    ruleset_name TEXT,
+    ruleset_path TEXT,
+    ruleset_hash TEXT NOT NULL,
+    as_of        INTEGER NOT NULL,
+    created_at   TEXT NOT NULL,
+    data_version INTEGER NOT NULL,            -- the store's data_version the run read
+    mode         TEXT NOT NULL,               -- 'full' or 'incremental'
+    leads        INTEGER NOT NULL DEFAULT 0,  -- leads with results after the run
+    events       INTEGER NOT NULL DEFAULT 0,  -- events in the store
+    replayed     INTEGER NOT NULL DEFAULT 0,  -- leads this run replayed
+    changed      INTEGER NOT NULL DEFAULT 0   -- leads whose results it changed
+);
+CREATE TABLE results (
+    ruleset_hash TEXT NOT NULL,
+    lead_id      TEXT NOT NULL,
+    run_id       INTEGER NOT NULL,  -- the run that last replayed the lead
+    score        INTEGER,
+    fit          INTEGER,
+    grade        TEXT,
+    band         INTEGER,
+    priority     TEXT,
+    stage        TEXT,
+    disqualified TEXT,
+    owner        TEXT,
+    label        TEXT,
+    sla          TEXT,
+    bant         TEXT,
+    events       INTEGER,
+    next_due     INTEGER,  -- the earliest as-of at which the result can change by itself
+    PRIMARY KEY (ruleset_hash, lead_id)
+) WITHOUT ROWID;
+CREATE INDEX results_due ON results(ruleset_hash, next_due);
+CREATE TABLE stage_moves (
+    ruleset_hash TEXT NOT NULL,
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    ts           INTEGER,  -- NULL when the move came from the profile, before any event
+    from_stage   TEXT,
+    to_stage     TEXT NOT NULL,
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset_hash, lead_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE actions (
+    ruleset_hash TEXT NOT NULL,
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    ts           INTEGER NOT NULL,
+    kind         TEXT NOT NULL,  -- 'assign', 'enroll' or 'alert'
+    value        TEXT NOT NULL,
+    stage        TEXT,           -- the stage entered, for `on entering`
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset_hash, lead_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE sla (
+    ruleset_hash TEXT NOT NULL,
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    stage        TEXT NOT NULL,
+    entered_at   INTEGER NOT NULL,
+    due          INTEGER NOT NULL,
+    outcome      TEXT NOT NULL,  -- 'met', 'overdue', 'left' or 'pending'
+    decided_at   INTEGER,
+    cause        TEXT,
+    rule         TEXT NOT NULL,
+    PRIMARY KEY (ruleset_hash, lead_id, seq)
+) WITHOUT ROWID;
+""",
+    # Version 4: the replay state of each lead after its last event, so that an incremental run
+    # resumes a lead from there when it has new events, instead of replaying all of them.
+    3: """
+CREATE TABLE checkpoints (
+    ruleset_hash TEXT NOT NULL,
+    lead_id      TEXT NOT NULL,
+    profile      BLOB NOT NULL,     -- a digest of the profile the replay read
+    ts           INTEGER,           -- the last event applied, (ts, event_id); NULL for none
+    event_id     TEXT,
+    applied      INTEGER NOT NULL,  -- events applied up to it: more now means one came late
+    state        BLOB NOT NULL,     -- engine.evaluate.checkpoint, marshalled
+    PRIMARY KEY (ruleset_hash, lead_id)
+) WITHOUT ROWID;
+""",
+    # Version 5: the rows of a run name their ruleset by a small number instead of its 64-digit
+    # hash, which was about 40% of the bytes a run wrote. The rows are kept.
+    4: """
+CREATE TABLE rulesets (
+    ruleset INTEGER PRIMARY KEY,
+    hash    TEXT NOT NULL UNIQUE  -- SHA-256 of the rule file's text, as in runs.ruleset_hash
+);
+INSERT INTO rulesets (hash) SELECT ruleset_hash FROM runs GROUP BY ruleset_hash
+    ORDER BY min(run_id);
+CREATE TABLE new_results (
+    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
+    lead_id      TEXT NOT NULL,
+    run_id       INTEGER NOT NULL,  -- the run that last replayed the lead
+    score        INTEGER,
+    fit          INTEGER,
+    grade        TEXT,
+    band         INTEGER,
+    priority     TEXT,
+    stage        TEXT,
+    disqualified TEXT,
+    owner        TEXT,
+    label        TEXT,
+    sla          TEXT,
+    bant         TEXT,
+    events       INTEGER,
+    next_due     INTEGER,  -- the earliest as-of at which the result can change by itself
+    PRIMARY KEY (ruleset, lead_id)
+) WITHOUT ROWID;
+INSERT INTO new_results SELECT
+    r.ruleset, t.lead_id, t.run_id, t.score, t.fit, t.grade, t.band, t.priority, t.stage,
+    t.disqualified, t.owner, t.label, t.sla, t.bant, t.events, t.next_due
+    FROM results t JOIN rulesets r ON r.hash = t.ruleset_hash;
+DROP TABLE results;
+ALTER TABLE new_results RENAME TO results;
+CREATE TABLE new_stage_moves (
+    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    ts           INTEGER,  -- NULL when the move came from the profile, before any event
+    from_stage   TEXT,
+    to_stage     TEXT NOT NULL,
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)
+) WITHOUT ROWID;
+INSERT INTO new_stage_moves SELECT
+    r.ruleset, t.lead_id, t.seq, t.ts, t.from_stage, t.to_stage, t.rule, t.cause
+    FROM stage_moves t JOIN rulesets r ON r.hash = t.ruleset_hash;
+DROP TABLE stage_moves;
+ALTER TABLE new_stage_moves RENAME TO stage_moves;
+CREATE TABLE new_actions (
+    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    ts           INTEGER NOT NULL,
+    kind         TEXT NOT NULL,  -- 'assign', 'enroll' or 'alert'
+    value        TEXT NOT NULL,
+    stage        TEXT,           -- the stage entered, for `on entering`
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)
+) WITHOUT ROWID;
+INSERT INTO new_actions SELECT
+    r.ruleset, t.lead_id, t.seq, t.ts, t.kind, t.value, t.stage, t.rule, t.cause
+    FROM actions t JOIN rulesets r ON r.hash = t.ruleset_hash;
+DROP TABLE actions;
+ALTER TABLE new_actions RENAME TO actions;
+CREATE TABLE new_sla (
+    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
+    lead_id      TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    stage        TEXT NOT NULL,
+    entered_at   INTEGER NOT NULL,
+    due          INTEGER NOT NULL,
+    outcome      TEXT NOT NULL,  -- 'met', 'overdue', 'left' or 'pending'
+    decided_at   INTEGER,
+    cause        TEXT,
+    rule         TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)
+) WITHOUT ROWID;
+INSERT INTO new_sla SELECT
+    r.ruleset, t.lead_id, t.seq, t.stage, t.entered_at, t.due, t.outcome, t.decided_at, t.cause,
+    t.rule
+    FROM sla t JOIN rulesets r ON r.hash = t.ruleset_hash;
+DROP TABLE sla;
+ALTER TABLE new_sla RENAME TO sla;
+CREATE TABLE new_checkpoints (
+    ruleset      INTEGER NOT NULL,  -- rulesets.ruleset
+    lead_id      TEXT NOT NULL,
+    profile      BLOB NOT NULL,     -- a digest of the profile the replay read
+    ts           INTEGER,           -- the last event applied, (ts, event_id); NULL for none
+    event_id     TEXT,
+    applied      INTEGER NOT NULL,  -- events applied up to it: more now means one came late
+    state        BLOB NOT NULL,     -- engine.evaluate.checkpoint, marshalled
+    PRIMARY KEY (ruleset, lead_id)
+) WITHOUT ROWID;
+INSERT INTO new_checkpoints SELECT
+    r.ruleset, t.lead_id, t.profile, t.ts, t.event_id, t.applied, t.state
+    FROM checkpoints t JOIN rulesets r ON r.hash = t.ruleset_hash;
+DROP TABLE checkpoints;
+ALTER TABLE new_checkpoints RENAME TO checkpoints;
+CREATE INDEX results_due ON results(ruleset, next_due);
+""",
+}
+
+RESULT_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
+                  "owner", "label", "sla", "bant", "events", "next_due")
+DETAIL_COLUMNS = {
+    "stage_moves": ("lead_id", "seq", "ts", "from_stage", "to_stage", "rule", "cause"),
+    "actions": ("lead_id", "seq", "ts", "kind", "value", "stage", "rule", "cause"),
+    "sla": ("lead_id", "seq", "stage", "entered_at", "due", "outcome", "decided_at", "cause",
+            "rule"),
+}
+CHECKPOINT_COLUMNS = ("lead_id", "profile", "ts", "event_id", "applied", "state")
+EVENT_COLUMNS = "lead_id, ts, event_id, type, props"
+# The index of `leads_to_replay`, as schema 5 made it; a full run makes it again.
+RESULTS_DUE = "CREATE INDEX results_due ON results(ruleset, next_due)"
