@@ -16,17 +16,9 @@ import pytest
 from leadrules import dsl
 from leadrules.engine.events import parse_timestamp
 from leadrules.engine.sample.generator import write_sample
+from leadrules.engine.scoring.checkpoint import CHECKPOINT_FORMAT, checkpoint, resume, usable
 from leadrules.engine.scoring.compiler import compile_ruleset
-from leadrules.engine.scoring.evaluate import (
-    CHECKPOINT_FORMAT,
-    advance,
-    checkpoint,
-    finish,
-    replay,
-    resume,
-    start,
-    usable,
-)
+from leadrules.engine.scoring.evaluate import advance, finish, replay, start
 from leadrules.engine.store.ingest import read_events, read_leads
 
 B2B = (Path(__file__).parent.parent / "rulesets" / "b2b.rules").read_text()

@@ -11,7 +11,8 @@ from leadrules import dsl
 from leadrules.dsl import ast
 from leadrules.dsl.check import Scope
 from leadrules.engine.scoring.compiler import _ConditionCompiler, compile_ruleset
-from leadrules.engine.scoring.evaluate import BANT_FLAGS, LeadState
+from leadrules.engine.scoring.evaluate import LeadState
+from leadrules.engine.scoring.results import BANT_FLAGS
 
 HEAD = """
 events visit, qualify

@@ -12,7 +12,8 @@ import pytest
 from leadrules import dsl
 from leadrules.engine.events import Event, parse_timestamp
 from leadrules.engine.scoring.compiler import compile_ruleset
-from leadrules.engine.scoring.evaluate import Note, PointChange, Seen, StageChange, evaluate
+from leadrules.engine.scoring.evaluate import evaluate
+from leadrules.engine.scoring.results import Note, PointChange, Seen, StageChange
 
 DAY = 86_400_000_000
 T0 = parse_timestamp("2026-01-01")

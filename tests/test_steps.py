@@ -12,7 +12,8 @@ from leadrules import dsl
 from leadrules.engine.events import parse_timestamp
 from leadrules.engine.sample.generator import write_sample
 from leadrules.engine.scoring.compiler import compile_ruleset
-from leadrules.engine.scoring.evaluate import replay, steps
+from leadrules.engine.scoring.evaluate import replay
+from leadrules.engine.scoring.steps import steps
 from leadrules.engine.store.ingest import read_events, read_leads
 
 B2B = (Path(__file__).parent.parent / "rulesets" / "b2b.rules").read_text()

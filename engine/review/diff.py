@@ -28,7 +28,8 @@ from leadrules.engine.scoring.compiler import (
     RuleRef,
     compile_ruleset,
 )
-from leadrules.engine.scoring.evaluate import LeadResult, PointChange, replay
+from leadrules.engine.scoring.evaluate import replay
+from leadrules.engine.scoring.results import LeadResult, PointChange
 from leadrules.engine.scoring.spans import default_workers, over_spans, worth_forking
 from leadrules.engine.store.store import Store
 

@@ -30,16 +30,9 @@ from leadrules.engine.review.testfile import (
     read_tests_source,
 )
 from leadrules.engine.scoring.compiler import DISQUALIFIED, CompiledRuleset, compile_ruleset
-from leadrules.engine.scoring.evaluate import (
-    ActionTaken,
-    LeadResult,
-    LeadState,
-    PointChange,
-    Seen,
-    StageChange,
-    evaluate,
-)
+from leadrules.engine.scoring.evaluate import LeadState, evaluate
 from leadrules.engine.scoring.explain import explain
+from leadrules.engine.scoring.results import ActionTaken, LeadResult, PointChange, Seen, StageChange
 
 # The statements that can act on a lead, and so can fire and be covered; the others declare.
 COVERABLE = (ast.ScoreRule, ast.InactivityRule, ast.FitRule, ast.Classify, ast.Disqualify,

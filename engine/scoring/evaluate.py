@@ -16,8 +16,6 @@ from bisect import bisect_right
 from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
-import attrs
-
 from leadrules.engine.events import Event, format_timestamp
 from leadrules.engine.scoring.compiler import (
     DISQUALIFIED,
@@ -28,10 +26,23 @@ from leadrules.engine.scoring.compiler import (
     RuleRef,
     ScoringRule,
 )
+from leadrules.engine.scoring.results import (
+    BANT_FLAGS,
+    PROFILE,
+    TIMER_DECAY,
+    TIMER_EXPIRE,
+    TIMER_SLA,
+    ActionTaken,
+    LeadResult,
+    Note,
+    PointChange,
+    Seen,
+    SlaOutcome,
+    StageChange,
+)
+from leadrules.engine.scoring.steps import steps
 from leadrules.engine.values import to_bool, to_date, to_number
 
-BANT_FLAGS = ("budget", "authority", "need", "timeline")
-PROFILE = "profile"
 DAY = 86_400_000_000
 NEVER = 1 << 62
 # A decaying event's points below this are dropped, so that decay ends (50% halves to it in
@@ -44,107 +55,6 @@ _PARSE = json.JSONDecoder().scan_once  # stored props are one compact JSON objec
 # dicts are shared, so nothing may change them. Emptied when full, so it stays small.
 _PARSED: dict[str, dict] = {}
 _PARSED_MAX = 4096
-_SLA, _EXPIRE, _DECAY = "sla", "expire", "decay"  # timer kinds, besides quiet spells
-
-
-@attrs.define  # not frozen, for speed, as LeadResult
-class StageChange:
-    """A stage move: when, from where to where, by which rule, caused by which event or timer."""
-
-    ts: int | None
-    source: str | None
-    target: str
-    rule: RuleRef | None
-    cause: str
-
-
-@attrs.frozen
-class PointChange:
-    """Points a rule added or took away, and the exact score after clamping. A rule that matched
-    but was capped is recorded with delta 0 and the limit that capped it."""
-
-    ts: int
-    rule: RuleRef
-    cause: str
-    delta: int | Decimal
-    score: int | Decimal
-    capped_by: str | None = None
-
-
-@attrs.define  # not frozen, for speed, as LeadResult
-class ActionTaken:
-    """An action a rule asked for: assign an owner, enroll in a campaign, or alert."""
-
-    ts: int
-    kind: str
-    value: str
-    stage: str | None  # the stage entered, for `on entering`; None for `when ... then`
-    rule: RuleRef
-    cause: str
-
-
-@attrs.frozen
-class SlaOutcome:
-    """One entry into an SLA's stage and what became of it: `met` (the event came in time),
-    `overdue` (the deadline passed), `left` (the lead left the stage first) or `pending`."""
-
-    rule: RuleRef
-    stage: str
-    entered: int
-    due: int
-    outcome: str
-    ts: int | None = None  # when the outcome was decided
-    cause: str | None = None  # the event that met it
-
-
-@attrs.frozen
-class Seen:
-    """In a traced replay: an event of a declared type, in its place. `scored` is False for an
-    event after the lead was disqualified, which is listed but changes nothing."""
-
-    event: Event
-    scored: bool = True
-
-
-@attrs.frozen
-class Note:
-    """In a traced replay: something worth knowing, such as a value that could not be read."""
-
-    ts: int | None
-    text: str
-
-
-@attrs.define  # not frozen, which took 4% of a replay; nothing changes a result once made
-class LeadResult:
-    """Everything evaluation says about one lead at the as-of time."""
-
-    lead_id: str
-    score: int
-    fit: int
-    grade: str | None
-    band: int | None
-    priority: str | None
-    label: str | None
-    stage: str
-    disqualified: str | None
-    owner: str | None
-    sla: str | None  # the outcome of the latest SLA entry, if any
-    bant: Mapping[str, bool]
-    events: int  # the events applied: of types some rule reacts to, up to disqualification
-    moves: tuple[StageChange, ...]
-    actions: tuple[ActionTaken, ...] = ()
-    slas: tuple[SlaOutcome, ...] = ()
-    next_due: int | None = None  # the earliest as-of at which this result can change by itself
-    # Resumed from a saved state (engine.run does that): the stage moves and actions made before
-    # it, which `moves` and `actions` leave out, because the run that saved it stored them.
-    earlier: tuple[int, int] = (0, 0)
-    history: tuple = ()  # traced replays: Seen, PointChange, StageChange, ActionTaken, SlaOutcome,
-    # Note in the order they happened, and at the end the lines that gave grade, band and label
-    because: Mapping[str, Guarded] = attrs.field(factory=dict)
-
-    @property
-    def points(self) -> tuple[PointChange, ...]:
-        return tuple(h for h in self.history if isinstance(h, PointChange))
 
 
 class LeadState:
@@ -321,9 +231,9 @@ class LeadState:
                 if rule.points is not None:
                     self.add_points(rule.points, rule.rule, event_id)
                     if rule.within is not None:
-                        self._push(ts + rule.within, _EXPIRE, (rule, event_id))
+                        self._push(ts + rule.within, TIMER_EXPIRE, (rule, event_id))
                     elif rule.decay is not None:
-                        self._push(ts + rule.decay.every, _DECAY,
+                        self._push(ts + rule.decay.every, TIMER_DECAY,
                                    (rule, event_id, ts, 1, Decimal(rule.points)))
                 acting.extend(rule.actions)
         if kind == rules.bant_source:
@@ -441,7 +351,7 @@ class LeadState:
             sla = [rule, self.now, self.now + rule.window, "pending", None, None]
             self.slas.append(sla)
             self.open_slas.append(sla)
-            self._push(self.now + rule.window + 1, _SLA, sla)  # overdue once the deadline passed
+            self._push(self.now + rule.window + 1, TIMER_SLA, sla)  # overdue once the deadline passed
 
     def _act(self, action: ActionSpec, stage: str | None, cause: str | QuietCause) -> None:
         taken = ActionTaken(self.now, action.kind, action.value, stage, action.rule,
@@ -494,9 +404,9 @@ class LeadState:
                 self._quiet_spell()
             else:
                 key, _, kind, payload = heapq.heappop(timers)
-                if kind == _SLA:
+                if kind == TIMER_SLA:
                     self._sla_due(payload)
-                elif kind == _EXPIRE:
+                elif kind == TIMER_EXPIRE:
                     self._expire(key, *payload)
                 else:
                     self._decay(key, *payload)
@@ -539,7 +449,7 @@ class LeadState:
         cause = f"{decay.text}: {event_id} is {k * decay.every // DAY} days old"
         self.add_points(new - value, rule.rule, cause)
         if new:
-            self._push(ts + (k + 1) * decay.every, _DECAY, (rule, event_id, ts, k + 1, new))
+            self._push(ts + (k + 1) * decay.every, TIMER_DECAY, (rule, event_id, ts, k + 1, new))
         self._settle(None, cause, [])
 
     def _flush_notes(self, ts: int | None) -> None:
@@ -685,92 +595,6 @@ def advance(state: LeadState, rows: Iterable[tuple], as_of: int) -> int | None:
         state.applied = applied
 
 
-# Step functions ----------------------------------------------------------------------------
-# An untraced replay applies an event with a function written for its type and these rules:
-# `LeadState.on_event` with what the rules decide fixed in advance (which rules react, their
-# points, bounds and limits, activity, counts, SLAs, BANT), so that a step makes no test whose
-# answer is known and no call that does nothing. Traced replays take `on_event` itself, and
-# tests/test_steps.py compares the two on every lead of a sample.
-
-def _step(rules: CompiledRuleset, kind: str):
-    """The step function for events of `kind`: f(state, row), as `state.on_event(row)`
-    untraced."""
-    names: dict[str, object] = {"_bisect": bisect_right, "_BANT_FLAGS": BANT_FLAGS,
-                                "_EXPIRE": _EXPIRE, "_DECAY": _DECAY, "_Decimal": Decimal}
-
-    def name(value: object) -> str:
-        key = f"_k{len(names)}"
-        names[key] = value
-        return key
-
-    low, high = (None if bound is None else name(bound) for bound in rules.bounds)
-    lines = ["lead_id, ts, event_id, kind, props = row",
-             "s.now = ts", "s.props = props",
-             "if s.entered_at is None:", "    s.entered_at = ts"]
-    if kind in rules.counted:
-        lines += [f"times = s.counts[{kind!r}]", "times.append(ts)",
-                  f"if times[0] <= ts - {rules.counted[kind][-1]}:",
-                  f"    del times[:_bisect(times, ts - {rules.counted[kind][-1]})]"]
-    if kind in rules.activity:
-        lines += ["s.last_activity = ts", "s.quiet_next = 0"]
-        if rules.quiet:
-            lines += [f"key = ts + {rules.quiet[0].quiet + 1}", "timers = s.timers",
-                      "s.next_key = key if not timers or key < timers[0][0] else timers[0][0]"]
-    if any(sla.event == kind for group in rules.slas.values() for sla in group):
-        lines += ["if s.open_slas:", f"    s._meet_slas({kind!r}, event_id)"]
-    scoring = rules.scoring.get(kind, ())
-    acts = any(rule.actions for rule in scoring)
-    lines.append("acting = []" if acts else "acting = ()")
-    for rule in scoring:
-        r = name(rule)
-        body = []
-        if rule.limits:
-            body += [f"if s.cap({r}, ts) is None:"]
-            inner = [f"s.earn({r}, ts)"]
-        else:
-            inner = []
-        if rule.points is not None:
-            inner += [f"score = s.score + {name(rule.points)}"]
-            if low is not None:
-                inner += [f"if score < {low}:", f"    score = {low}"]
-            if high is not None:
-                inner += [f"if score > {high}:", f"    score = {high}"]
-            inner += ["if score != s.score:", "    s.score = score", "    s.version += 1"]
-            if rule.within is not None:
-                inner += [f"s._push(ts + {rule.within}, _EXPIRE, ({r}, event_id))"]
-            elif rule.decay is not None:
-                inner += [f"s._push(ts + {rule.decay.every}, _DECAY, "
-                          f"({r}, event_id, ts, 1, {name(Decimal(rule.points))}))"]
-        if rule.actions:
-            inner += [f"acting.extend({name(rule.actions)})"]
-        inner = inner or ["pass"]
-        body += ["    " + line for line in inner] if rule.limits else inner
-        if rule.where is not None:
-            lines += [f"if {name(rule.where)}(s):"] + ["    " + line for line in body]
-        else:
-            lines += body
-    if kind == rules.bant_source:
-        lines += ["s.bant = {f: s._flag(f) for f in _BANT_FLAGS}", "s.version += 1"]
-    elif kind in rules.bant_resets:
-        lines += ["s.bant = {}", "s.version += 1"]
-    lines.append("moving = s._may_move(kind)")
-    if not rules.static_disqualify:
-        lines.append("s._settle(kind, event_id, acting, moving)")
-    else:
-        lines += ["if moving" + (" or acting" if acts else "") + ":",
-                  "    s._settle(kind, event_id, acting, moving)"]
-    source = "def step(s, row):\n" + "".join(f"    {line}\n" for line in lines)
-    exec(compile(source, f"<steps for {kind}>", "exec"), names)  # noqa: S102 (our own source)
-    return names["step"]
-
-
-def steps(rules: CompiledRuleset) -> dict:
-    """The step function of each event type the rules react to, written on first use."""
-    if not rules.steps and rules.used:
-        rules.steps.update({kind: _step(rules, kind) for kind in rules.used})
-    return rules.steps
-
-
 def _seen(row: tuple, scored: bool = True) -> Seen:
     return Seen(Event(row[2], row[0], row[3], row[1], _props(row[4])), scored)
 
@@ -787,89 +611,6 @@ def _show_unscored(state: LeadState, rows: Iterable[tuple], as_of: int) -> None:
                 state.history.append(Note(row[1], "not scored, nor are the events after it: "
                                                   "the lead is disqualified"))
                 first = False
-
-
-# Saved states -------------------------------------------------------------------------------
-# An incremental run resumes a lead's replay from the state saved after its last applied event,
-# instead of replaying all of its events again. The state is plain data (ints, strings, lists,
-# dicts, tuples; an exact Decimal as ("decimal", text)), so that it can be stored with `marshal`;
-# rules are named by their number in `CompiledRuleset.refs`, fixed by the ruleset's content
-# and this code.
-# Change CHECKPOINT_FORMAT whenever the layout below or the meaning of a field changes: saved
-# states of another format are not used (their leads are replayed from the start).
-
-CHECKPOINT_FORMAT = 2
-
-
-def checkpoint(state: LeadState) -> tuple:
-    """The state of an untraced replay after `advance`, before `finish`, as plain data:
-    (position (ts, event_id) of the last applied row or None, rows applied, the state).
-    Of the stage moves and actions it keeps only how many there were: a run stores them."""
-    at = state.rules.numbers
-    slas = state.slas
-    timers = []
-    for key, seq, kind, payload in state.timers:
-        if kind == _SLA:
-            payload = _index(slas, payload)
-        elif kind == _EXPIRE:  # (rule, event_id)
-            payload = (at[payload[0].rule], payload[1])
-        else:  # (rule, event_id, ts, k, points now)
-            payload = (at[payload[0].rule], *payload[1:4], _exact(payload[4]))
-        timers.append((key, seq, kind, payload))
-    row = state.last_row
-    return ((row[1], row[2]) if row is not None else None, state.applied, (
-        CHECKPOINT_FORMAT, _exact(state.score), state.stage, state.bant, state.earned, state.now,
-        state.entered_at, state.last_activity, state.quiet_next, timers, state.seq,
-        state.next_key, state.counts, state.owner,
-        state.earlier[0] + len(state.moves), state.earlier[1] + len(state.actions),
-        [(at[rule.rule], *rest) for rule, *rest in slas],
-        [_index(slas, sla) for sla in state.open_slas],
-        state.disqualified, state.version, state.checked))
-
-
-def usable(saved) -> bool:
-    """Whether `resume` can take a saved state: one of this format."""
-    return (saved.__class__ is tuple and len(saved) == 3 and saved[2].__class__ is tuple
-            and len(saved[2]) == 21 and saved[2][0] == CHECKPOINT_FORMAT)
-
-
-def resume(rules: CompiledRuleset, profile: Mapping[str, object], saved: tuple) -> LeadState:
-    """The LeadState that `checkpoint` saved (`usable`), ready for `advance` with the rows
-    after its position. Its result's `moves` and `actions` are the ones after that position;
-    `earlier` counts the ones before."""
-    _, applied, data = saved
-    (_, score, stage, bant, earned, now, entered_at, last_activity, quiet_next, timers, seq,
-     next_key, counts, owner, moves, actions, slas, open_slas, disqualified, version,
-     checked) = data
-    refs, by_ref = rules.refs, rules.by_ref
-    state = LeadState(rules, profile)
-    state.score, state.stage, state.bant, state.earned = _number(score), stage, bant, earned
-    state.now, state.entered_at, state.last_activity = now, entered_at, last_activity
-    state.quiet_next, state.seq, state.next_key, state.owner = quiet_next, seq, next_key, owner
-    state.counts, state.disqualified, state.version = counts, disqualified, version
-    state.checked = tuple(checked) if checked is not None else None
-    state.slas = [[by_ref[refs[i]], *rest] for i, *rest in slas]
-    state.open_slas = [state.slas[i] for i in open_slas]
-    state.timers = [(key, n, kind, state.slas[payload] if kind == _SLA
-                     else (by_ref[refs[payload[0]]], payload[1]) if kind == _EXPIRE
-                     else (by_ref[refs[payload[0]]], *payload[1:4], _number(payload[4])))
-                    for key, n, kind, payload in timers]  # still a heap: the same order
-    state.earlier = (moves, actions)  # stored by the run that saved the state
-    state.applied = applied
-    return state
-
-
-def _exact(number: int | Decimal):
-    return ("decimal", str(number)) if number.__class__ is Decimal else number
-
-
-def _number(saved) -> int | Decimal:
-    return Decimal(saved[1]) if saved.__class__ is tuple else saved
-
-
-def _index(items: list, item) -> int:
-    """The position of `item` itself (not of an equal one) in `items`."""
-    return next(i for i, x in enumerate(items) if x is item)
 
 
 def finish(state: LeadState, lead_id: str, as_of: int, later: int | None) -> LeadResult:

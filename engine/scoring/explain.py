@@ -7,10 +7,10 @@ from typing import Mapping
 
 from leadrules.engine.events import format_timestamp
 from leadrules.engine.scoring.compiler import CompiledRuleset
-from leadrules.engine.scoring.evaluate import (
+from leadrules.engine.scoring.evaluate import LeadState
+from leadrules.engine.scoring.results import (
     ActionTaken,
     LeadResult,
-    LeadState,
     Note,
     PointChange,
     Seen,

@@ -20,17 +20,10 @@ from typing import Callable, Iterable, Iterator
 
 import attrs
 
+from leadrules.engine.scoring.checkpoint import checkpoint, resume, usable
 from leadrules.engine.scoring.compiler import CompiledRuleset, RuleRef
-from leadrules.engine.scoring.evaluate import (
-    LeadResult,
-    advance,
-    checkpoint,
-    finish,
-    read_stored,
-    resume,
-    start,
-    usable,
-)
+from leadrules.engine.scoring.evaluate import advance, finish, read_stored, start
+from leadrules.engine.scoring.results import LeadResult
 from leadrules.engine.scoring.spans import (
     default_workers,
     over_chunks,
