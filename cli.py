@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import difflib
 import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,21 +16,19 @@ from leadrules import dsl
 from leadrules.dsl.errors import LeadrulesError, UsageError
 from leadrules.engine import bundled
 from leadrules.engine import tables as report
-from leadrules.engine.errors import Reject
 from leadrules.engine.events import format_timestamp, parse_timestamp
+from leadrules.engine.scoring import render
 from leadrules.engine.scoring.compiler import compile_ruleset
 from leadrules.engine.scoring.evaluate import evaluate, event_rows
 from leadrules.engine.scoring.run import RunReport, run_rules
+from leadrules.engine.store import render as store_render
 from leadrules.engine.store.store import Store
 
 if TYPE_CHECKING:
-    from leadrules.engine.store.ingest import IngestReport
+    pass
 
 DEMO_DB = "leadrules-demo.db"
 DEFAULT_DB = "leadrules.db"
-REJECT_COLUMNS = ("file", "line", "column", "value", "reason", "raw")
-LEAD_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
-                "owner", "label")
 
 as_of_option = click.option(
     "--as-of", "as_of_text", metavar="TIME",
@@ -122,8 +119,8 @@ def demo(db: Path, top: int):
         as_of = counts.last_ts or 0
         run = _run_with_progress(store, rules, as_of)
         click.echo(f"Scored:   {run.leads} leads as of {format_timestamp(as_of)} (the last event "
-                   f"in the sample); run {run.run_id}, {_run_mode(run)}")
-        click.echo("\nFunnel\n" + report.funnel(rules.stages, dict(store.funnel(rules.hash))))
+                   f"in the sample); run {run.run_id}, {render.run_mode(run)}")
+        click.echo("\nFunnel\n" + render.funnel(rules.stages, dict(store.funnel(rules.hash))))
         if top:
             rows = [(r["lead_id"], r["score"], r["fit"], r["grade"], r["band"], r["priority"],
                      r["stage"], r["owner"] or "") for r in store.results(rules.hash, limit=top)]
@@ -324,65 +321,12 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
         outcome = ingest(store, leads_file, events_file, format=input_format, types=types,
                         max_rejects=max_rejects, progress=progress.update)
         if rejects_file is not None:
-            _write_rejects(rejects_file, store.iter_rejects(outcome.import_ids))
+            store_render.write_rejects(rejects_file, store.iter_rejects(outcome.import_ids))
         if not quiet:
-            click.echo(_ingest_summary(db, outcome))
-        _show_rejects(store, outcome, rejects_file)
+            click.echo(store_render.ingest_summary(db, outcome))
+        for line in store_render.reject_lines(store, outcome, rejects_file):
+            click.echo(line, err=True)
     sys.exit(1 if outcome.rejected else 0)
-
-
-def _ingest_summary(db: Path, outcome: IngestReport) -> str:
-    rows = []
-    for f in outcome.files:
-        rate = f"{f.read / f.seconds:,.0f}" if f.read and f.seconds > 0 else "-"
-        rows.append((f.kind, f.name, f"{f.rows:,}", f"{f.added:,}",
-                     f"{f.duplicates:,}" if f.kind == "events" else "", f"{f.new_leads:,}",
-                     f"{f.rejected:,}", rate))
-    lines = [f"Imported into {db}", report.table(
-        ("file", "path", "rows", "added", "duplicates", "new leads", "rejected", "rows/s"), rows)]
-    for f in outcome.files:
-        if f.resumed_after:
-            lines.append(f"{f.name}: resumed an interrupted import after line "
-                         f"{f.resumed_after:,}; the counts include the earlier run")
-        if f.status == "unchanged":
-            lines.append(f"{f.name}: unchanged since import {f.import_id}, which took it "
-                         "whole; not read again (the counts are that import's)")
-    return "\n".join(lines)
-
-
-def _show_rejects(store: Store, outcome: IngestReport, rejects_file: Path | None,
-                  limit: int = 10) -> None:
-    """The first rejected rows on stderr, and where the rest are."""
-    if outcome.stopped:
-        click.echo(f"error: stopped after more than {outcome.max_rejects} rejected rows "
-                   "(--max-rejects); the rows before were imported, and running the same "
-                   "command again carries on from there", err=True)
-    if not outcome.rejected:
-        return
-    for row in store.rejects(outcome.import_ids, limit):
-        click.echo(str(Reject(row["file"], row["line"], row["reason"], row["column"],
-                              row["value"])), err=True)
-    more = store.count_rejects(outcome.import_ids) - limit
-    where = f"; all of them are in {rejects_file}" if rejects_file else (
-        "; write them all to a file with --rejects FILE")
-    click.echo(f"{f'... and {more} more problems; ' if more > 0 else ''}"
-               f"{outcome.rejected:,} row{'' if outcome.rejected == 1 else 's'} rejected{where}",
-               err=True)
-
-
-def _write_rejects(path: Path, rejects: Iterable[dict]) -> None:
-    """Rejected rows as CSV (or JSON Lines for a .jsonl name), written whole or not at all."""
-    temporary = path.with_name(f".{path.name}.leadrules-tmp")
-    with open(temporary, "w", encoding="utf-8", newline="") as out:
-        if path.suffix.lower() in (".jsonl", ".ndjson"):
-            for row in rejects:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        else:
-            writer = csv.DictWriter(out, REJECT_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rejects)
-    os.replace(temporary, path)
-
 
 
 # Evaluation ------------------------------------------------------------------------------------
@@ -415,10 +359,10 @@ def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool,
         run = _run_with_progress(store, rules, as_of, full=full, workers=workers)
         click.echo(f"Rules:    \"{rules.name}\" from {rules.path} (content {rules.hash[:12]})")
         click.echo(f"As of:    {format_timestamp(as_of)} ({source})")
-        click.echo(f"Run {run.run_id}:    {_run_mode(run)}; {run.events:,} events in "
+        click.echo(f"Run {run.run_id}:    {render.run_mode(run)}; {run.events:,} events in "
                    f"{run.seconds:.2f} s")
-        click.echo(f"Changes:  {_changes(run)}")
-        click.echo("\nFunnel\n" + report.funnel(rules.stages, dict(store.funnel(rules.hash))))
+        click.echo(f"Changes:  {render.changes(run)}")
+        click.echo("\nFunnel\n" + render.funnel(rules.stages, dict(store.funnel(rules.hash))))
 
 
 def _run_with_progress(store: Store, rules, as_of: int, full: bool = False,
@@ -435,29 +379,6 @@ def _run_with_progress(store: Store, rules, as_of: int, full: bool = False,
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-
-
-def _run_mode(run: RunReport) -> str:
-    if run.mode == "full":
-        return f"all {run.replayed:,} leads replayed"
-    resumed = f" ({run.resumed:,} resumed from their last event)" if run.resumed else ""
-    return (f"{run.replayed:,} of {run.leads:,} leads replayed{resumed}: those with new events, "
-            "a new profile, or a timer due")
-
-
-def _changes(run: RunReport) -> str:
-    if run.previous is None:
-        return f"first run of these rules on this store; {run.new:,} leads scored"
-    parts = [f"{name} {run.changed[name]:,}" for name in
-             ("score", "grade", "band", "priority", "stage", "disqualified", "owner", "label",
-              "sla") if run.changed[name]]
-    detail = f" ({', '.join(parts)})" if parts else ""
-    return (f"since run {run.previous}: {_plural(run.changed['any'], 'lead')} changed{detail}, "
-            f"{run.new:,} new")
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 @main.command()
@@ -487,22 +408,7 @@ def leads(db: Path, stage: str | None, priority: str | None, top: int | None, ou
     if output == "table":
         click.echo(f"\"{run['ruleset_name']}\" as of {format_timestamp(run['as_of'])} "
                    f"(run {run['run_id']}); {len(rows):,} leads")
-    _print_leads([{c: r[c] for c in LEAD_COLUMNS} for r in rows], output)
-
-
-def _print_leads(rows: list[dict], output: str) -> None:
-    if output == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
-    elif output == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(LEAD_COLUMNS)
-        writer.writerows([["" if r[c] is None else r[c] for c in LEAD_COLUMNS] for r in rows])
-    else:
-        click.echo(report.table(LEAD_COLUMNS, [[r[c] for c in LEAD_COLUMNS] for r in rows]))
-
-
-def _lead_dict(result) -> dict:
-    return {c: getattr(result, c) for c in LEAD_COLUMNS}
+    click.echo(render.leads_text(({c: r[c] for c in render.LEAD_COLUMNS} for r in rows), output))
 
 
 @main.command(name="dry-run")
@@ -535,7 +441,7 @@ def dry_run(rules_file: Path, leads_file: str, events_file: str, lead_id: str | 
                    f"{len(results):,} leads; nothing was written")
     else:
         click.echo(f"as of {format_timestamp(as_of)} ({source})", err=True)
-    _print_leads([_lead_dict(r) for r in results], output)
+    click.echo(render.leads_text(map(render.lead_dict, results), output))
 
 
 def _sample_leads(leads_file: str, events_file: str, only: str | None):
@@ -788,9 +694,9 @@ def info(db: Path, output: str):
     with _existing_store(db) as s:
         facts = s.info()
     if output == "json":
-        click.echo(json.dumps(_info_json(db, facts), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(store_render.info_json(db, facts), indent=2, ensure_ascii=False))
     else:
-        click.echo(_info_text(db, facts))
+        click.echo(store_render.info_text(db, facts))
 
 
 def _existing_store(db: Path) -> Store:
@@ -798,54 +704,6 @@ def _existing_store(db: Path) -> Store:
         raise UsageError(f"{db}: no store here; create one with `leadrules ingest` "
                          "(or point --db / LEADRULES_DB at one)")
     return Store(db)
-
-
-def _info_json(db: Path, facts) -> dict:
-    c = facts.counts
-    return {"path": str(db), "schema_version": facts.schema_version,
-            "leads": c.leads, "leads_from_events_only": facts.leads_from_events,
-            "events": c.events,
-            "first_event": format_timestamp(c.first_ts) if c.first_ts is not None else None,
-            "last_event": format_timestamp(c.last_ts) if c.last_ts is not None else None,
-            "event_types": dict(facts.event_types), "runs": c.runs,
-            "latest_run": facts.latest_run,
-            "imports": facts.imports,
-            "rejected_rows": sum(i["rejected"] for i in facts.imports)}
-
-
-def _info_text(db: Path, facts) -> str:
-    c = facts.counts
-    span = (f"{format_timestamp(c.first_ts)} .. {format_timestamp(c.last_ts)}"
-            if c.first_ts is not None else "no events")
-    run = facts.latest_run
-    latest = (f"; latest #{run['run_id']} \"{run['ruleset_name']}\" as of "
-              f"{format_timestamp(run['as_of'])}" if run else "")
-    rejected = sum(i["rejected"] for i in facts.imports)
-    lines = [
-        f"Store:    {db} (schema version {facts.schema_version})",
-        f"Leads:    {c.leads:,} ({facts.leads_from_events:,} known only from events)",
-        f"Events:   {c.events:,} ({span})",
-        f"Runs:     {c.runs:,}{latest}",
-        f"Imports:  {len(facts.imports):,}; {rejected:,} rows rejected",
-    ]
-    if facts.event_types:
-        lines += ["", "Events by type", report.table(
-            ("type", "events"), [(t, f"{n:,}") for t, n in facts.event_types])]
-    if facts.imports:
-        recent = facts.imports[-10:]
-        lines += ["", f"Imports{' (the last 10)' if len(facts.imports) > 10 else ''}",
-                  report.table(("id", "kind", "source", "status", "rows", "added", "duplicates",
-                                "rejected"),
-                               [(i["import_id"], i["kind"], i["source"], _status(i["status"]),
-                                 f"{i['rows']:,}", f"{i['added']:,}", f"{i['duplicates']:,}",
-                                 f"{i['rejected']:,}") for i in recent])]
-    return "\n".join(lines)
-
-
-def _status(status: str) -> str:
-    # A running import that is not running any more was interrupted; the store cannot
-    # tell the two apart, so it says both.
-    return "running/interrupted" if status == "running" else status
 
 
 def _count(items, noun: str) -> str:

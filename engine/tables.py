@@ -1,10 +1,8 @@
-"""Plain-text tables for the terminal: the funnel and a list of leads."""
+"""Plain-text tables for the terminal, as every command prints them."""
 
 from __future__ import annotations
 
 from typing import Iterable, Sequence
-
-from leadrules.engine.scoring.compiler import DISQUALIFIED
 
 BAR_WIDTH = 30
 
@@ -27,17 +25,3 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def funnel(stage_order: Sequence[str], counts: dict[str, int]) -> str:
-    """Leads per stage in funnel order, Disqualified last, with a bar for each."""
-    order = [*stage_order, *sorted(set(counts) - set(stage_order) - {DISQUALIFIED})]
-    if counts.get(DISQUALIFIED):
-        order.append(DISQUALIFIED)
-    total = sum(counts.values()) or 1
-    widest = max(counts.values(), default=0) or 1
-    rows = []
-    for stage in order:
-        n = counts.get(stage, 0)
-        rows.append((stage, n, f"{100 * n / total:.1f}%", "#" * round(BAR_WIDTH * n / widest)))
-    return table(("stage", "leads", "share", ""), rows)

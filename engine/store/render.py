@@ -1,0 +1,125 @@
+"""What the store's commands print: an import's summary and rejects, and what a store holds."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from leadrules.engine.errors import Reject
+from leadrules.engine.events import format_timestamp
+from leadrules.engine.tables import table
+
+if TYPE_CHECKING:
+    from leadrules.engine.store.ingest import IngestReport
+    from leadrules.engine.store.records import StoreInfo
+    from leadrules.engine.store.store import Store
+
+REJECT_COLUMNS = ("file", "line", "column", "value", "reason", "raw")
+
+
+def ingest_summary(db: Path, outcome: IngestReport) -> str:
+    """The table `ingest` prints: per file its rows, what was added, skipped and rejected."""
+    rows = []
+    for f in outcome.files:
+        rate = f"{f.read / f.seconds:,.0f}" if f.read and f.seconds > 0 else "-"
+        rows.append((f.kind, f.name, f"{f.rows:,}", f"{f.added:,}",
+                     f"{f.duplicates:,}" if f.kind == "events" else "", f"{f.new_leads:,}",
+                     f"{f.rejected:,}", rate))
+    lines = [f"Imported into {db}", table(
+        ("file", "path", "rows", "added", "duplicates", "new leads", "rejected", "rows/s"), rows)]
+    for f in outcome.files:
+        if f.resumed_after:
+            lines.append(f"{f.name}: resumed an interrupted import after line "
+                         f"{f.resumed_after:,}; the counts include the earlier run")
+        if f.status == "unchanged":
+            lines.append(f"{f.name}: unchanged since import {f.import_id}, which took it "
+                         "whole; not read again (the counts are that import's)")
+    return "\n".join(lines)
+
+
+def reject_lines(store: Store, outcome: IngestReport, rejects_file: Path | None,
+                 limit: int = 10) -> list[str]:
+    """What to tell of the rejected rows (on stderr): the first ones, and where the rest are."""
+    lines = []
+    if outcome.stopped:
+        lines.append(f"error: stopped after more than {outcome.max_rejects} rejected rows "
+                     "(--max-rejects); the rows before were imported, and running the same "
+                     "command again carries on from there")
+    if not outcome.rejected:
+        return lines
+    for row in store.rejects(outcome.import_ids, limit):
+        lines.append(str(Reject(row["file"], row["line"], row["reason"], row["column"],
+                                row["value"])))
+    more = store.count_rejects(outcome.import_ids) - limit
+    where = f"; all of them are in {rejects_file}" if rejects_file else (
+        "; write them all to a file with --rejects FILE")
+    lines.append(f"{f'... and {more} more problems; ' if more > 0 else ''}"
+                 f"{outcome.rejected:,} row{'' if outcome.rejected == 1 else 's'} rejected{where}")
+    return lines
+
+
+def write_rejects(path: Path, rejects: Iterable[dict]) -> None:
+    """Rejected rows as CSV (or JSON Lines for a .jsonl name), written whole or not at all."""
+    temporary = path.with_name(f".{path.name}.leadrules-tmp")
+    with open(temporary, "w", encoding="utf-8", newline="") as out:
+        if path.suffix.lower() in (".jsonl", ".ndjson"):
+            for row in rejects:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            writer = csv.DictWriter(out, REJECT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rejects)
+    os.replace(temporary, path)
+
+
+def info_json(db: Path, facts: StoreInfo) -> dict:
+    """`store info --format json`: every count, the imports as stored."""
+    c = facts.counts
+    return {"path": str(db), "schema_version": facts.schema_version,
+            "leads": c.leads, "leads_from_events_only": facts.leads_from_events,
+            "events": c.events,
+            "first_event": format_timestamp(c.first_ts) if c.first_ts is not None else None,
+            "last_event": format_timestamp(c.last_ts) if c.last_ts is not None else None,
+            "event_types": dict(facts.event_types), "runs": c.runs,
+            "latest_run": facts.latest_run,
+            "imports": facts.imports,
+            "rejected_rows": sum(i["rejected"] for i in facts.imports)}
+
+
+def info_text(db: Path, facts: StoreInfo) -> str:
+    """`store info`: the counts, events by type and the last ten imports."""
+    c = facts.counts
+    span = (f"{format_timestamp(c.first_ts)} .. {format_timestamp(c.last_ts)}"
+            if c.first_ts is not None else "no events")
+    run = facts.latest_run
+    latest = (f"; latest #{run['run_id']} \"{run['ruleset_name']}\" as of "
+              f"{format_timestamp(run['as_of'])}" if run else "")
+    rejected = sum(i["rejected"] for i in facts.imports)
+    lines = [
+        f"Store:    {db} (schema version {facts.schema_version})",
+        f"Leads:    {c.leads:,} ({facts.leads_from_events:,} known only from events)",
+        f"Events:   {c.events:,} ({span})",
+        f"Runs:     {c.runs:,}{latest}",
+        f"Imports:  {len(facts.imports):,}; {rejected:,} rows rejected",
+    ]
+    if facts.event_types:
+        lines += ["", "Events by type", table(
+            ("type", "events"), [(t, f"{n:,}") for t, n in facts.event_types])]
+    if facts.imports:
+        recent = facts.imports[-10:]
+        lines += ["", f"Imports{' (the last 10)' if len(facts.imports) > 10 else ''}",
+                  table(("id", "kind", "source", "status", "rows", "added", "duplicates",
+                                "rejected"),
+                               [(i["import_id"], i["kind"], i["source"], _status(i["status"]),
+                                 f"{i['rows']:,}", f"{i['added']:,}", f"{i['duplicates']:,}",
+                                 f"{i['rejected']:,}") for i in recent])]
+    return "\n".join(lines)
+
+
+def _status(status: str) -> str:
+    # A running import that is not running any more was interrupted; the store cannot
+    # tell the two apart, so it says both.
+    return "running/interrupted" if status == "running" else status
