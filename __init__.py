@@ -10,6 +10,7 @@ The names a script needs, importable from here (docs/api.md has a runnable examp
     run_rules(store, rules, as_of)      score every lead of the store and save the run
     evaluate(rules, lead_id, profile, events, as_of)   one lead's result, nothing stored
     Event, parse_timestamp, format_timestamp           events and their times
+    ruleset_path(), sample_paths()                     the bundled ruleset and demo sample
     LeadrulesError, RulesError, UsageError             the errors, under one root
 
 Each is imported on first use, so that `import leadrules` (and so the `leadrules` command)
@@ -40,6 +41,8 @@ _PUBLIC = {
     "Event": "leadrules.engine.events",
     "parse_timestamp": "leadrules.engine.events",
     "format_timestamp": "leadrules.engine.events",
+    "ruleset_path": "leadrules.engine.bundled",
+    "sample_paths": "leadrules.engine.bundled",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -1,0 +1,75 @@
+"""What `pip install` puts into site-packages: one `leadrules` package, wheel and editable alike."""
+
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = sysconfig.get_paths()["purelib"]  # where this suite's dependencies are installed
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """A wheel built from the working tree, as `pip install .` builds it."""
+    out = tmp_path_factory.mktemp("wheel")
+    _pip("wheel", "--no-deps", "--wheel-dir", out, ROOT)
+    (built,) = out.glob("leadrules-*.whl")
+    return built
+
+
+def _pip(*args, python: Path | None = None) -> None:
+    target = ["--python", str(python)] if python else []
+    subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *target,
+                    *map(str, args)], check=True, capture_output=True, text=True)
+
+
+def _venv(where: Path) -> tuple[Path, Path]:
+    """A fresh virtual environment without pip: (its python, its site-packages)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", where], check=True)
+    python = where / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    return python, Path(site)
+
+
+def _run(python: Path, *args: str, cwd: Path) -> str:
+    """Run in the venv, from a folder without the repository in it; the dependencies (lark,
+    click, ...) come from this suite's environment, after the venv's own site-packages."""
+    env = {**os.environ, "PYTHONPATH": HERE}
+    return subprocess.run([python, *args], cwd=cwd, env=env, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def test_the_wheel_holds_only_the_leadrules_package(wheel):
+    tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    assert tops == {"leadrules", "leadrules-0.1.0.dist-info"}
+
+
+def test_the_wheel_installs_only_leadrules_and_both_commands_work(wheel, tmp_path):
+    python, site = _venv(tmp_path / "venv")
+    before = set(os.listdir(site))
+    _pip("install", "--no-deps", wheel, python=python)
+    assert set(os.listdir(site)) - before == {"leadrules", "leadrules-0.1.0.dist-info"}
+    names = ("dsl", "engine", "rulesets", "cli")
+    probe = f"import importlib.util as u; print([n for n in {names!r} if u.find_spec(n)])"
+    assert _run(python, "-c", probe, cwd=tmp_path) == "[]\n"
+    script = python.parent / ("leadrules.exe" if os.name == "nt" else "leadrules")
+    assert _run(script, "--help", cwd=tmp_path).startswith("Usage: leadrules ")
+    assert _run(python, "-m", "leadrules", "--help", cwd=tmp_path).startswith("Usage: leadrules ")
+    assert _run(python, "-c", "from leadrules import load, Store; import leadrules.rulesets",
+                cwd=tmp_path) == ""
+
+
+def test_the_editable_install_maps_the_same_one_name(tmp_path):
+    python, site = _venv(tmp_path / "venv")
+    _pip("install", "--no-deps", "-e", ROOT, python=python)
+    probe = ("import importlib.util as u, leadrules.engine.store.store as s; "
+             "print([n for n in ('dsl', 'engine', 'rulesets', 'cli') if u.find_spec(n)], "
+             "s.__file__.startswith(%r))" % str(ROOT))
+    assert _run(python, "-c", probe, cwd=tmp_path) == "[] True\n"
+    assert not any(name in os.listdir(site) for name in ("dsl", "engine", "rulesets", "cli.py"))
