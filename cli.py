@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -288,10 +289,27 @@ def sample(n_leads: int, seed: int, out: Path):
               help="Also write the rejected rows to this file (.jsonl for JSON Lines, else CSV).")
 @click.option("--max-rejects", type=click.IntRange(min=0), metavar="N",
               help="Stop once more than N rows are rejected (what came before stays imported).")
+@click.option("--map", "columns", metavar="'COLUMN=NAME,...'",
+              help="Read these columns as these names: 'Prospect ID=lead_id,Lead Origin=origin'.")
+@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A TOML file of [columns], [set] and the options below (docs/ingest.md).")
+@click.option("--set", "sets", metavar="NAME=VALUE", multiple=True,
+              help="Give every row this value: --set type=mql_first_contact.")
+@click.option("--delimiter", metavar="D", help="CSV delimiter: , ; tab | (default: told "
+              "from the header line).")
+@click.option("--encoding", metavar="NAME", help="The files' encoding: utf-8 (default), cp1252...")
+@click.option("--date-format", "date_formats", metavar="PATTERN", multiple=True,
+              help="strftime pattern of `ts` (and of date fields with --rules), like "
+                   "'%d.%m.%Y %H:%M'; several are tried in order, then ISO 8601; `unix` for "
+                   "seconds since 1970.")
+@click.option("--timezone", "timezone_name", metavar="ZONE",
+              help="IANA zone of times without an offset, like Europe/Berlin (default UTC).")
+@click.option("--decimal-comma", is_flag=True, help="Numbers are written 1.200,50.")
+@click.option("--missing", metavar="'A,B'", help="Cell texts that mean no value: 'Select,NaN'.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
                    input_format: str | None, rules: Path | None, rejects_file: Path | None,
-                   max_rejects: int | None, quiet: bool):
+                   max_rejects: int | None, quiet: bool, **reading):
     """Import leads and events from CSV or JSON Lines files into the store.
 
     Files ending in .csv or .jsonl (also .ndjson), optionally .gz, or - for
@@ -302,31 +320,61 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
     running the same command again.
 
     Exit status: 0 when every row was taken, 1 when some were rejected, 2 when
-    the input is unusable (a missing file, no header).
+    the input is unusable (a missing file, no header); a store this command
+    would have created is then not left behind.
 
     \b
     Examples:
       leadrules ingest --leads leads.csv --events events.csv
       leadrules ingest --events export.jsonl.gz --rejects rejects.csv
       zcat events.csv.gz | leadrules ingest --events - --max-rejects 100
+      leadrules ingest --leads export.csv --mapping crm.toml --rules b2b.rules
+      leadrules ingest --events de.csv --encoding cp1252 --date-format '%d.%m.%Y' \\
+          --timezone Europe/Berlin --decimal-comma --missing 'Select,NaN'
     """
     # Imported here, not at the top (as in demo, sample, dry-run and explain), so that the
     # commands that do not need them start faster.
+    from leadrules.engine.store.coverage import warnings
     from leadrules.engine.store.ingest import field_types, ingest
+    from leadrules.engine.store.mapping import read_options
 
     if rejects_file is not None and not rejects_file.resolve().parent.is_dir():
         raise UsageError(f"{rejects_file}: its directory does not exist (--rejects)")
-    types = field_types(dsl.load(rules)) if rules is not None else None
-    with Store(db) as store, _IngestProgress(quiet) as progress:
+    options = read_options(**reading)
+    ruleset = dsl.load(rules) if rules is not None else None
+    types = field_types(ruleset) if ruleset is not None else None
+    with _new_store_removed_on_failure(db) as store, _IngestProgress(quiet) as progress:
         outcome = ingest(store, leads_file, events_file, format=input_format, types=types,
-                        max_rejects=max_rejects, progress=progress.update)
+                         max_rejects=max_rejects, progress=progress.update, options=options)
         if rejects_file is not None:
-            store_render.write_rejects(rejects_file, store.iter_rejects(outcome.import_ids))
+            store_render.write_rejects(rejects_file, store.iter_rejects(outcome.import_ids),
+                                       options.encoding)
         if not quiet:
-            click.echo(store_render.ingest_summary(db, outcome))
+            click.echo(store_render.ingest_summary(db, outcome, options))
+        for line in (warnings(store, ruleset) if ruleset is not None else []):
+            click.echo(line, err=True)
         for line in store_render.reject_lines(store, outcome, rejects_file):
             click.echo(line, err=True)
     sys.exit(1 if outcome.rejected else 0)
+
+
+@contextlib.contextmanager
+def _new_store_removed_on_failure(db: Path):
+    """The store, opened; if this command creates it and fails before it imports anything,
+    the empty file is removed again, so that a mistyped option leaves nothing behind."""
+    existed = db.exists()
+    store = Store(db)
+    try:
+        yield store
+    except LeadrulesError:
+        empty = not existed and not store.info().imports
+        store.close()
+        if empty:
+            for path in (db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal")):
+                path.unlink(missing_ok=True)
+        raise
+    finally:
+        store.close()
 
 
 # Evaluation ------------------------------------------------------------------------------------

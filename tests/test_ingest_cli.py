@@ -228,10 +228,14 @@ UNUSABLE = [
                  "empty.csv: no header line; the first line must name the columns, starting "
                  "with lead_id, type, ts", id="no-header"),
     pytest.param(["--leads", "leads.csv", "--events", "noheader.csv"],
-                 "noheader.csv: header has no column 'ts'; found: lead_id, type, when",
+                 "noheader.csv: header has no column 'ts'; found: lead_id, type, when; say which "
+                 "column holds it with --map 'COLUMN=ts' (or give every row one value with "
+                 "--set ts=VALUE)",
                  id="events-header-missing-ts"),
     pytest.param(["--leads", "idleads.csv"],
-                 "idleads.csv: header has no column 'lead_id'; found: id, company",
+                 "idleads.csv: header has no column 'lead_id'; found: id, company; say which "
+                 "column holds it with --map 'COLUMN=lead_id' (or give every row one value with "
+                 "--set lead_id=VALUE)",
                  id="leads-header-missing-lead_id"),
     pytest.param(["--leads", "leads.csv", "--events", "events.txt"],
                  "events.txt: cannot tell the format from the name; name the file .csv or "

@@ -21,6 +21,8 @@ from leadrules.dsl import ast
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.errors import InputErrors, Reject
 from leadrules.engine.events import Event, parse_timestamp
+from leadrules.engine.store.mapping import (NoSuchTime, ReadOptions, comma_number, normal_id,
+                                            timestamp)
 from leadrules.engine.store.records import ImportState
 from leadrules.engine.store.sources import Bad, Row, Source
 from leadrules.engine.store.store import Store
@@ -61,6 +63,10 @@ class FileReport:
     read: int  # rows this run read (fewer than `rows` when it resumed, 0 when unchanged)
     status: str  # 'done', 'stopped' by --max-rejects, or 'unchanged' (not read again)
     seconds: float  # time this run spent on the file
+    delimiter: str | None = None  # CSV: the delimiter used
+    sniffed: bool = False  # CSV: the delimiter was told from the header line
+    ids_normalised: int = 0  # this run: ids like 660737.0 written as 660737
+    missing_cells: int = 0  # this run: cells that were a --missing token
 
 
 @attrs.frozen
@@ -94,27 +100,30 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
            format: str | None = None, types: Mapping[str, str] | None = None,
            max_rejects: int | None = None, batch_rows: int = BATCH_ROWS,
            progress: Progress | None = None, stdin: BinaryIO | None = None,
-           now: int | None = None) -> IngestReport:
+           now: int | None = None, options: ReadOptions | None = None) -> IngestReport:
     """Import a leads file and/or an events file (leads first), batch by batch.
 
     Both files are opened and their headers checked before anything is written, so unusable
     input (a missing file, no header) raises UsageError with the store untouched. `types`
     maps lead fields to the type their cells must have; `now` (microseconds) is the
-    ingestion time recorded on events.
+    ingestion time recorded on events; `options` say how to read the files (mapping,
+    delimiter, encoding, date formats, time zone, decimal comma, missing tokens).
     """
     if leads is None and events is None:
         raise UsageError("nothing to ingest; give --leads FILE, --events FILE, or both")
     if leads is not None and events is not None and str(leads) == str(events) == "-":
         raise UsageError("only one of --leads and --events can read stdin (-)")
     now = time.time_ns() // 1000 if now is None else now
+    options = options or ReadOptions()
     jobs = []
     try:
         if leads is not None:
-            jobs.append(("leads", Source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin),
-                         _lead_converter(types or {})))
+            jobs.append(("leads", Source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin,
+                                         options), Convert(options, types or {})))
         if events is not None:
-            jobs.append(("events", Source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin),
-                         _event_of))
+            jobs.append(("events", Source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin,
+                                          options), Convert(options)))
+        _check_mapped(options, [source for _, source, _ in jobs])
         budget = _Budget(max_rejects)
         reports: list[FileReport] = []
         for kind, source, convert in jobs:
@@ -149,7 +158,11 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
     started = time.perf_counter()
     fmt = source.format + ("+gzip" if source.compressed else "")
     name = source.name if source.fingerprint is None else str(Path(source.path).resolve())
-    state = store.begin_import(kind, name, source.fingerprint, fmt, now)
+    fingerprint = source.fingerprint
+    if fingerprint is not None and not source.options.is_default:
+        # The same file read another way (another mapping, encoding...) is another import.
+        fingerprint += ":" + source.options.digest()
+    state = store.begin_import(kind, name, fingerprint, fmt, now)
     budget.spend(state.rejected)
     totals = _Totals.of(state)
     status = "unchanged"
@@ -159,7 +172,9 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
     return FileReport(kind=kind, name=source.name, format=fmt, import_id=state.import_id,
                       resumed_after=state.line_done if state.status == "unfinished" else 0,
                       read=totals.rows - state.rows, status=status,
-                      seconds=time.perf_counter() - started, **attrs.asdict(totals))
+                      seconds=time.perf_counter() - started, delimiter=source.delimiter,
+                      sniffed=source.sniffed, ids_normalised=convert.ids_normalised,
+                      missing_cells=source.missing_cells, **attrs.asdict(totals))
 
 
 def _import_batches(store: Store, kind: str, source: Source, convert, state: ImportState,
@@ -258,42 +273,103 @@ def _missing(file: str, row: Row, column: str) -> Reject:
     return Reject(file, row.line, f"missing {column}", column, "", row.raw)
 
 
-def _lead_converter(types: Mapping[str, str]) -> Callable[[Row, str], LeadRow | list[Reject]]:
-    def lead_of(row: Row, file: str) -> LeadRow | list[Reject]:
+class Convert:
+    """Turns a file's rows into leads (with `types`) or events, reading values as `options`
+    say; counts the ids it normalised. Call it with a row and the file's name."""
+
+    def __init__(self, options: ReadOptions, types: Mapping[str, str] | None = None):
+        self.options, self.types = options, types
+        self.ids_normalised = 0
+        self._zone = options.zone()
+        self._plain_ts = not options.date_formats and options.timezone is None
+
+    def __call__(self, row: Row, file: str):
+        return self._lead(row, file) if self.types is not None else self._event(row, file)
+
+    def _lead(self, row: Row, file: str) -> LeadRow | list[Reject]:
         cells = row.cells
         if "lead_id" not in cells:
             return [_missing(file, row, "lead_id")]
-        problems = [Reject(file, row.line, f"{_TYPE_HINTS[kind]} (the rules declare "
-                                           f"{name}: {kind})", name, cells[name], row.raw)
-                    for name, kind in types.items()
-                    if name in cells and READERS[kind](cells[name]) is None]
         profile = _properties(file, row, _LEAD_KEYS, LEAD_NESTED)
         if isinstance(profile, Reject):
-            problems.append(profile)
+            return [profile]
+        profile = self._values(profile)
+        problems = [Reject(file, row.line, f"{_TYPE_HINTS[kind]} (the rules declare "
+                                           f"{name}: {kind})", name, profile[name], row.raw)
+                    for name, kind in self.types.items()
+                    if name in profile and READERS[kind](profile[name]) is None]
         if problems:
             return problems
-        return cells["lead_id"], profile
-    return lead_of
+        return self._id(cells["lead_id"]), profile
+
+    def _event(self, row: Row, file: str) -> Event | list[Reject]:
+        """The event a row describes, or every problem that keeps it from being one."""
+        cells = row.cells
+        problems = [_missing(file, row, column) for column in EVENT_COLUMNS
+                    if column not in cells]
+        ts = None
+        if "ts" in cells:
+            try:
+                ts = (parse_timestamp(cells["ts"]) if self._plain_ts
+                      else timestamp(cells["ts"], self.options, self._zone))
+            except NoSuchTime:
+                problems.append(Reject(file, row.line, f"no such time in {self.options.timezone}"
+                                       " (the clocks skip it when summer time begins)", "ts",
+                                       cells["ts"], row.raw))
+            except (ValueError, OverflowError):
+                problems.append(Reject(file, row.line, self._ts_hint(), "ts", cells["ts"],
+                                       row.raw))
+        props = _properties(file, row, _EVENT_KEYS, EVENT_NESTED)
+        if isinstance(props, Reject):
+            problems.append(props)
+        if problems:
+            return problems
+        props = self._values(props)
+        lead_id = self._id(cells["lead_id"])
+        event_id = cells.get("event_id") or content_id(lead_id, cells["type"], ts, props)
+        return Event(event_id=event_id, lead_id=lead_id, type=cells["type"], ts=ts, props=props)
+
+    def _ts_hint(self) -> str:
+        if not self.options.date_formats:
+            return TIMESTAMP_HINT
+        return (f"not a timestamp in the formats {', '.join(self.options.date_formats)} "
+                "(--date-format) nor ISO 8601")
+
+    def _id(self, text: str) -> str:
+        normal = normal_id(text, self.options.decimal_comma)
+        if normal is not text:
+            self.ids_normalised += 1
+        return normal
+
+    def _values(self, cells: dict[str, str]) -> dict[str, str]:
+        """Cells with numbers like 1.200,50 written as 1200.50 (--decimal-comma) and dates
+        of declared date fields by --date-format written as ISO dates."""
+        if self.options.decimal_comma:
+            cells = {k: comma_number(v) or v for k, v in cells.items()}
+        if self.options.date_formats and self.types:
+            for name, kind in self.types.items():
+                if kind == "date" and name in cells:
+                    cells[name] = self._date(cells[name])
+        return cells
+
+    def _date(self, text: str) -> str:
+        from leadrules.engine.store.mapping import parse_with_formats
+
+        moment = parse_with_formats(text, self.options.date_formats, self._zone)
+        return moment.date().isoformat() if moment is not None else text
 
 
-def _event_of(row: Row, file: str) -> Event | list[Reject]:
-    """The event a row describes, or every problem that keeps it from being one."""
-    cells = row.cells
-    problems = [_missing(file, row, column) for column in EVENT_COLUMNS if column not in cells]
-    ts = None
-    if "ts" in cells:
-        try:
-            ts = parse_timestamp(cells["ts"])
-        except (ValueError, OverflowError):
-            problems.append(Reject(file, row.line, TIMESTAMP_HINT, "ts", cells["ts"], row.raw))
-    props = _properties(file, row, _EVENT_KEYS, EVENT_NESTED)
-    if isinstance(props, Reject):
-        problems.append(props)
-    if problems:
-        return problems
-    event_id = cells.get("event_id") or content_id(cells["lead_id"], cells["type"], ts, props)
-    return Event(event_id=event_id, lead_id=cells["lead_id"], type=cells["type"], ts=ts,
-                 props=props)
+def _check_mapped(options: ReadOptions, sources: list[Source]) -> None:
+    """Every --map column is in some CSV file's header (JSON keys are seen only row by row)."""
+    csv_sources = [s for s in sources if s.format == "csv"]
+    if not csv_sources or len(csv_sources) < len(sources):
+        return
+    found = set().union(*(s.found for s in csv_sources))
+    absent = [name for name in options.columns if name not in found]
+    if absent:
+        raise UsageError(f"--map names column {absent[0]!r}, which "
+                         f"{'no file has' if len(csv_sources) > 1 else csv_sources[0].name + ' does not have'}"
+                         "; the names must be written as in the header")
 
 
 def _properties(file: str, row: Row, keys: frozenset[str],
@@ -320,14 +396,20 @@ def content_id(lead_id: str, type_: str, ts: int, props: Mapping[str, str]) -> s
 
 
 def read_leads(path: str | Path, format: str | None = None,
-               types: Mapping[str, str] | None = None) -> list[LeadRow]:
+               types: Mapping[str, str] | None = None,
+               options: ReadOptions | None = None) -> list[LeadRow]:
     """Every lead profile of a file, in file order; InputErrors if any row is bad."""
-    return _read_all(Source(path, LEAD_COLUMNS, LEAD_NESTED, format), _lead_converter(types or {}))
+    options = options or ReadOptions()
+    return _read_all(Source(path, LEAD_COLUMNS, LEAD_NESTED, format, options=options),
+                     Convert(options, types or {}))
 
 
-def read_events(path: str | Path, format: str | None = None) -> list[Event]:
+def read_events(path: str | Path, format: str | None = None,
+                options: ReadOptions | None = None) -> list[Event]:
     """Every event of a file, in file order; InputErrors if any row is bad."""
-    return _read_all(Source(path, EVENT_COLUMNS, EVENT_NESTED, format), _event_of)
+    options = options or ReadOptions()
+    return _read_all(Source(path, EVENT_COLUMNS, EVENT_NESTED, format, options=options),
+                     Convert(options))
 
 
 def _read_all(source: Source, convert) -> list:

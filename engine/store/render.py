@@ -13,14 +13,15 @@ from leadrules.engine.events import format_timestamp
 from leadrules.engine.tables import table
 
 if TYPE_CHECKING:
-    from leadrules.engine.store.ingest import IngestReport
+    from leadrules.engine.store.ingest import FileReport, IngestReport
+    from leadrules.engine.store.mapping import ReadOptions
     from leadrules.engine.store.records import StoreInfo
     from leadrules.engine.store.store import Store
 
 REJECT_COLUMNS = ("file", "line", "column", "value", "reason", "raw")
 
 
-def ingest_summary(db: Path, outcome: IngestReport) -> str:
+def ingest_summary(db: Path, outcome: IngestReport, options: ReadOptions | None = None) -> str:
     """The table `ingest` prints: per file its rows, what was added, skipped and rejected."""
     rows = []
     for f in outcome.files:
@@ -37,7 +38,28 @@ def ingest_summary(db: Path, outcome: IngestReport) -> str:
         if f.status == "unchanged":
             lines.append(f"{f.name}: unchanged since import {f.import_id}, which took it "
                          "whole; not read again (the counts are that import's)")
+        lines.extend(_reading_lines(f, options))
     return "\n".join(lines)
+
+
+_DELIMITER_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def _reading_lines(f: FileReport, options: ReadOptions | None) -> list[str]:
+    """How a file was read, where that is not the default: its delimiter when it was told
+    from the header, the ids normalised and the cells read as missing by this run."""
+    lines = []
+    if f.sniffed and f.delimiter != "," and f.status != "unchanged":
+        lines.append(f"{f.name}: columns separated by {_DELIMITER_NAMES[f.delimiter]} (told "
+                     "from the header line; --delimiter to say otherwise)")
+    if f.ids_normalised:
+        lines.append(f"{f.name}: {f.ids_normalised:,} lead id{'s' if f.ids_normalised != 1 else ''}"
+                     " written with a zero fraction (660737.0) stored without it (660737)")
+    if f.missing_cells and options is not None:
+        tokens = ", ".join(sorted(options.missing))
+        lines.append(f"{f.name}: {f.missing_cells:,} cell{'s' if f.missing_cells != 1 else ''}"
+                     f" read as missing ({tokens})")
+    return lines
 
 
 def reject_lines(store: Store, outcome: IngestReport, rejects_file: Path | None,
@@ -61,10 +83,11 @@ def reject_lines(store: Store, outcome: IngestReport, rejects_file: Path | None,
     return lines
 
 
-def write_rejects(path: Path, rejects: Iterable[dict]) -> None:
-    """Rejected rows as CSV (or JSON Lines for a .jsonl name), written whole or not at all."""
+def write_rejects(path: Path, rejects: Iterable[dict], encoding: str = "utf-8") -> None:
+    """Rejected rows as CSV (or JSON Lines for a .jsonl name), written whole or not at all,
+    in the input's encoding, so each row's `raw` text is the bytes it had in its file."""
     temporary = path.with_name(f".{path.name}.leadrules-tmp")
-    with open(temporary, "w", encoding="utf-8", newline="") as out:
+    with open(temporary, "w", encoding=encoding, newline="") as out:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
             for row in rejects:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")

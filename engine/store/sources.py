@@ -7,10 +7,12 @@ Checking what the cells mean is the caller's job (engine.ingest).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import os
 import sys
@@ -21,11 +23,15 @@ from typing import BinaryIO, Iterator
 import attrs
 
 from leadrules.dsl.errors import UsageError, reading
+from leadrules.engine.store.mapping import ReadOptions, sniff_delimiter
 
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _FINGERPRINT_BYTES = 1 << 16
+_SCAN_BYTES = 1 << 20
+_ENCODING_HINT = ("the file is in another encoding: pass --encoding cp1252 (what Excel on "
+                  "Windows writes) or the encoding it was saved in")
 STDIN = "-"
 
 
@@ -33,8 +39,9 @@ STDIN = "-"
 class Row:
     """A readable data row: its first physical line and its non-empty cells, stripped.
 
-    `text` is the JSON line, or the CSV cells as read; `raw` makes it one line of text
-    only when a row is rejected, so the rows that are taken never pay for it.
+    `text` is the JSON line, or the CSV row's physical lines as read; `raw` joins them
+    only when a row is rejected, so the rows that are taken never pay for it. Either way
+    it is the row's original text, so a rejects file can give it back byte for byte.
     """
 
     line: int
@@ -44,7 +51,7 @@ class Row:
 
     @property
     def raw(self) -> str:
-        return self.text if isinstance(self.text, str) else _csv_line(self.text)
+        return self.text if isinstance(self.text, str) else _joined(self.text)
 
 
 @attrs.frozen(slots=True)
@@ -66,10 +73,17 @@ class Source:
     """
 
     def __init__(self, path: str | Path, required: tuple[str, ...], nested: tuple[str, ...],
-                 format: str | None = None, stdin: BinaryIO | None = None):
+                 format: str | None = None, stdin: BinaryIO | None = None,
+                 options: ReadOptions | None = None):
         self.path = str(path)
         self.name = "<stdin>" if self.path == STDIN else self.path
         self.required, self.nested = required, nested
+        self.options = options or ReadOptions()
+        self.delimiter: str | None = None  # CSV: the one used
+        self.sniffed = False  # CSV: whether it was told by the header line
+        self.found: set[str] = set()  # mapped columns (--map) this file has
+        self.missing_cells = 0  # cells read as missing (--missing), so far
+        self._utf8 = codecs.lookup(self.options.encoding).name == "utf-8"
         self._owned = self.path != STDIN
         self._file = self._open_binary(stdin)
         try:
@@ -78,6 +92,8 @@ class Source:
             self._stream: BinaryIO = (gzip.GzipFile(fileobj=self._file) if self.compressed
                                       else self._file)
             self.format = format or self._detect_format()
+            if self._utf8 and not self.compressed and self.size is not None:
+                self._check_utf8()
             self._header = self._read_header() if self.format == "csv" else None
         except (OSError, EOFError, zlib.error) as e:
             self.close()
@@ -108,6 +124,9 @@ class Source:
             yield from reader
         except (OSError, EOFError, zlib.error) as e:
             raise UsageError(f"{self.name}: cannot read: {_reason(e)}") from None
+        except UnicodeDecodeError as e:  # another encoding than --encoding says, midway
+            raise UsageError(f"{self.name}: byte 0x{e.object[e.start]:02x} is not "
+                             f"{self.options.encoding} text; {_ENCODING_HINT}") from None
 
     # Opening -----------------------------------------------------------------------------
 
@@ -127,6 +146,26 @@ class Source:
         head = hashlib.sha1(os.pread(self._file.fileno(), _FINGERPRINT_BYTES, 0)).hexdigest()
         return stat.st_size, f"{stat.st_size}:{stat.st_mtime_ns}:{head}"
 
+    def _check_utf8(self) -> None:
+        """Refuse a file that is not UTF-8 before anything is read from it: one error naming
+        the line of its first bad byte, rather than a reject for every row with an umlaut."""
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset, lines = 0, 1
+        while chunk := os.pread(self._file.fileno(), _SCAN_BYTES, offset):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                line = lines + e.object.count(b"\n", 0, e.start)
+                raise UsageError(f"{self.name}:{line}: byte 0x{e.object[e.start]:02x} is not UTF-8; "
+                                 f"{_ENCODING_HINT}") from None
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise UsageError(f"{self.name}:{lines}: the file ends inside a UTF-8 character; "
+                             f"{_ENCODING_HINT}") from None
+
     def _detect_format(self) -> str:
         if self.path != STDIN:
             name = Path(self.path).name.lower()
@@ -143,13 +182,25 @@ class Source:
     # CSV ---------------------------------------------------------------------------------
 
     def _text(self) -> io.TextIOWrapper:
+        if not self._utf8:
+            return io.TextIOWrapper(self._stream, encoding=self.options.encoding, newline="")
         # surrogateescape keeps undecodable bytes so they can be reported with their line.
         return io.TextIOWrapper(self._stream, encoding="utf-8-sig", errors="surrogateescape",
                                 newline="")
 
     def _read_header(self) -> list[str]:
-        """The column names on line 1, checked for the required ones."""
-        self._reader = csv.reader(self._text(), strict=True)
+        """The column names on line 1, mapped (--map) and checked for the required ones."""
+        text = self._text()
+        try:
+            first = text.readline()
+        except UnicodeDecodeError as e:
+            raise UsageError(f"{self.name}:1: byte 0x{e.object[e.start]:02x} is not "
+                             f"{self.options.encoding} text; {_ENCODING_HINT}") from None
+        self.delimiter = self.options.delimiter or sniff_delimiter(first)
+        self.sniffed = self.options.delimiter is None
+        self._lines: list[str] = []
+        self._reader = csv.reader(self._recording(itertools.chain([first], text)),
+                                  delimiter=self.delimiter, strict=True)
         try:
             header = [name.strip() for name in next(self._reader, [])]
         except csv.Error as e:
@@ -161,54 +212,102 @@ class Source:
             # Most likely the whole file is in another encoding; its column names are unreadable.
             if (byte := _bad_byte(name)) is not None:
                 raise UsageError(f"{self.name}:1: the header is not UTF-8 text (byte "
-                                 f"0x{byte:02x}); save the file as UTF-8")
+                                 f"0x{byte:02x}); {_ENCODING_HINT}")
         for index, name in enumerate(header, start=1):
             if not name:
                 raise UsageError(f"{self.name}:1: column {index} of the header has no name")
             if header.index(name) != index - 1:
                 raise UsageError(f"{self.name}:1: column {name!r} appears twice in the header")
-        missing = [name for name in self.required if name not in header]
-        if missing:
-            plural = "s" if len(missing) > 1 else ""
-            raise UsageError(f"{self.name}: header has no column{plural} "
-                             f"{', '.join(map(repr, missing))}; found: {', '.join(header)}")
+        self.found = {name for name in header if name in self.options.columns}
+        for source, target in self.options.columns.items():
+            if source not in self.found and target in self.required and target not in header:
+                raise UsageError(f"{self.name}: --map names column {source!r}, which the header "
+                                 f"does not have; found: {', '.join(header)}")
+        header = self._mapped(header)
+        self._check_required(header)
         return header
+
+    def _recording(self, lines: Iterator[str]) -> Iterator[str]:
+        """The lines, each also kept in `self._lines` (the current row's original text)."""
+        for line in lines:
+            self._lines.append(line)
+            yield line
+
+    def _mapped(self, header: list[str]) -> list[str]:
+        """The header with --map's names, checked against collisions with the other columns."""
+        columns, constants = self.options.columns, self.options.constants
+        names = [columns.get(name, name) for name in header]
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                raise UsageError(f"{self.name}:1: column {header[index]!r} is mapped to {name!r}, "
+                                 f"but the file has a column {name!r} too; map that one away")
+            if name in constants:
+                raise UsageError(f"{self.name}:1: --set {name}=... gives every row a {name!r}, "
+                                 f"but the file has a column {header[index]!r} for it; use one")
+        return names
+
+    def _check_required(self, header: list[str]) -> None:
+        missing = [name for name in self.required
+                   if name not in header and name not in self.options.constants]
+        if not missing:
+            return
+        plural = "s" if len(missing) > 1 else ""
+        hint = ""
+        if len(header) == 1 and any(d in header[0] for d in ",;\t|"):
+            hint = "; is the file separated by another delimiter? pass --delimiter ';' (say)"
+        elif self.format == "csv":
+            hint = (f"; say which column holds it with --map 'COLUMN={missing[0]}' (or give "
+                    f"every row one value with --set {missing[0]}=VALUE)")
+        raise UsageError(f"{self.name}: header has no column{plural} "
+                         f"{', '.join(map(repr, missing))}; found: {', '.join(header)}{hint}")
 
     def _csv_rows(self) -> Iterator[Row | Bad]:
         reader, header = self._reader, self._header
         width = len(header)
+        constants, missing = self.options.constants, self.options.missing
         while True:
             line = reader.line_num + 1  # where the next row starts, even if it spans lines
+            self._lines = lines = []
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as e:
-                yield Bad(line, f"malformed CSV: {e}", "")
+                yield Bad(line, f"malformed CSV: {e}", _joined(lines))
                 continue
             if not cells:
                 continue  # a blank line
             if len(cells) != width:
                 yield Bad(line, f"{len(cells)} cells but the header has {width} columns",
-                          _csv_line(cells))
+                          _joined(lines))
                 continue
             row = {name: text for name, cell in zip(header, cells) if (text := cell.strip())}
-            bad = _encoding_problem(line, row, cells)
-            yield bad if bad is not None else Row(line, row, cells)
+            if missing:
+                row = self._without_missing(row)
+            if constants:
+                row.update(constants)
+            if self._utf8:
+                _check_encoding(self.name, line, row)
+            yield Row(line, row, lines)
+
+    def _without_missing(self, cells: dict[str, str]) -> dict[str, str]:
+        """The cells that are not a --missing token; counts those that are."""
+        kept = {name: text for name, text in cells.items() if text not in self.options.missing}
+        self.missing_cells += len(cells) - len(kept)
+        return kept
 
     # JSON Lines --------------------------------------------------------------------------
 
     def _jsonl_rows(self) -> Iterator[Row | Bad]:
+        encoding = "utf-8" if self._utf8 else self.options.encoding
         for line, data in enumerate(self._stream, start=1):
             if line == 1 and data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:]
             try:
-                text = data.decode("utf-8")
+                text = data.decode(encoding)
             except UnicodeDecodeError as e:
-                shown = data.decode("utf-8", "replace").rstrip("\r\n")
-                yield Bad(line, f"not UTF-8 text (byte 0x{data[e.start]:02x}); save the file "
-                                "as UTF-8", shown)
-                continue
+                raise UsageError(f"{self.name}:{line}: byte 0x{data[e.start]:02x} is not "
+                                 f"{encoding} text; {_ENCODING_HINT}") from None
             if not text.strip():
                 continue
             yield self._json_row(line, text.rstrip("\r\n"))
@@ -235,9 +334,29 @@ class Source:
                     kind = "an object" if isinstance(cell, dict) else "a list"
                     return Bad(line, f"{name!r} is {kind}; a value must be text, a number, "
                                      "true/false or null", text, name, _dump(cell))
-                if cell := _json_cell(cell):
+                if (cell := _json_cell(cell)) and cell not in self.options.missing:
                     into[name] = cell
+                elif cell:
+                    self.missing_cells += 1
+        if self.options.columns or self.options.constants:
+            return self._mapped_json(line, cells, text, nested)
         return Row(line, cells, text, nested)
+
+    def _mapped_json(self, line: int, cells: dict[str, str], text: str,
+                     nested: dict[str, str]) -> Row | Bad:
+        """A JSON row with --map's names and --set's constants."""
+        columns, constants = self.options.columns, self.options.constants
+        self.found.update(name for name in cells if name in columns)
+        mapped = {columns.get(name, name): cell for name, cell in cells.items()}
+        if len(mapped) < len(cells):
+            twice = next(columns[n] for n in cells if n in columns and columns[n] in cells)
+            return Bad(line, f"{twice!r} is given twice: as a key and mapped from another key",
+                       text, twice, mapped[twice])
+        if given := next((name for name in constants if name in mapped), None):
+            return Bad(line, f"{given!r} is given, but --set gives every row one",
+                       text, given, mapped[given])
+        mapped.update(constants)
+        return Row(line, mapped, text, nested)
 
 
 class _Number(str):
@@ -272,24 +391,18 @@ def _dump(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _csv_line(cells: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(cells)
-    return _shown(out.getvalue())
+def _joined(lines: list[str]) -> str:
+    """A row's physical lines as one text, without the line break that ends it."""
+    return "".join(lines).rstrip("\r\n")
 
 
-def _encoding_problem(line: int, cells: dict[str, str], read: list[str]) -> Bad | None:
-    """A `Bad` for the first cell holding bytes that are not UTF-8, else None."""
+def _check_encoding(name: str, line: int, cells: dict[str, str]) -> None:
+    """A UsageError for the first cell holding bytes that are not UTF-8 (a file read from
+    stdin or gzip, which is not scanned before it is read)."""
     for column, text in cells.items():
         if (byte := _bad_byte(text)) is not None:
-            return Bad(line, f"not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8",
-                       _csv_line(read), column, _shown(text))
-    return None
-
-
-def _shown(text: str) -> str:
-    """Text that may hold undecodable bytes, with each such byte shown as U+FFFD."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise UsageError(f"{name}:{line}: byte 0x{byte:02x} is not UTF-8 (column "
+                             f"{column!r}); {_ENCODING_HINT}")
 
 
 def _bad_byte(text: str) -> int | None:

@@ -618,3 +618,10 @@ class Store:
                 "SELECT stage, count(*) AS n FROM results WHERE ruleset = ? "
                 "GROUP BY stage ORDER BY n DESC, stage", (self._ruleset(ruleset_hash),))
             return [(stage, n) for stage, n in rows]
+
+    def fields_present(self, names: Iterable[str]) -> set[str]:
+        """Which of these profile fields at least one lead has (for ingest's warnings)."""
+        with self._errors("cannot read profiles"):
+            return {name for name in names if self._conn.execute(
+                "SELECT 1 FROM leads WHERE json_extract(profile, ?) IS NOT NULL LIMIT 1",
+                ('$."' + name.replace('"', '\\"') + '"',)).fetchone()}
