@@ -18,6 +18,7 @@ from leadrules.dsl.errors import LeadrulesError, UsageError
 from leadrules.engine import bundled
 from leadrules.engine import tables as report
 from leadrules.engine.events import format_timestamp, parse_timestamp
+from leadrules.engine.progress import Progress
 from leadrules.engine.scoring import render
 from leadrules.engine.scoring.compiler import compile_ruleset
 from leadrules.engine.scoring.evaluate import evaluate, event_rows
@@ -343,7 +344,7 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
     options = read_options(**reading)
     ruleset = dsl.load(rules) if rules is not None else None
     types = field_types(ruleset) if ruleset is not None else None
-    with _new_store_removed_on_failure(db) as store, _IngestProgress(quiet) as progress:
+    with _new_store_removed_on_failure(db) as store, store_render.IngestProgress(quiet) as progress:
         outcome = ingest(store, leads_file, events_file, format=input_format, types=types,
                          max_rejects=max_rejects, progress=progress.update, options=options)
         if rejects_file is not None:
@@ -419,14 +420,14 @@ def _run_with_progress(store: Store, rules, as_of: int, full: bool = False,
 
     def plan(mode: str, leads: int) -> None:
         nonlocal bar
-        bar = _progress(leads, "Replaying" if mode == "incremental" else "Scoring").__enter__()
+        bar = Progress("Replaying" if mode == "incremental" else "Scoring", leads, "leads")
 
     try:
         return run_rules(store, rules, as_of, full=full, workers=workers, on_plan=plan,
                          progress=lambda n: bar.update(n))
     finally:
         if bar is not None:
-            bar.__exit__(None, None, None)
+            bar.close()
 
 
 @main.command()
@@ -619,7 +620,8 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
                  for lead, profile, events in _sample_leads(leads_file, events_file, None)]
         found = compare(pair, leads, as_of, source=f"{leads_file} and {events_file}", **options)
     else:
-        with _existing_store(db) as store, _progress(store.lead_count(), "Comparing") as bar:
+        with _existing_store(db) as store, \
+                Progress("Comparing", store.lead_count(), "leads") as bar:
             found = compare_store(pair, store, as_of, source=f"the store {db}",
                                   workers=workers, progress=bar.update, **options)
     if output == "json":
@@ -756,51 +758,6 @@ def _existing_store(db: Path) -> Store:
 
 def _count(items, noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
-
-
-def _progress(length: int, label: str):
-    """A progress bar on a terminal; silent when output is piped."""
-    return click.progressbar(length=length, label=label, file=sys.stderr,
-                             show_pos=True) if sys.stderr.isatty() else _NoProgress()
-
-
-class _IngestProgress:
-    """One line on a terminal, redrawn per batch: file, share read, rows, rows per second."""
-
-    def __init__(self, quiet: bool):
-        self.active = not quiet and sys.stderr.isatty()
-        self.started: dict[str, float] = {}
-        self.drawn = False
-
-    def __enter__(self) -> _IngestProgress:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.drawn:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-
-    def update(self, kind: str, source, rows: int) -> None:
-        if not self.active:
-            return
-        started = self.started.setdefault(source.name, time.perf_counter())
-        elapsed = time.perf_counter() - started
-        share = f" {100 * source.position / source.size:3.0f}%" if source.size else ""
-        rate = f", {rows / elapsed:,.0f} rows/s" if elapsed > 0 else ""
-        sys.stderr.write(f"\r{kind} {source.name}:{share} {rows:,} rows{rate}\033[K")
-        sys.stderr.flush()
-        self.drawn = True
-
-
-class _NoProgress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, n: int) -> None:
-        pass
 
 
 if __name__ == "__main__":

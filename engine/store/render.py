@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from leadrules.engine.errors import Reject
 from leadrules.engine.events import format_timestamp
+from leadrules.engine.progress import Progress
 from leadrules.engine.tables import table
 
 if TYPE_CHECKING:
@@ -146,3 +147,32 @@ def _status(status: str) -> str:
     # A running import that is not running any more was interrupted; the store cannot
     # tell the two apart, so it says both.
     return "running/interrupted" if status == "running" else status
+
+
+class IngestProgress:
+    """`ingest`'s progress: a line per file with the rows imported, the share of the file read
+    and the rate, measured from the first batch on (so that rows an interrupted run imported
+    before count toward the rows, never toward the rate)."""
+
+    def __init__(self, quiet: bool = False, **progress):
+        self.quiet, self.progress = quiet, progress
+        self.bar: Progress | None = None
+        self.file: tuple | None = None
+
+    def __enter__(self) -> IngestProgress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def update(self, kind: str, source, rows: int) -> None:
+        if self.file != (kind, source.name):
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = Progress(f"Importing {kind}", start=rows, quiet=self.quiet, **self.progress)
+            self.file = (kind, source.name)
+        if not self.bar.active:
+            return
+        share = f" ({100 * source.position / source.size:.0f}% read)" if source.size else ""
+        self.bar.show(rows, note=f"{source.name}{share}")
