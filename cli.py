@@ -517,8 +517,10 @@ def _sample_leads(leads_file: str, events_file: str, only: str | None):
               "instead of the store (with --events).")
 @click.option("--events", "events_file", metavar="FILE", help="Sample events (with --leads).")
 @as_of_option
+@click.option("--why-not", is_flag=True,
+              help="Also say, for each when rule that never fired, its closest miss.")
 def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
-            events_file: str | None, as_of_text: str | None):
+            events_file: str | None, as_of_text: str | None, why_not: bool):
     """Explain one lead: each event, the rules that fired, the score after
     each change, capped rules, stage moves, actions, and how each result came
     about.
@@ -530,6 +532,7 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
     Examples:
       leadrules explain L00042 rulesets/b2b.rules
       leadrules explain L0007 new.rules --leads leads.csv --events events.csv
+      leadrules explain L00042 rulesets/b2b.rules --why-not
     """
     rules = _compile(rules_file)
     if (leads_file is None) != (events_file is None):
@@ -550,7 +553,7 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
     result = evaluate(rules, lead_id, profile, events, as_of, trace=True)
     from leadrules.engine.scoring.explain import explain as explain_text
 
-    click.echo(explain_text(rules, result, profile, as_of, source), nl=False)
+    click.echo(explain_text(rules, result, profile, as_of, source, why_not), nl=False)
 
 
 @main.command(name="diff")
