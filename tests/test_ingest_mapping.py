@@ -367,3 +367,14 @@ def test_missing_tokens_leave_the_field_unset(tmp_path):
     path.write_text("lead_id,city,source\nL1,Select,n/a\nL2,Bonn,NaN\n")
     options = read_options(missing="Select,NaN,n/a")
     assert read_leads(path, options=options) == [("L1", {}), ("L2", {"city": "Bonn"})]
+
+
+def test_a_semicolon_file_with_comma_numbers_asks_for_decimal_comma(cwd):
+    (cwd / "leads.csv").write_text("lead_id;employees;revenue;city\nL1;1.200;3,5;Bonn\n"
+                                   "L2;12;1200;Köln\n")
+    result = invoke("ingest", "--db", "s.db", "--leads", "leads.csv")
+    assert result.exit_code == 0
+    assert ("leads.csv: 2 cells look like numbers written with a decimal comma (1.200 or 3,5) "
+            "and were stored as written (a rule reads 1.200 as 1.2); if they are numbers, "
+            "import again with --decimal-comma") in result.stdout.splitlines()
+    assert profiles(cwd / "s.db")["L1"] == {"employees": "1.200", "revenue": "3,5", "city": "Bonn"}

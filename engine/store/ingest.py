@@ -67,6 +67,7 @@ class FileReport:
     sniffed: bool = False  # CSV: the delimiter was told from the header line
     ids_normalised: int = 0  # this run: ids like 660737.0 written as 660737
     missing_cells: int = 0  # this run: cells that were a --missing token
+    comma_like: int = 0  # this run, `;` files without --decimal-comma: cells like 1.200 or 3,5
 
 
 @attrs.frozen
@@ -124,6 +125,8 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
             jobs.append(("events", Source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin,
                                           options), Convert(options)))
         _check_mapped(options, [source for _, source, _ in jobs])
+        for _, source, convert in jobs:
+            convert.watch_commas = source.delimiter == ";" and not options.decimal_comma
         budget = _Budget(max_rejects)
         reports: list[FileReport] = []
         for kind, source, convert in jobs:
@@ -174,7 +177,8 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
                       read=totals.rows - state.rows, status=status,
                       seconds=time.perf_counter() - started, delimiter=source.delimiter,
                       sniffed=source.sniffed, ids_normalised=convert.ids_normalised,
-                      missing_cells=source.missing_cells, **attrs.asdict(totals))
+                      missing_cells=source.missing_cells, comma_like=convert.comma_like,
+                      **attrs.asdict(totals))
 
 
 def _import_batches(store: Store, kind: str, source: Source, convert, state: ImportState,
@@ -280,6 +284,10 @@ class Convert:
     def __init__(self, options: ReadOptions, types: Mapping[str, str] | None = None):
         self.options, self.types = options, types
         self.ids_normalised = 0
+        # In a `;`-separated file (as German Excel writes) without --decimal-comma: count the
+        # cells that look like 1.200 or 3,5, so the summary can ask whether they are numbers.
+        self.watch_commas = False
+        self.comma_like = 0
         self._zone = options.zone()
         self._plain_ts = not options.date_formats and options.timezone is None
 
@@ -346,6 +354,8 @@ class Convert:
         of declared date fields by --date-format written as ISO dates."""
         if self.options.decimal_comma:
             cells = {k: comma_number(v) or v for k, v in cells.items()}
+        elif self.watch_commas:
+            self.comma_like += sum(1 for v in cells.values() if comma_number(v) is not None)
         if self.options.date_formats and self.types:
             for name, kind in self.types.items():
                 if kind == "date" and name in cells:
