@@ -367,7 +367,8 @@ def _new_store_removed_on_failure(db: Path):
     try:
         yield store
     except LeadrulesError:
-        empty = not existed and not store.info().imports
+        counts = store.counts()
+        empty = not existed and not counts.leads and not counts.events
         store.close()
         if empty:
             for path in (db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal")):

@@ -21,7 +21,7 @@ def invoke(*args):
     return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-@pytest.mark.parametrize("lead", ["L1", "L2"])
+@pytest.mark.parametrize("lead", ["L1", "L2", "L3"])
 def test_explain_why_not_matches_golden_file(monkeypatch, lead):
     monkeypatch.chdir(DATA)
     result = invoke("explain", lead, "real.rules", "--leads", "leads.csv", "--events",

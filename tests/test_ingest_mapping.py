@@ -378,3 +378,17 @@ def test_a_semicolon_file_with_comma_numbers_asks_for_decimal_comma(cwd):
             "and were stored as written (a rule reads 1.200 as 1.2); if they are numbers, "
             "import again with --decimal-comma") in result.stdout.splitlines()
     assert profiles(cwd / "s.db")["L1"] == {"employees": "1.200", "revenue": "3,5", "city": "Bonn"}
+
+
+def test_a_gzip_file_in_another_encoding_stops_at_its_first_bad_row(cwd):
+    import gzip
+
+    (cwd / "events.csv.gz").write_bytes(gzip.compress(GERMAN_EVENTS.encode("cp1252")))
+    result = invoke("ingest", "--db", "s.db", "--events", "events.csv.gz", "--delimiter", ";",
+                    "--map", "Lead-ID=lead_id,Ereignis=type,Zeitpunkt=ts")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: events.csv.gz:3: byte 0xfc is not UTF-8 (column 'Seite'); the file is in "
+        "another encoding: pass --encoding cp1252 (what Excel on Windows writes) or the "
+        "encoding it was saved in\n")
+    assert not (cwd / "s.db").exists()  # it held nothing: the error came in the first batch

@@ -108,7 +108,8 @@ WEB = rules("events web_summary",                                     # 1
 
 @pytest.mark.parametrize("seconds, score", [
     ("1532", 25), ("1499", 24), ("1500", 25), ("59", 0), ("60", 1), ("119.9", 1),
-    ("0", 0), ("100000", 25), ("-300", 0), ("abc", 0), (None, 0)])
+    ("0", 0), ("100000", 25), ("-300", 0), ("abc", 0), (None, 0), ("1e400", 0),
+    ("1e20", 25)])
 def test_points_per_value_round_down_and_are_capped(seconds, score):
     props = {} if seconds is None else {"seconds": seconds}
     result = both(WEB, [Event("e1", "L", "web_summary", d(1), props)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import attrs
 
@@ -23,26 +23,33 @@ class PerValue:
 
     def points(self, state) -> int:
         """The points of the current event (untraced replays: no notes)."""
-        value = to_number(state.prop(self.prop))
-        if value is None or value < 0:
-            return 0
-        return self._capped(self.unit * int(value // self.per))
+        whole = self._whole(to_number(state.prop(self.prop)))
+        return 0 if whole is None else self._capped(self.unit * whole)
 
     def points_and_basis(self, state) -> tuple[int, str]:
         """The points of the current event and the value they came from, for explanations;
         notes a value that cannot be read."""
         raw = state.prop(self.prop)
-        value = to_number(raw)
-        if value is None or value < 0:
+        whole = self._whole(to_number(raw))
+        if whole is None:
             seen = "missing" if raw in (None, "") else repr(raw)
             if raw not in (None, "") and state.notes is not None:
                 state.notes.add(f"{self.prop}: {raw!r} is not a number of 0 or more, so "
                                 f"'{self.text}' gives no points")
             return 0, f"{self.prop} {seen}: no points"
-        whole = self.unit * int(value // self.per)
-        points = self._capped(whole)
-        capped = f", capped at {self.cap}" if points != whole else ""
-        return points, f"{self.prop}={raw}: {int(value // self.per)} x {self.unit:+d}{capped}"
+        points = self._capped(self.unit * whole)
+        capped = f", capped at {self.cap}" if points != self.unit * whole else ""
+        return points, f"{self.prop}={raw}: {whole} x {self.unit:+d}{capped}"
+
+    def _whole(self, value) -> int | None:
+        """How many whole `per` the value holds; None for no value, one below 0, or one too
+        large to divide exactly (1e400)."""
+        if value is None or value < 0:
+            return None
+        try:
+            return int(value // self.per)
+        except (InvalidOperation, ArithmeticError):
+            return None
 
     def _capped(self, points: int) -> int:
         cap = self.cap
