@@ -3,10 +3,8 @@ date formats and time zones (DST included), decimal commas, id normalisation, mi
 and the warnings of `ingest --rules` (docs/ingest.md)."""
 
 import csv
-import io
 import json
 import sqlite3
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,6 @@ from leadrules.engine.store.coverage import did_you_mean
 from leadrules.engine.store.ingest import read_events, read_leads
 from leadrules.engine.store.mapping import (NoSuchTime, ReadOptions, comma_number, normal_id,
                                             read_options, sniff_delimiter, timestamp)
-from leadrules.engine.store.store import Store
 
 DATA = Path(__file__).parent / "data" / "ingest"
 BERLIN = ReadOptions(timezone="Europe/Berlin")
@@ -319,6 +316,7 @@ def test_a_local_time_the_clocks_skip_is_refused(local):
     ("3/14/2026 19:58", ("%d.%m.%Y", "%m/%d/%Y %H:%M"), "2026-03-14T19:58:00Z"),
     ("1773480065", ("unix",), "2026-03-14T09:21:05Z"),
     ("1773480065.25", ("unix",), "2026-03-14T09:21:05.25Z"),
+    ("1773480065.123457", ("unix",), "2026-03-14T09:21:05.123457Z"),  # exact, not a float
     ("2026-03-14T09:21:05Z", ("%d.%m.%Y",), "2026-03-14T09:21:05Z"),  # ISO still works
     ("14.03.2026 10:21 +0100", ("%d.%m.%Y %H:%M %z",), "2026-03-14T09:21:00Z"),
 ])

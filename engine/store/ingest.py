@@ -22,7 +22,7 @@ from leadrules.dsl.errors import UsageError
 from leadrules.engine.errors import InputErrors, Reject
 from leadrules.engine.events import Event, parse_timestamp
 from leadrules.engine.store.mapping import (NoSuchTime, ReadOptions, comma_number, normal_id,
-                                            timestamp)
+                                            parse_with_formats, timestamp)
 from leadrules.engine.store.records import ImportState
 from leadrules.engine.store.sources import Bad, Row, Source
 from leadrules.engine.store.store import Store
@@ -120,10 +120,10 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
     try:
         if leads is not None:
             jobs.append(("leads", Source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin,
-                                         options), Convert(options, types or {})))
+                                         options), Convert.leads(options, types)))
         if events is not None:
             jobs.append(("events", Source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin,
-                                          options), Convert(options)))
+                                          options), Convert.events(options)))
         _check_mapped(options, [source for _, source, _ in jobs])
         for _, source, convert in jobs:
             convert.watch_commas = source.delimiter == ";" and not options.decimal_comma
@@ -278,11 +278,12 @@ def _missing(file: str, row: Row, column: str) -> Reject:
 
 
 class Convert:
-    """Turns a file's rows into leads (with `types`) or events, reading values as `options`
-    say; counts the ids it normalised. Call it with a row and the file's name."""
+    """Turns a file's rows into leads or events, reading values as `options` say; counts the
+    ids it normalised. Made by `leads` or `events`; call it with a row and the file's name."""
 
-    def __init__(self, options: ReadOptions, types: Mapping[str, str] | None = None):
+    def __init__(self, options: ReadOptions, types: Mapping[str, str], kind: str):
         self.options, self.types = options, types
+        self._convert = self._lead if kind == "leads" else self._event
         self.ids_normalised = 0
         # In a `;`-separated file (as German Excel writes) without --decimal-comma: count the
         # cells that look like 1.200 or 3,5, so the summary can ask whether they are numbers.
@@ -291,8 +292,17 @@ class Convert:
         self._zone = options.zone()
         self._plain_ts = not options.date_formats and options.timezone is None
 
+    @classmethod
+    def leads(cls, options: ReadOptions, types: Mapping[str, str] | None = None) -> Convert:
+        """Lead rows; `types`: the declared fields their cells must read as."""
+        return cls(options, types or {}, "leads")
+
+    @classmethod
+    def events(cls, options: ReadOptions) -> Convert:
+        return cls(options, {}, "events")
+
     def __call__(self, row: Row, file: str):
-        return self._lead(row, file) if self.types is not None else self._event(row, file)
+        return self._convert(row, file)
 
     def _lead(self, row: Row, file: str) -> LeadRow | list[Reject]:
         cells = row.cells
@@ -363,8 +373,6 @@ class Convert:
         return cells
 
     def _date(self, text: str) -> str:
-        from leadrules.engine.store.mapping import parse_with_formats
-
         moment = parse_with_formats(text, self.options.date_formats, self._zone)
         return moment.date().isoformat() if moment is not None else text
 
@@ -411,7 +419,7 @@ def read_leads(path: str | Path, format: str | None = None,
     """Every lead profile of a file, in file order; InputErrors if any row is bad."""
     options = options or ReadOptions()
     return _read_all(Source(path, LEAD_COLUMNS, LEAD_NESTED, format, options=options),
-                     Convert(options, types or {}))
+                     Convert.leads(options, types))
 
 
 def read_events(path: str | Path, format: str | None = None,
@@ -419,7 +427,7 @@ def read_events(path: str | Path, format: str | None = None,
     """Every event of a file, in file order; InputErrors if any row is bad."""
     options = options or ReadOptions()
     return _read_all(Source(path, EVENT_COLUMNS, EVENT_NESTED, format, options=options),
-                     Convert(options))
+                     Convert.events(options))
 
 
 def _read_all(source: Source, convert) -> list:

@@ -13,7 +13,8 @@ import hashlib
 import json
 import re
 import tomllib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Mapping
 
@@ -30,6 +31,7 @@ _COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")
 # An id that is an integer with a zero fraction, as spreadsheets write them: 660737.0
 _ZERO_FRACTION = re.compile(r"([+-]?\d+)\.0+")
 _ZERO_COMMA_FRACTION = re.compile(r"([+-]?\d+),0+")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @attrs.frozen
@@ -198,9 +200,10 @@ def parse_with_formats(text: str, formats: tuple[str, ...], zone) -> datetime | 
     """The moment `text` names by the first pattern that reads it whole; None if none does."""
     for pattern in formats:
         if pattern == UNIX:
-            try:
-                return datetime.fromtimestamp(float(text), timezone.utc)
-            except (ValueError, OverflowError, OSError):
+            try:  # exact to the microsecond: through Decimal, not float
+                micros = int(Decimal(text) * 1_000_000)
+                return _EPOCH + timedelta(microseconds=micros)
+            except (ArithmeticError, ValueError, OverflowError):
                 continue
         try:
             moment = datetime.strptime(text, pattern)
@@ -221,8 +224,6 @@ def sniff_delimiter(header_line: str) -> str:
 class NoSuchTime(ValueError):
     """A local time the clocks skip (the hour the zone moves to summer time)."""
 
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def timestamp(text: str, options: ReadOptions, zone) -> int:
