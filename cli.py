@@ -335,7 +335,7 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
     # Imported here, not at the top (as in demo, sample, dry-run and explain), so that the
     # commands that do not need them start faster.
     from leadrules.engine.store.coverage import warnings
-    from leadrules.engine.store.ingest import field_types, ingest
+    from leadrules.engine.store.ingest import field_types, ingest, placeholders
     from leadrules.engine.store.mapping import read_options
 
     if rejects_file is not None and not rejects_file.resolve().parent.is_dir():
@@ -343,9 +343,11 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
     options = read_options(**reading)
     ruleset = dsl.load(rules) if rules is not None else None
     types = field_types(ruleset) if ruleset is not None else None
+    tokens = placeholders(ruleset) if ruleset is not None else frozenset()
     with _new_store_removed_on_failure(db) as store, _IngestProgress(quiet) as progress:
         outcome = ingest(store, leads_file, events_file, format=input_format, types=types,
-                         max_rejects=max_rejects, progress=progress.update, options=options)
+                         max_rejects=max_rejects, progress=progress.update, options=options,
+                         placeholders=tokens)
         if rejects_file is not None:
             store_render.write_rejects(rejects_file, store.iter_rejects(outcome.import_ids),
                                        options.encoding)

@@ -390,3 +390,15 @@ def test_a_gzip_file_in_another_encoding_stops_at_its_first_bad_row(cwd):
         "another encoding: pass --encoding cp1252 (what Excel on Windows writes) or the "
         "encoding it was saved in\n")
     assert not (cwd / "s.db").exists()  # it held nothing: the error came in the first batch
+
+
+def test_placeholders_the_rules_declare_are_not_type_checked(cwd):
+    (cwd / "r.rules").write_text('events a\nfields employees: number missing "NaN"\n'
+                                 "fit +1 if employees > 3\n")
+    (cwd / "leads.csv").write_text("lead_id,employees\nL1,NaN\nL2,many\nL3,12\n")
+    result = invoke("ingest", "--db", "s.db", "--leads", "leads.csv", "--rules", "r.rules")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "leads.csv:3: not a number (the rules declare employees: number) (column 'employees', "
+        "value 'many')")
+    assert profiles(cwd / "s.db") == {"L1": {"employees": "NaN"}, "L3": {"employees": "12"}}

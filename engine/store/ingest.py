@@ -97,18 +97,26 @@ def field_types(ruleset) -> dict[str, str]:
             if f.type.text in _TYPE_HINTS}
 
 
+def placeholders(ruleset) -> frozenset[str]:
+    """The ruleset's `missing "Select", ...` tokens: cells ingest does not type-check, since
+    the rules read them as absent."""
+    return frozenset(t for decl in ruleset.of(ast.FieldsDecl) for t in decl.missing)
+
+
 def ingest(store: Store, leads: str | Path | None = None, events: str | Path | None = None, *,
            format: str | None = None, types: Mapping[str, str] | None = None,
            max_rejects: int | None = None, batch_rows: int = BATCH_ROWS,
            progress: Progress | None = None, stdin: BinaryIO | None = None,
-           now: int | None = None, options: ReadOptions | None = None) -> IngestReport:
+           now: int | None = None, options: ReadOptions | None = None,
+           placeholders: frozenset[str] = frozenset()) -> IngestReport:
     """Import a leads file and/or an events file (leads first), batch by batch.
 
     Both files are opened and their headers checked before anything is written, so unusable
     input (a missing file, no header) raises UsageError with the store untouched. `types`
     maps lead fields to the type their cells must have; `now` (microseconds) is the
     ingestion time recorded on events; `options` say how to read the files (mapping,
-    delimiter, encoding, date formats, time zone, decimal comma, missing tokens).
+    delimiter, encoding, date formats, time zone, decimal comma, missing tokens);
+    `placeholders` are cell texts the rules read as absent, which are not type-checked.
     """
     if leads is None and events is None:
         raise UsageError("nothing to ingest; give --leads FILE, --events FILE, or both")
@@ -120,7 +128,7 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
     try:
         if leads is not None:
             jobs.append(("leads", Source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin,
-                                         options), Convert.leads(options, types)))
+                                         options), Convert.leads(options, types, placeholders)))
         if events is not None:
             jobs.append(("events", Source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin,
                                           options), Convert.events(options)))
@@ -281,8 +289,9 @@ class Convert:
     """Turns a file's rows into leads or events, reading values as `options` say; counts the
     ids it normalised. Made by `leads` or `events`; call it with a row and the file's name."""
 
-    def __init__(self, options: ReadOptions, types: Mapping[str, str], kind: str):
-        self.options, self.types = options, types
+    def __init__(self, options: ReadOptions, types: Mapping[str, str], kind: str,
+                 placeholders: frozenset[str] = frozenset()):
+        self.options, self.types, self.placeholders = options, types, placeholders
         self._convert = self._lead if kind == "leads" else self._event
         self.ids_normalised = 0
         # In a `;`-separated file (as German Excel writes) without --decimal-comma: count the
@@ -293,9 +302,11 @@ class Convert:
         self._plain_ts = not options.date_formats and options.timezone is None
 
     @classmethod
-    def leads(cls, options: ReadOptions, types: Mapping[str, str] | None = None) -> Convert:
-        """Lead rows; `types`: the declared fields their cells must read as."""
-        return cls(options, types or {}, "leads")
+    def leads(cls, options: ReadOptions, types: Mapping[str, str] | None = None,
+              placeholders: frozenset[str] = frozenset()) -> Convert:
+        """Lead rows; `types`: the declared fields their cells must read as (unless they are
+        one of the `placeholders`)."""
+        return cls(options, types or {}, "leads", placeholders)
 
     @classmethod
     def events(cls, options: ReadOptions) -> Convert:
@@ -315,7 +326,8 @@ class Convert:
         problems = [Reject(file, row.line, f"{_TYPE_HINTS[kind]} (the rules declare "
                                            f"{name}: {kind})", name, profile[name], row.raw)
                     for name, kind in self.types.items()
-                    if name in profile and READERS[kind](profile[name]) is None]
+                    if name in profile and READERS[kind](profile[name]) is None
+                    and profile[name] not in self.placeholders]
         if problems:
             return problems
         return self._id(cells["lead_id"]), profile
