@@ -214,7 +214,9 @@ def test_a_mapping_changed_reads_an_unchanged_file_again(cwd):
     (["--map", "Nope=lead_id"], "leads.csv: --map names column 'Nope', which the header does "
                                 "not have; found: id, Firm"),
     (["--map", "id=lead_id,Nope=x"], "--map names column 'Nope', which leads.csv does not "
-                                     "have; the names must be written as in the header"),
+                                     "have; the names must be written as in the header (a "
+                                     "mapping file can map the columns of one kind of file in "
+                                     "[leads.columns] or [events.columns])"),
     (["--map", "id=lead_id,Firm=lead_id"], "columns 'id' and 'Firm' are both mapped to "
                                            "'lead_id'; map one of them"),
     (["--map", "id"], "--map 'id': write COLUMN=NAME, like 'Prospect ID=lead_id'"),
@@ -236,7 +238,7 @@ def test_a_mapping_changed_reads_an_unchanged_file_again(cwd):
      "for seconds since 1970"),
     (["--mapping", "bad.toml"], "bad.toml: unknown setting 'column'; a mapping file may have "
                                 "columns, date_format, decimal_comma, delimiter, encoding, "
-                                "missing, set, timezone"),
+                                "events, leads, missing, set, timezone"),
 ])
 def test_mapping_mistakes_are_clear_and_write_nothing(cwd, args, message):
     (cwd / "leads.csv").write_text("id,Firm\nL1,Acme\n")
@@ -402,3 +404,75 @@ def test_placeholders_the_rules_declare_are_not_type_checked(cwd):
         "leads.csv:3: not a number (the rules declare employees: number) (column 'employees', "
         "value 'many')")
     assert profiles(cwd / "s.db") == {"L1": {"employees": "NaN"}, "L3": {"employees": "12"}}
+
+
+GERMAN_MAPPING = """# German Excel exports, leads and events, each imported on its own
+encoding = "cp1252"
+date_format = ["%d.%m.%Y %H:%M", "%d.%m.%Y"]
+timezone = "Europe/Berlin"
+decimal_comma = true
+missing = ["Select"]
+
+[columns]
+"Lead-ID" = "lead_id"
+
+[leads.columns]
+Firma = "company"
+Mitarbeiter = "employees"
+
+[events.columns]
+Ereignis = "type"
+Zeitpunkt = "ts"
+Seite = "page"
+"""
+
+
+def test_a_mapping_file_maps_each_kind_of_file_on_its_own(cwd):
+    (cwd / "de.toml").write_text(GERMAN_MAPPING, encoding="utf-8")
+    (cwd / "leads.csv").write_bytes("Lead-ID;Firma;Mitarbeiter\n1;Groß AG;1.200\n".encode("cp1252"))
+    (cwd / "events.csv").write_bytes(GERMAN_EVENTS.encode("cp1252"))
+    assert invoke("ingest", "--db", "s.db", "--leads", "leads.csv", "--mapping",
+                  "de.toml").exit_code == 0
+    assert invoke("ingest", "--db", "s.db", "--events", "events.csv", "--mapping",
+                  "de.toml").exit_code == 1  # the two rows of GERMAN_EVENTS that are bad
+    assert profiles(cwd / "s.db")["1"] == {"company": "Groß AG", "employees": "1200"}
+    assert len(events(cwd / "s.db")) == 5
+
+
+def test_a_kind_s_own_mapped_column_must_be_in_its_file(cwd):
+    (cwd / "de.toml").write_text(GERMAN_MAPPING, encoding="utf-8")
+    (cwd / "leads.csv").write_bytes("Lead-ID;Firma\n1;Groß AG\n".encode("cp1252"))
+    result = invoke("ingest", "--db", "s.db", "--leads", "leads.csv", "--mapping", "de.toml")
+    assert (result.exit_code, result.stderr) == (
+        2, "error: [leads.columns] names column 'Mitarbeiter', which leads.csv does not have; "
+           "the names must be written as in the header\n")
+
+
+def test_an_import_with_options_resumes_with_the_same_options(cwd):
+    (cwd / "events.csv").write_bytes(GERMAN_EVENTS.encode("cp1252"))
+    (cwd / "de.toml").write_text(GERMAN_MAPPING, encoding="utf-8")
+    options = ["--mapping", "de.toml"]
+    first = invoke("ingest", "--db", "s.db", "--events", "events.csv", "--max-rejects", "0",
+                   *options)
+    assert first.exit_code == 1
+    assert len(events(cwd / "s.db")) == 2  # the rows before the first reject, in one batch
+    again = invoke("ingest", "--db", "s.db", "--events", "events.csv", "--max-rejects", "5",
+                   *options)
+    assert "events.csv: resumed an interrupted import after line 4; the counts include the " \
+           "earlier run" in again.stdout.splitlines()
+    assert len(events(cwd / "s.db")) == 5
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[leads.colums]\n"A" = "lead_id"\n',
+     "m.toml: [leads] may have [leads.columns] and [leads.set], not 'colums'"),
+    ('[events.set]\ntype = 3\n', 'm.toml: [events.set] must map names to text, like '
+                                 '"Prospect ID" = "lead_id"'),
+    ('[leads.columns]\n"A" = "x"\n"B" = "x"\n',
+     "columns 'A' and 'B' are both mapped to 'x'; map one of them"),
+])
+def test_mistakes_in_a_mapping_file_s_kind_sections(cwd, text, message):
+    (cwd / "m.toml").write_text(text)
+    with pytest.raises(UsageError) as info:
+        read_options(mapping_file="m.toml")
+    assert str(info.value) == message

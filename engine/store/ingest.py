@@ -128,11 +128,12 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
     try:
         if leads is not None:
             jobs.append(("leads", Source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin,
-                                         options), Convert.leads(options, types, placeholders)))
+                                         options.for_kind("leads")),
+                         Convert.leads(options, types, placeholders)))
         if events is not None:
             jobs.append(("events", Source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin,
-                                          options), Convert.events(options)))
-        _check_mapped(options, [source for _, source, _ in jobs])
+                                          options.for_kind("events")), Convert.events(options)))
+        _check_mapped(options, [(kind, source) for kind, source, _ in jobs])
         for _, source, convert in jobs:
             convert.watch_commas = source.delimiter == ";" and not options.decimal_comma
         budget = _Budget(max_rejects)
@@ -389,17 +390,26 @@ class Convert:
         return moment.date().isoformat() if moment is not None else text
 
 
-def _check_mapped(options: ReadOptions, sources: list[Source]) -> None:
-    """Every --map column is in some CSV file's header (JSON keys are seen only row by row)."""
-    csv_sources = [s for s in sources if s.format == "csv"]
+def _check_mapped(options: ReadOptions, sources: list[tuple[str, Source]]) -> None:
+    """Every mapped column is in a CSV header: one of a kind's own ([leads.columns]) in its
+    file's, one of --map or [columns] in some file's. (JSON keys are seen only row by row.)"""
+    for kind, source in sources:
+        own = options.kind_columns.get(kind, {})
+        if source.format == "csv" and (absent := [c for c in own if c not in source.found]):
+            raise UsageError(f"[{kind}.columns] names column {absent[0]!r}, which "
+                             f"{source.name} does not have; the names must be written as in "
+                             "the header")
+    csv_sources = [s for _, s in sources if s.format == "csv"]
     if not csv_sources or len(csv_sources) < len(sources):
         return
     found = set().union(*(s.found for s in csv_sources))
     absent = [name for name in options.columns if name not in found]
     if absent:
-        raise UsageError(f"--map names column {absent[0]!r}, which "
-                         f"{'no file has' if len(csv_sources) > 1 else csv_sources[0].name + ' does not have'}"
-                         "; the names must be written as in the header")
+        which = ("no file has" if len(csv_sources) > 1
+                 else f"{csv_sources[0].name} does not have")
+        raise UsageError(f"--map names column {absent[0]!r}, which {which}; the names must be "
+                         "written as in the header (a mapping file can map the columns of "
+                         "one kind of file in [leads.columns] or [events.columns])")
 
 
 def _properties(file: str, row: Row, keys: frozenset[str],
