@@ -359,7 +359,7 @@ def test_ingest_with_rules_warns_of_undeclared_types_and_absent_fields(cwd):
         "warning: 1 event of type 'deal_won', which the rules do not declare; they score "
         "nothing",
         "warning: no lead has the field 'title' the rules declare; conditions on it never "
-        "hold (is the column named otherwise? map it with --map 'COLUMN=title')"]
+        "hold (the leads have 'Title': map it with --map 'Title=title')"]
 
 
 def test_missing_tokens_leave_the_field_unset(tmp_path):
@@ -476,3 +476,12 @@ def test_mistakes_in_a_mapping_file_s_kind_sections(cwd, text, message):
     with pytest.raises(UsageError) as info:
         read_options(mapping_file="m.toml")
     assert str(info.value) == message
+
+
+def test_a_declared_field_no_column_resembles(cwd):
+    (cwd / "r.rules").write_text("events a\nfields industry: text\nwhen a then +1\n")
+    (cwd / "leads.csv").write_text("lead_id,city\nL1,Bonn\n")
+    result = invoke("ingest", "--db", "s.db", "--leads", "leads.csv", "--rules", "r.rules")
+    assert result.stderr == (
+        "warning: no lead has the field 'industry' the rules declare; conditions on it never "
+        "hold (is the column named otherwise? map it with --map 'COLUMN=industry')\n")
