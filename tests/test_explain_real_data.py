@@ -49,7 +49,8 @@ def test_every_rule_fired(tmp_path, monkeypatch):
     (tmp_path / "e.csv").write_text("lead_id,type,ts\nL1,a,2026-03-01\n")
     result = invoke("explain", "L1", "r.rules", "--leads", "l.csv", "--events", "e.csv",
                     "--as-of", "2026-04-01", "--why-not")
-    assert result.stdout.endswith("Why not (the when rules that never fired)\n"
+    assert result.stdout.endswith("Why not (the when rules and on-event moves that never "
+                                  "fired)\n"
                                   "    (every rule fired)\n")
 
 

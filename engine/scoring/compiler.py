@@ -135,6 +135,9 @@ class Move:
     rule: RuleRef
     target: str
     trigger: Callable[[object, str], bool]
+    # `on EVENT where COND`: the event and the parts of COND, for `explain --why-not`
+    event: str | None = None
+    parts: tuple[Part, ...] = ()
 
 
 @attrs.frozen
@@ -597,6 +600,12 @@ class _Compiler:
             return lambda s, event_type: event_type == event
         return lambda s, event_type: event_type == event and where(s)
 
+    def on_event(self, trigger) -> tuple[str | None, tuple[Part, ...]]:
+        """The event and the `where` parts of an `on EVENT where` trigger, else (None, ())."""
+        if not isinstance(trigger, ast.OnEvent) or trigger.where is None:
+            return None, ()
+        return trigger.event.text, self.parts(trigger.where)
+
     def moves(self, static: set[str]) -> dict[str, StageMoves]:
         """For each stage, the moves out of it in file order, `*` moves included where they
         stand, with what can make them hold. `static`: what `_reads` categories never change
@@ -610,7 +619,8 @@ class _Compiler:
             else:
                 triggers, reads = frozenset({m.trigger.event.text}), set()
             compiled.append((m.source.text if m.source else None, triggers, reads,
-                             Move(self.ref(m), m.target.text, self.trigger(m.trigger))))
+                             Move(self.ref(m), m.target.text, self.trigger(m.trigger),
+                                  *self.on_event(m.trigger))))
         out = {}
         for stage in self.scope.stages:
             mine = [c for c in compiled if c[0] in (stage, None)]

@@ -263,8 +263,9 @@ class LeadState:
         elif self.notes:
             self._flush_notes(ts)
 
-    def _missed(self, rule: ScoringRule, event_id: str) -> None:
-        """In a traced replay: keep this event as the rule's closest miss if it is one."""
+    def _missed(self, rule, event_id: str) -> None:
+        """In a traced replay: keep this event as the closest miss of a `when` rule or an
+        `on EVENT where` move (either has `rule` and `parts`), if it is one."""
         miss = missed(rule.parts, self, event_id)
         if closer(miss, self.misses.get(rule.rule)):
             self.misses[rule.rule] = miss
@@ -347,6 +348,8 @@ class LeadState:
                 elif m.trigger(self, kind):
                     move = m
                     break
+                elif m.parts and m.event == kind and self.misses is not None:  # where failed
+                    self._missed(m, cause)
             if move is None:
                 if not blocked:
                     self.checked = (self.stage, self.version if out.dynamic else 0)

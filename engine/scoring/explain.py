@@ -34,7 +34,8 @@ def explain(rules: CompiledRuleset, result: LeadResult, profile: Mapping[str, ob
     lines += timeline if timeline else [INDENT + "(no events)"]
     lines += ["", "Result"] + _summary(rules, result)
     if why_not:
-        lines += ["", "Why not (the when rules that never fired)"] + _why_not(rules, result)
+        lines += ["", "Why not (the when rules and on-event moves that never fired)"]
+        lines += _why_not(rules, result)
     return "\n".join(lines) + "\n"
 
 
@@ -122,14 +123,36 @@ def _why_not(rules: CompiledRuleset, result: LeadResult) -> list[str]:
         lines.append(f"{INDENT}{rule.rule.label}")
         miss = result.misses.get(rule.rule)
         if miss is not None:
-            held = f"{miss.held} of {miss.total} parts held; " if miss.total > 1 else ""
-            lines.append(f"{INDENT * 2}closest miss: {format_timestamp(miss.ts)}  {kind}  "
-                         f"{miss.event_id}  ({held}{'; '.join(miss.failed)})")
+            lines.append(_miss_line(miss, kind))
         elif kind in unscored:
             lines.append(f"{INDENT * 2}its {kind} events came after the lead was disqualified")
         else:
             lines.append(f"{INDENT * 2}no {kind} event")
+    lines += _moves_why_not(rules, result)
     return lines or [INDENT + "(every rule fired)"]
+
+
+def _miss_line(miss, kind: str) -> str:
+    held = f"{miss.held} of {miss.total} parts held; " if miss.total > 1 else ""
+    return (f"{INDENT * 2}closest miss: {format_timestamp(miss.ts)}  {kind}  {miss.event_id}  "
+            f"({held}{'; '.join(miss.failed)})")
+
+
+def _moves_why_not(rules: CompiledRuleset, result: LeadResult) -> list[str]:
+    """For each `on EVENT where` move never made: its closest miss while the lead was in a
+    stage it leaves from."""
+    made = {m.rule for m in result.moves}
+    moves = {m.rule: m for out in rules.moves.values() for m in out.moves if m.event}
+    lines = []
+    for move in sorted(moves.values(), key=lambda m: m.rule.line):
+        if move.rule in made:
+            continue
+        miss = result.misses.get(move.rule)
+        lines.append(f"{INDENT}{move.rule.label}")
+        lines.append(_miss_line(miss, move.event) if miss is not None else
+                     f"{INDENT * 2}no {move.event} event while the lead was in a stage it "
+                     "leaves")
+    return lines
 
 
 def _sla_line(sla: SlaOutcome) -> str:
