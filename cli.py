@@ -284,9 +284,11 @@ def sample(n_leads: int, seed: int, out: Path):
 @click.option("--format", "input_format", type=click.Choice(["csv", "jsonl"]),
               help="Read the files as this format instead of going by their names.")
 @click.option("--rules", type=click.Path(dir_okay=False, path_type=Path),
-              help="Rule file whose `fields` types (number, date, boolean) lead cells must have.")
+              help="Rule file whose `fields` types (number, date, boolean) lead cells must have; "
+                   "warns of event types it does not declare and of fields no lead has.")
 @click.option("--rejects", "rejects_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the rejected rows to this file (.jsonl for JSON Lines, else CSV).")
+              help="Also write the rejected rows to this file (.jsonl for JSON Lines, else CSV), "
+                   "in the files' encoding.")
 @click.option("--max-rejects", type=click.IntRange(min=0), metavar="N",
               help="Stop once more than N rows are rejected (what came before stays imported).")
 @click.option("--map", "columns", metavar="'COLUMN=NAME,...'",

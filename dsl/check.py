@@ -389,7 +389,8 @@ def unreachable_stages(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnosti
 
 PASSES: list[Callable[[ast.Ruleset, Scope], Iterator[Diagnostic]]] = [
     declared_once, events_known, stages_known, names_known, types_match, limits_fit,
-    points_from_values, case_on_text, goals_possible, rules_distinct, classes_acyclic, unreachable_lines, unreachable_stages,
+    points_from_values, case_on_text, goals_possible, rules_distinct, classes_acyclic,
+    unreachable_lines, unreachable_stages,
 ]
 
 

@@ -429,7 +429,8 @@ Seite = "page"
 
 def test_a_mapping_file_maps_each_kind_of_file_on_its_own(cwd):
     (cwd / "de.toml").write_text(GERMAN_MAPPING, encoding="utf-8")
-    (cwd / "leads.csv").write_bytes("Lead-ID;Firma;Mitarbeiter\n1;Groß AG;1.200\n".encode("cp1252"))
+    (cwd / "leads.csv").write_bytes(
+        "Lead-ID;Firma;Mitarbeiter\n1;Groß AG;1.200\n".encode("cp1252"))
     (cwd / "events.csv").write_bytes(GERMAN_EVENTS.encode("cp1252"))
     assert invoke("ingest", "--db", "s.db", "--leads", "leads.csv", "--mapping",
                   "de.toml").exit_code == 0

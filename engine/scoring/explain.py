@@ -108,7 +108,8 @@ def _point_line(item: PointChange, before) -> str:
         kept = "nothing counted" if counted == 0 else f"{_signed(counted)} counted"
         return (f"{INDENT}{_signed(item.delta):>6}  {item.rule.label}{basis}  -> score "
                 f"{_number(item.score)} (at the {bound} of score between: {kept})")
-    return f"{INDENT}{_signed(item.delta):>6}  {item.rule.label}{basis}  -> score {_number(item.score)}"
+    return (f"{INDENT}{_signed(item.delta):>6}  {item.rule.label}{basis}  -> score "
+            f"{_number(item.score)}")
 
 
 def _why_not(rules: CompiledRuleset, result: LeadResult) -> list[str]:

@@ -156,8 +156,8 @@ class Source:
                 decoder.decode(chunk)
             except UnicodeDecodeError as e:
                 line = lines + e.object.count(b"\n", 0, e.start)
-                raise UsageError(f"{self.name}:{line}: byte 0x{e.object[e.start]:02x} is not UTF-8; "
-                                 f"{_ENCODING_HINT}") from None
+                raise UsageError(f"{self.name}:{line}: byte 0x{e.object[e.start]:02x} is not "
+                                 f"UTF-8; {_ENCODING_HINT}") from None
             offset += len(chunk)
             lines += chunk.count(b"\n")
         try:
@@ -239,8 +239,9 @@ class Source:
         names = [columns.get(name, name) for name in header]
         for index, name in enumerate(names):
             if names.index(name) != index:
-                raise UsageError(f"{self.name}:1: column {header[index]!r} is mapped to {name!r}, "
-                                 f"but the file has a column {name!r} too; map that one away")
+                raise UsageError(f"{self.name}:1: column {header[index]!r} is mapped to "
+                                 f"{name!r}, but the file has a column {name!r} too; map that "
+                                 "one away")
             if name in constants:
                 raise UsageError(f"{self.name}:1: --set {name}=... gives every row a {name!r}, "
                                  f"but the file has a column {header[index]!r} for it; use one")
