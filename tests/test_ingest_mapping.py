@@ -486,3 +486,13 @@ def test_a_declared_field_no_column_resembles(cwd):
     assert result.stderr == (
         "warning: no lead has the field 'industry' the rules declare; conditions on it never "
         "hold (is the column named otherwise? map it with --map 'COLUMN=industry')\n")
+
+
+def test_a_byte_the_given_encoding_lacks_is_one_error_with_its_line(cwd):
+    (cwd / "ev.csv").write_bytes(b"lead_id,type,ts,page\nL1,visit,2026-03-01,/a\n"
+                                 b"L1,visit,2026-03-02,/\x81x\n")
+    result = invoke("ingest", "--db", "s.db", "--events", "ev.csv", "--encoding", "cp1252")
+    assert (result.exit_code, result.stderr) == (
+        2, "error: ev.csv:3: byte 0x81 is not cp1252; the file is in another encoding: pass the "
+           "one it was saved in with --encoding (utf-8, latin-1, utf-16...)\n")
+    assert not (cwd / "s.db").exists()

@@ -92,7 +92,9 @@ def write_rejects(path: Path, rejects: Iterable[dict], encoding: str = "utf-8") 
     """Rejected rows as CSV (or JSON Lines for a .jsonl name), written whole or not at all,
     in the input's encoding, so each row's `raw` text is the bytes it had in its file."""
     temporary = path.with_name(f".{path.name}.leadrules-tmp")
-    with open(temporary, "w", encoding=encoding, newline="") as out:
+    # Text read from the input always encodes back; "replace" is for the rest (a file name
+    # with a character cp1252 lacks, say), which must not stop the rejects from being written.
+    with open(temporary, "w", encoding=encoding, errors="replace", newline="") as out:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
             for row in rejects:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
