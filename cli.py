@@ -285,9 +285,11 @@ def sample(n_leads: int, seed: int, out: Path):
 @click.option("--format", "input_format", type=click.Choice(["csv", "jsonl"]),
               help="Read the files as this format instead of going by their names.")
 @click.option("--rules", type=click.Path(dir_okay=False, path_type=Path),
-              help="Rule file whose `fields` types (number, date, boolean) lead cells must have.")
+              help="Rule file whose `fields` types (number, date, boolean) lead cells must have; "
+                   "warns of event types it does not declare and of fields no lead has.")
 @click.option("--rejects", "rejects_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the rejected rows to this file (.jsonl for JSON Lines, else CSV).")
+              help="Also write the rejected rows to this file (.jsonl for JSON Lines, else CSV), "
+                   "in the files' encoding.")
 @click.option("--max-rejects", type=click.IntRange(min=0), metavar="N",
               help="Stop once more than N rows are rejected (what came before stays imported).")
 @click.option("--map", "columns", metavar="'COLUMN=NAME,...'",
@@ -336,7 +338,7 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
     # Imported here, not at the top (as in demo, sample, dry-run and explain), so that the
     # commands that do not need them start faster.
     from leadrules.engine.store.coverage import warnings
-    from leadrules.engine.store.ingest import field_types, ingest
+    from leadrules.engine.store.ingest import field_types, ingest, placeholders
     from leadrules.engine.store.mapping import read_options
 
     if rejects_file is not None and not rejects_file.resolve().parent.is_dir():
@@ -344,9 +346,11 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
     options = read_options(**reading)
     ruleset = dsl.load(rules) if rules is not None else None
     types = field_types(ruleset) if ruleset is not None else None
+    tokens = placeholders(ruleset) if ruleset is not None else frozenset()
     with _new_store_removed_on_failure(db) as store, store_render.IngestProgress(quiet) as progress:
         outcome = ingest(store, leads_file, events_file, format=input_format, types=types,
-                         max_rejects=max_rejects, progress=progress.update, options=options)
+                         max_rejects=max_rejects, progress=progress.update, options=options,
+                         placeholders=tokens)
         if rejects_file is not None:
             store_render.write_rejects(rejects_file, store.iter_rejects(outcome.import_ids),
                                        options.encoding)
@@ -368,7 +372,8 @@ def _new_store_removed_on_failure(db: Path):
     try:
         yield store
     except LeadrulesError:
-        empty = not existed and not store.info().imports
+        counts = store.counts()
+        empty = not existed and not counts.leads and not counts.events
         store.close()
         if empty:
             for path in (db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal")):
@@ -518,8 +523,10 @@ def _sample_leads(leads_file: str, events_file: str, only: str | None):
               "instead of the store (with --events).")
 @click.option("--events", "events_file", metavar="FILE", help="Sample events (with --leads).")
 @as_of_option
+@click.option("--why-not", is_flag=True,
+              help="Also say, for each when rule that never fired, its closest miss.")
 def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
-            events_file: str | None, as_of_text: str | None):
+            events_file: str | None, as_of_text: str | None, why_not: bool):
     """Explain one lead: each event, the rules that fired, the score after
     each change, capped rules, stage moves, actions, and how each result came
     about.
@@ -531,6 +538,7 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
     Examples:
       leadrules explain L00042 rulesets/b2b.rules
       leadrules explain L0007 new.rules --leads leads.csv --events events.csv
+      leadrules explain L00042 rulesets/b2b.rules --why-not
     """
     rules = _compile(rules_file)
     if (leads_file is None) != (events_file is None):
@@ -551,7 +559,7 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
     result = evaluate(rules, lead_id, profile, events, as_of, trace=True)
     from leadrules.engine.scoring.explain import explain as explain_text
 
-    click.echo(explain_text(rules, result, profile, as_of, source), nl=False)
+    click.echo(explain_text(rules, result, profile, as_of, source, why_not), nl=False)
 
 
 @main.command(name="diff")

@@ -97,6 +97,7 @@ class Compare:
     left: object
     op: str
     right: Value
+    ignore_case: bool = False  # `... ignoring case` (for = and != with text)
 
 
 @node
@@ -105,14 +106,16 @@ class InList:
     left: Ref
     values: tuple[Value, ...]
     negated: bool = False
+    ignore_case: bool = False
 
 
 @node
 class TextMatch:
-    """`left contains / starts with / ends with VALUE`."""
+    """`left contains / starts with / ends with VALUE` (or `[V, ...]`: any of them)."""
     left: Ref
     op: str
-    value: Value
+    value: Union[Value, tuple]
+    ignore_case: bool = False
 
 
 @node
@@ -178,8 +181,9 @@ class FieldDecl:
 
 @node
 class FieldsDecl:
-    """`fields title: text, employees: number`."""
+    """`fields title: text, employees: number [missing "Select", "NaN"]`."""
     fields: tuple[FieldDecl, ...]
+    missing: tuple[str, ...] = ()  # cell texts that mean "no value", in profiles and events
 
 
 @node
@@ -212,6 +216,14 @@ Limit = Union[Once, AtMost, Within, Decay]
 
 
 @node
+class PerValue:
+    """`+N per M PROPERTY [up to CAP]`: N points for every whole M of the event's number."""
+    per: Union[int, Decimal]
+    prop: Name
+    cap: int | None = None
+
+
+@node
 class Action:
     """`assign "OWNER"`, `enroll "CAMPAIGN"` or `alert "TEXT"`."""
     kind: str
@@ -226,6 +238,7 @@ class ScoreRule:
     points: int | None
     limits: tuple = ()
     actions: tuple[Action, ...] = ()
+    per: PerValue | None = None
 
 
 @node
@@ -316,9 +329,10 @@ class Disqualify:
 
 @node
 class BantDecl:
-    """`bant from EVENT, reset on EVENT, ...`."""
+    """`bant from EVENT, reset on EVENT, ... [where COND]`."""
     source: Name
     resets: tuple[Name, ...]
+    reset_where: object = None  # a Condition: the resets count only while it holds
 
 
 @node

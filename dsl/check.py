@@ -116,7 +116,7 @@ def stages_known(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
 CONDITIONS = {ast.ScoreRule: ("where", True), ast.OnEvent: ("where", True),
               ast.FitRule: ("cond", False), ast.Classify: ("cond", False),
               ast.Disqualify: ("cond", False), ast.OnCondition: ("cond", False),
-              ast.OnEntering: ("cond", False)}
+              ast.OnEntering: ("cond", False), ast.BantDecl: ("reset_where", True)}
 
 
 def _conditions(ruleset: ast.Ruleset) -> Iterator[tuple[object, bool]]:
@@ -248,6 +248,36 @@ def limits_fit(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
                          "rule gives none", hint="write e.g. then +10 once")
 
 
+def points_from_values(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
+    """Points from a value (`+1 per 60 seconds`) are not taken back by `within` or `decay`:
+    what those take back is the points a rule gives, which differ from event to event."""
+    for rule in ruleset.of(ast.ScoreRule):
+        if rule.per is None:
+            continue
+        for limit in rule.limits:
+            if isinstance(limit, (ast.Within, ast.Decay)):
+                yield _error("per-value-with-age", limit, "points from a value cannot expire or "
+                             "decay", hint="remove it, or give fixed points, e.g. then +10 "
+                             "within 90 days")
+
+
+def case_on_text(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
+    """`ignoring case` compares text: `=` and `!=` with text, `in` lists of text."""
+    for cond, _ in _conditions(ruleset):
+        for node in walk(cond):
+            if not getattr(node, "ignore_case", False) or isinstance(node, ast.TextMatch):
+                continue
+            values = (node.right,) if isinstance(node, ast.Compare) else node.values
+            wrong = next((v for v in values if _kind_of_value(v) not in ("text", "word")), None)
+            if isinstance(node, ast.Compare) and node.op not in ("=", "!="):
+                yield _error("case-on-non-text", node, f"'ignoring case' goes with = and !=, "
+                             f"not {node.op}", hint="remove 'ignoring case'")
+            elif wrong is not None:
+                yield _error("case-on-non-text", wrong, f"'ignoring case' compares text, and "
+                             f"{_shown(wrong)} is not text", hint="remove 'ignoring case', or "
+                             "write the value in quotes")
+
+
 def goals_possible(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
     """A goal's period ends after it starts, and only a conversion is a percentage."""
     for goal in ruleset.of(ast.Goal):
@@ -359,7 +389,8 @@ def unreachable_stages(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnosti
 
 PASSES: list[Callable[[ast.Ruleset, Scope], Iterator[Diagnostic]]] = [
     declared_once, events_known, stages_known, names_known, types_match, limits_fit,
-    goals_possible, rules_distinct, classes_acyclic, unreachable_lines, unreachable_stages,
+    points_from_values, case_on_text, goals_possible, rules_distinct, classes_acyclic,
+    unreachable_lines, unreachable_stages,
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ import attrs
 from leadrules import dsl
 from leadrules.dsl import ast
 from leadrules.dsl.errors import Diagnostic, RulesError, Span, source_lines
-from leadrules.dsl.parser import code_part, split_statements
+from leadrules.dsl.parser import GRAMMAR, code_part, split_statements
 
 # Layout decisions, each tested in tests/test_format.py:
 # - `events`, `activity excludes`, `fields` and `stages` lines longer than WIDTH characters
@@ -57,6 +58,44 @@ def _literal(node: ast.Literal) -> str:
     return _LITERALS[type(node.value)](node.value)
 
 
+_BARE = re.compile(r"[^\W\d]\w*")
+
+# The grammar's keywords but the built-ins a condition reads (`fit >= 70`): a name spelt like
+# one is quoted, so that it reads as a name wherever it stands ("not" = 2, "days" > 3).
+_KEYWORDS = frozenset(re.findall(r'"([a-z]+)"i', GRAMMAR.read_text(encoding="utf-8"))) - {
+    "score", "fit", "grade", "band", "stage"}
+
+
+def _name(text: str) -> str:
+    """A name as written: bare when it is a plain word, else quoted ("Page Visit")."""
+    return text if _BARE.fullmatch(text) and text.lower() not in _KEYWORDS else _quote(text)
+
+
+def _ref(node: ast.Ref) -> str:
+    return _name(node.path[0]) if len(node.path) == 1 else node.dotted
+
+
+def _ignoring(node) -> str:
+    return " ignoring case" if node.ignore_case else ""
+
+
+def _text_match(node: ast.TextMatch) -> str:
+    value = _list(node.value) if isinstance(node.value, tuple) else write(node.value)
+    return f"{write(node.left)} {node.op} {value}{_ignoring(node)}"
+
+
+def _fields(node: ast.FieldsDecl) -> str:
+    text = _wrapped("fields", [write(x) for x in node.fields])
+    if node.missing:
+        text += " missing " + ", ".join(_quote(t) for t in node.missing)
+    return text
+
+
+def _per(node: ast.PerValue) -> str:
+    cap = f" up to {node.cap}" if node.cap is not None else ""
+    return f"per {_number(node.per)} {write(node.prop)}{cap}"
+
+
 def _duration(node: ast.Duration) -> str:
     unit = node.unit[:-1] if node.amount == 1 else node.unit
     return f"{node.amount} {unit}"
@@ -91,7 +130,8 @@ def _not(node: ast.Not) -> str:
 
 
 def _in_list(node: ast.InList) -> str:
-    return f"{write(node.left)} {'not in' if node.negated else 'in'} {_list(node.values)}"
+    return (f"{write(node.left)} {'not in' if node.negated else 'in'} {_list(node.values)}"
+            f"{_ignoring(node)}")
 
 
 def _is_missing(node: ast.IsMissing) -> str:
@@ -121,9 +161,10 @@ def _limit_per(node) -> str:
     return f" per {write(node.per)}" if node.per is not None else ""
 
 
-def _outcome(points: int | None, limits, actions) -> str:
-    """What follows `then`: points, limits and `and ACTION`s, or the actions alone."""
-    words = [_signed(points), *(write(limit) for limit in limits)] if points is not None else []
+def _outcome(points: int | None, limits, actions, per: ast.PerValue | None = None) -> str:
+    """What follows `then`: points (per a value), limits and `and ACTION`s, or the actions."""
+    words = [_signed(points), *([_per(per)] if per is not None else []),
+             *(write(limit) for limit in limits)] if points is not None else []
     acts = [write(action) for action in actions]
     if not words:
         return " and ".join(acts)
@@ -135,7 +176,7 @@ def _when_head(node: ast.ScoreRule) -> str:
 
 
 def _then(node: ast.ScoreRule) -> str:
-    return "then " + _outcome(node.points, node.limits, node.actions)
+    return "then " + _outcome(node.points, node.limits, node.actions, node.per)
 
 
 def _guard(cond, otherwise: bool = False) -> str:
@@ -149,12 +190,12 @@ def _classify(node: ast.Classify) -> str:
 
 
 def _stage_move(node: ast.StageMove) -> str:
-    source = write(node.source) if node.source is not None else "*"
-    return f"stage {source} -> {write(node.target)} {write(node.trigger)}"
+    source = node.source.text if node.source is not None else "*"  # stages are never quoted
+    return f"stage {source} -> {node.target.text} {write(node.trigger)}"
 
 
 def _bant(node: ast.BantDecl) -> str:
-    resets = f", reset on {_names(node.resets)}" if node.resets else ""
+    resets = f", reset on {_names(node.resets)}{_where(node.reset_where)}" if node.resets else ""
     return f"bant from {write(node.source)}{resets}"
 
 
@@ -168,8 +209,8 @@ def _goal(node: ast.Goal) -> str:
 
 _WRITERS = {
     # names and values
-    ast.Name: lambda n: n.text,
-    ast.Ref: lambda n: n.dotted,
+    ast.Name: lambda n: _name(n.text),
+    ast.Ref: _ref,
     ast.Literal: _literal,
     ast.Symbol: lambda n: n.name,
     ast.Duration: _duration,
@@ -177,9 +218,9 @@ _WRITERS = {
     ast.DaysSinceActivity: lambda n: "days since last activity",
     ast.CountWithin: lambda n: f"count {write(n.event)} within {write(n.window)}",
     # conditions
-    ast.Compare: lambda n: f"{write(n.left)} {n.op} {write(n.right)}",
+    ast.Compare: lambda n: f"{write(n.left)} {n.op} {write(n.right)}{_ignoring(n)}",
     ast.InList: _in_list,
-    ast.TextMatch: lambda n: f"{write(n.left)} {n.op} {write(n.value)}",
+    ast.TextMatch: _text_match,
     ast.IsMissing: _is_missing,
     ast.Truthy: lambda n: write(n.ref),
     ast.And: _and,
@@ -194,15 +235,16 @@ _WRITERS = {
     ast.OnCondition: lambda n: f"if {write(n.cond)}",
     ast.OnEvent: lambda n: f"on {write(n.event)}{_where(n.where)}",
     ast.OnActivity: lambda n: "on any activity",
-    ast.Entered: lambda n: f"entered {write(n.stage)}",
-    ast.Conversion: lambda n: f"conversion {write(n.source)} -> {write(n.target)}",
-    ast.LeadsIn: lambda n: f"leads in {write(n.stage)}",
+    ast.Entered: lambda n: f"entered {n.stage.text}",
+    ast.Conversion: lambda n: f"conversion {n.source.text} -> {n.target.text}",
+    ast.LeadsIn: lambda n: f"leads in {n.stage.text}",
     ast.FieldDecl: lambda n: f"{write(n.name)}: {write(n.type)}",
     # statements
     ast.RulesetName: lambda n: f"ruleset {_quote(n.name)}",
     ast.EventsDecl: lambda n: _wrapped("events", [write(x) for x in n.names]),
     ast.ActivityExcludes: lambda n: _wrapped("activity excludes", [write(x) for x in n.names]),
-    ast.FieldsDecl: lambda n: _wrapped("fields", [write(x) for x in n.fields]),
+    ast.FieldsDecl: _fields,
+    ast.PerValue: _per,
     ast.ScoreRule: lambda n: f"{_when_head(n)} {_then(n)}",
     ast.InactivityRule: lambda n: (f"when no activity for {write(n.quiet)} then "
                                    f"{_outcome(n.points, (), n.actions)}"),
@@ -211,11 +253,11 @@ _WRITERS = {
     ast.Classify: _classify,
     ast.Disqualify: lambda n: f"disqualify {_quote(n.reason)} if {write(n.cond)}",
     ast.BantDecl: _bant,
-    ast.StagesDecl: lambda n: _wrapped("stages", [write(x) for x in n.names]),
+    ast.StagesDecl: lambda n: _wrapped("stages", [x.text for x in n.names]),
     ast.StageMove: _stage_move,
-    ast.OnEntering: lambda n: (f"on entering {write(n.stage)} {write(n.action)}"
+    ast.OnEntering: lambda n: (f"on entering {n.stage.text} {write(n.action)}"
                                f"{_guard(n.cond, n.otherwise)}"),
-    ast.Sla: lambda n: f"sla {write(n.stage)}: {write(n.event)} within {write(n.window)}",
+    ast.Sla: lambda n: f"sla {n.stage.text}: {write(n.event)} within {write(n.window)}",
     ast.Goal: _goal,
 }
 

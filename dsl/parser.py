@@ -6,6 +6,7 @@ import datetime
 import difflib
 import functools
 import hashlib
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,6 +28,8 @@ BANDS = (1, 2, 3, 4)
 
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
+# The grammar's keywords, so that a syntax hint does not take `when Page` for a name.
+_KEYWORDS = frozenset(re.findall(r'"([a-z]+)"i', GRAMMAR.read_text(encoding="utf-8")))
 
 
 @functools.cache
@@ -146,8 +149,22 @@ class _Builder(Transformer):
         span = span or Span(self.path, self.offset + 1, 1, self.offset + 1, 2)
         self.diagnostics.append(Diagnostic(code, message, span, hint=hint))
 
-    def name(self, token: Token) -> ast.Name:
+    def name(self, token) -> ast.Name:
+        if isinstance(token, ast.Name):  # a `qname`, built already
+            return token
         return ast.Name(str(token), span=self.span(token))
+
+    def qname(self, items) -> ast.Name:
+        """An event or field name, bare or quoted ("Page Visit")."""
+        token = items[0]
+        text = _unquote(token) if token.type == "STRING" else str(token)
+        if not text.strip():
+            self.problem("empty-name", token, "a quoted name cannot be empty",
+                         hint='write a name, e.g. "Page Visit"')
+        return ast.Name(text, span=self.span(token))
+
+    def event_list(self, items):
+        return tuple(items)
 
     def points(self, token: Token) -> int:
         text = str(token)
@@ -185,7 +202,11 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def fields_decl(self, meta, items):
-        return ast.FieldsDecl(tuple(items), span=self.span(meta))
+        *fields, missing = items
+        return ast.FieldsDecl(tuple(fields), missing or (), span=self.span(meta))
+
+    def missing_tokens(self, items):
+        return tuple(_unquote(t) for t in items)
 
     @v_args(meta=True)
     def field_decl(self, meta, items):
@@ -199,23 +220,44 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def when_rule(self, meta, items):
-        event, where, (points, limits, actions) = items
-        return ast.ScoreRule(self.name(event), where, points, limits, actions, span=self.span(meta))
+        event, where, (points, per, limits, actions) = items
+        return ast.ScoreRule(self.name(event), where, points, limits, actions, per,
+                             span=self.span(meta))
 
     @v_args(meta=True)
     def inactivity_rule(self, meta, items):
-        quiet, (points, limits, actions) = items
+        quiet, (points, per, limits, actions) = items
+        if per is not None:
+            self.problem("per-on-inactivity", per, "a quiet spell has no event whose value "
+                         "could give points", hint="write fixed points, e.g. then -10")
         for limit in limits:
             self.problem("limit-on-inactivity", limit, "a quiet-spell rule fires once per spell "
                          "and takes no limit", hint="remove the limit")
         return ast.InactivityRule(quiet, points, actions, span=self.span(meta))
 
     def outcome(self, items):
-        """(points or None, limits, actions) after `then`."""
+        """(points or None, per-value or None, limits, actions) after `then`."""
         points = self.points(items[0]) if isinstance(items[0], Token) else None
         rest = items[1:] if points is not None else items
+        per = rest[0] if points is not None else None
+        rest = rest[1:] if points is not None else rest
         limits = tuple(i for i in rest if not isinstance(i, ast.Action))
-        return points, limits, tuple(i for i in rest if isinstance(i, ast.Action))
+        return points, per, limits, tuple(i for i in rest if isinstance(i, ast.Action))
+
+    @v_args(meta=True)
+    def per_value(self, meta, items):
+        per, prop, cap = items
+        amount = _number(per)
+        if amount <= 0 or str(per)[0] in "+-":
+            self.problem("bad-number", per, f"'per {per}' must be a number above 0",
+                         hint="write e.g. +1 per 60 seconds")
+        limit = None
+        if cap is not None:
+            limit = self.integer(cap)
+            if limit < 1 or str(cap)[0] in "+-":
+                self.problem("bad-number", cap, f"'up to {cap}' must be a whole number above 0",
+                             hint="write e.g. up to 25")
+        return ast.PerValue(amount, self.name(prop), limit, span=self.span(meta))
 
     @v_args(meta=True)
     def once(self, meta, items):
@@ -351,8 +393,8 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def bant_decl(self, meta, items):
-        source, resets = items
-        return ast.BantDecl(self.name(source), resets or (), span=self.span(meta))
+        source, resets, where = (*items, None, None)[:3]
+        return ast.BantDecl(self.name(source), resets or (), where, span=self.span(meta))
 
     @v_args(meta=True)
     def stages_decl(self, meta, items):
@@ -396,21 +438,27 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def compare(self, meta, items):
-        left, op, right = items
-        return ast.Compare(left, str(op), right, span=self.span(meta))
+        left, op, right, ignoring = items
+        return ast.Compare(left, str(op), right, ignoring is not None, span=self.span(meta))
 
     @v_args(meta=True)
     def in_list(self, meta, items):
-        return ast.InList(items[0], items[1], span=self.span(meta))
+        return ast.InList(items[0], items[1], ignore_case=items[2] is not None,
+                          span=self.span(meta))
 
     @v_args(meta=True)
     def not_in_list(self, meta, items):
-        return ast.InList(items[0], items[1], negated=True, span=self.span(meta))
+        return ast.InList(items[0], items[1], negated=True, ignore_case=items[2] is not None,
+                          span=self.span(meta))
+
+    def ignoring_case(self, items):
+        return True
 
     def _text_match(op):  # noqa: N805 - builds one method per text operator
         @v_args(meta=True)
         def method(self, meta, items):
-            return ast.TextMatch(items[0], op, items[1], span=self.span(meta))
+            return ast.TextMatch(items[0], op, items[1], items[2] is not None,
+                                 span=self.span(meta))
         return method
 
     contains = _text_match("contains")
@@ -447,6 +495,11 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def ref(self, meta, items):
         return ast.Ref(tuple(str(t) for t in items), span=self.span(meta))
+
+    @v_args(meta=True)
+    def quoted_ref(self, meta, items):
+        """A field or property with a name that is not a plain word: "Lead Origin"."""
+        return ast.Ref((_unquote(items[0]),), span=self.span(meta))
 
     def string(self, items):
         return ast.Literal(_unquote(items[0]), span=self.span(items[0]))
@@ -535,7 +588,19 @@ def _syntax_diagnostic(error: UnexpectedInput, chunk: Chunk, path: str) -> Diagn
     if set(expected) <= {"$END"}:
         return Diagnostic("syntax", f"unexpected '{token}' after a complete statement", span,
                           hint="remove it, or start a new statement on its own line")
+    words = _spaced_name(chunk, token)
+    if words is not None:
+        return Diagnostic("syntax", f"unexpected '{token}'", span,
+                          hint=f'a name with spaces goes in quotes: "{words}"')
     return Diagnostic("syntax", f"unexpected '{token}'", span, hint=f"expected {_expected(expected)}")
+
+
+def _spaced_name(chunk: Chunk, token: Token) -> str | None:
+    """`Lead Origin` where one name goes: the two words, when the token follows a name."""
+    before = re.search(r"([^\W\d][\w-]*) +$", chunk.text[:token.start_pos])
+    if token.type != "NAME" or before is None or before.group(1).lower() in _KEYWORDS:
+        return None
+    return f"{before.group(1)} {token}"
 
 
 def _is_first_token(chunk: Chunk, token: Token) -> bool:

@@ -200,6 +200,9 @@ names = st.one_of(
             lambda tail: head + tail)),
     st.sampled_from(KEYWORDS)).filter(lambda s: s.lower() not in NOT_NAMES)
 name = names.map(ast.Name)
+# Event and field names may be quoted: "Page Visit", "Lead Origin", "Total Time (s)"
+spaced = st.text(string.ascii_letters + " -().äß", min_size=1, max_size=12).filter(str.strip)
+qname = st.one_of(names, spaced).map(ast.Name)
 texts = st.text(st.one_of(st.characters(exclude_categories=("Cs", "Cc", "Zl", "Zp")),
                           st.sampled_from('"\\#[]()ä,')), max_size=12)
 ints = st.integers(-10_000, 10_000)
@@ -210,15 +213,17 @@ units = st.sampled_from(["hours", "days", "weeks"])
 durations = st.builds(ast.Duration, st.integers(1, 400), units)
 values = st.one_of(st.builds(ast.Literal, st.one_of(texts, ints, decimals, st.booleans(), dates)),
                    st.builds(ast.Symbol, names))
-refs = st.lists(names, min_size=1, max_size=2).map(lambda parts: ast.Ref(tuple(parts)))
+refs = st.one_of(st.lists(names, min_size=1, max_size=2).map(lambda parts: ast.Ref(tuple(parts))),
+                 spaced.map(lambda text: ast.Ref((text,))))
 operands = st.one_of(refs, st.just(ast.DaysInStage()), st.just(ast.DaysSinceActivity()),
                      st.builds(ast.CountWithin, name, durations))
 ops = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
 atoms = st.one_of(
-    st.builds(ast.Compare, operands, ops, values),
-    st.builds(ast.InList, refs, st.lists(values, max_size=3).map(tuple), st.booleans()),
+    st.builds(ast.Compare, operands, ops, values, st.booleans()),
+    st.builds(ast.InList, refs, st.lists(values, max_size=3).map(tuple), st.booleans(),
+              st.booleans()),
     st.builds(ast.TextMatch, refs, st.sampled_from(["contains", "starts with", "ends with"]),
-              values),
+              values | st.lists(values, max_size=3).map(tuple), st.booleans()),
     st.builds(ast.IsMissing, refs, st.booleans()),
     st.builds(ast.Truthy, refs))
 conditions = st.recursive(atoms, lambda inner: st.one_of(
@@ -230,6 +235,8 @@ limits = st.one_of(st.builds(ast.Once, st.none() | durations),
                    st.builds(ast.AtMost, st.integers(1, 20), st.none() | durations),
                    st.builds(ast.Within, durations),
                    st.builds(ast.Decay, st.integers(1, 100) | st.just(Decimal("12.5")), durations))
+per_values = st.builds(ast.PerValue, st.integers(1, 3600) | decimals.filter(lambda d: d > 0),
+                       qname, st.none() | st.integers(1, 500))
 actions = st.builds(ast.Action, st.sampled_from(["assign", "enroll", "alert"]), texts)
 name_lists = st.lists(name, min_size=1, max_size=14).map(tuple)
 
@@ -262,10 +269,12 @@ statements = st.one_of(
     st.builds(ast.RulesetName, texts),
     st.builds(ast.EventsDecl, name_lists),
     st.builds(ast.ActivityExcludes, name_lists),
-    st.builds(ast.FieldsDecl, st.lists(st.builds(ast.FieldDecl, name, st.sampled_from(
-        ["text", "number", "date", "boolean"]).map(ast.Name)), min_size=1, max_size=8).map(tuple)),
-    outcomes().flatmap(lambda o: st.builds(ast.ScoreRule, name, maybe_cond, st.just(o[0]),
-                                           st.just(o[1]), st.just(o[2]))),
+    st.builds(ast.FieldsDecl, st.lists(st.builds(ast.FieldDecl, qname, st.sampled_from(
+        ["text", "number", "date", "boolean"]).map(ast.Name)), min_size=1, max_size=8).map(tuple),
+        st.lists(texts, max_size=3).map(tuple)),
+    outcomes().flatmap(lambda o: st.builds(ast.ScoreRule, qname, maybe_cond, st.just(o[0]),
+                                           st.just(o[1]), st.just(o[2]), st.none() if o[0] is None
+                                           else st.none() | per_values)),
     outcomes(with_limits=False).flatmap(lambda o: st.builds(
         ast.InactivityRule, durations, st.just(o[0]), st.just(o[2]))),
     st.lists(ints, min_size=2, max_size=2).map(sorted).map(lambda b: ast.ScoreBounds(*b)),
@@ -275,6 +284,7 @@ statements = st.one_of(
     st.builds(ast.Classify, st.just("label"), names, maybe_cond),
     st.builds(ast.Disqualify, texts, conditions),
     st.builds(ast.BantDecl, name, st.lists(name, max_size=3).map(tuple)),
+    st.builds(ast.BantDecl, qname, st.lists(qname, min_size=1, max_size=3).map(tuple), conditions),
     st.builds(ast.StagesDecl, name_lists),
     st.builds(ast.StageMove, st.none() | name, name, st.one_of(
         st.builds(ast.OnCondition, conditions), st.builds(ast.OnEvent, name, maybe_cond),

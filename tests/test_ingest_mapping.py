@@ -3,10 +3,8 @@ date formats and time zones (DST included), decimal commas, id normalisation, mi
 and the warnings of `ingest --rules` (docs/ingest.md)."""
 
 import csv
-import io
 import json
 import sqlite3
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,6 @@ from leadrules.engine.store.coverage import did_you_mean
 from leadrules.engine.store.ingest import read_events, read_leads
 from leadrules.engine.store.mapping import (NoSuchTime, ReadOptions, comma_number, normal_id,
                                             read_options, sniff_delimiter, timestamp)
-from leadrules.engine.store.store import Store
 
 DATA = Path(__file__).parent / "data" / "ingest"
 BERLIN = ReadOptions(timezone="Europe/Berlin")
@@ -217,7 +214,9 @@ def test_a_mapping_changed_reads_an_unchanged_file_again(cwd):
     (["--map", "Nope=lead_id"], "leads.csv: --map names column 'Nope', which the header does "
                                 "not have; found: id, Firm"),
     (["--map", "id=lead_id,Nope=x"], "--map names column 'Nope', which leads.csv does not "
-                                     "have; the names must be written as in the header"),
+                                     "have; the names must be written as in the header (a "
+                                     "mapping file can map the columns of one kind of file in "
+                                     "[leads.columns] or [events.columns])"),
     (["--map", "id=lead_id,Firm=lead_id"], "columns 'id' and 'Firm' are both mapped to "
                                            "'lead_id'; map one of them"),
     (["--map", "id"], "--map 'id': write COLUMN=NAME, like 'Prospect ID=lead_id'"),
@@ -239,7 +238,7 @@ def test_a_mapping_changed_reads_an_unchanged_file_again(cwd):
      "for seconds since 1970"),
     (["--mapping", "bad.toml"], "bad.toml: unknown setting 'column'; a mapping file may have "
                                 "columns, date_format, decimal_comma, delimiter, encoding, "
-                                "missing, set, timezone"),
+                                "events, leads, missing, set, timezone"),
 ])
 def test_mapping_mistakes_are_clear_and_write_nothing(cwd, args, message):
     (cwd / "leads.csv").write_text("id,Firm\nL1,Acme\n")
@@ -319,6 +318,7 @@ def test_a_local_time_the_clocks_skip_is_refused(local):
     ("3/14/2026 19:58", ("%d.%m.%Y", "%m/%d/%Y %H:%M"), "2026-03-14T19:58:00Z"),
     ("1773480065", ("unix",), "2026-03-14T09:21:05Z"),
     ("1773480065.25", ("unix",), "2026-03-14T09:21:05.25Z"),
+    ("1773480065.123457", ("unix",), "2026-03-14T09:21:05.123457Z"),  # exact, not a float
     ("2026-03-14T09:21:05Z", ("%d.%m.%Y",), "2026-03-14T09:21:05Z"),  # ISO still works
     ("14.03.2026 10:21 +0100", ("%d.%m.%Y %H:%M %z",), "2026-03-14T09:21:00Z"),
 ])
@@ -359,7 +359,7 @@ def test_ingest_with_rules_warns_of_undeclared_types_and_absent_fields(cwd):
         "warning: 1 event of type 'deal_won', which the rules do not declare; they score "
         "nothing",
         "warning: no lead has the field 'title' the rules declare; conditions on it never "
-        "hold (is the column named otherwise? map it with --map 'COLUMN=title')"]
+        "hold (the leads have 'Title': map it with --map 'Title=title')"]
 
 
 def test_missing_tokens_leave_the_field_unset(tmp_path):
@@ -367,3 +367,132 @@ def test_missing_tokens_leave_the_field_unset(tmp_path):
     path.write_text("lead_id,city,source\nL1,Select,n/a\nL2,Bonn,NaN\n")
     options = read_options(missing="Select,NaN,n/a")
     assert read_leads(path, options=options) == [("L1", {}), ("L2", {"city": "Bonn"})]
+
+
+def test_a_semicolon_file_with_comma_numbers_asks_for_decimal_comma(cwd):
+    (cwd / "leads.csv").write_text("lead_id;employees;revenue;city\nL1;1.200;3,5;Bonn\n"
+                                   "L2;12;1200;Köln\n")
+    result = invoke("ingest", "--db", "s.db", "--leads", "leads.csv")
+    assert result.exit_code == 0
+    assert ("leads.csv: 2 cells look like numbers written with a decimal comma (1.200 or 3,5) "
+            "and were stored as written (a rule reads 1.200 as 1.2); if they are numbers, "
+            "import again with --decimal-comma") in result.stdout.splitlines()
+    assert profiles(cwd / "s.db")["L1"] == {"employees": "1.200", "revenue": "3,5", "city": "Bonn"}
+
+
+def test_a_gzip_file_in_another_encoding_stops_at_its_first_bad_row(cwd):
+    import gzip
+
+    (cwd / "events.csv.gz").write_bytes(gzip.compress(GERMAN_EVENTS.encode("cp1252")))
+    result = invoke("ingest", "--db", "s.db", "--events", "events.csv.gz", "--delimiter", ";",
+                    "--map", "Lead-ID=lead_id,Ereignis=type,Zeitpunkt=ts")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: events.csv.gz:3: byte 0xfc is not UTF-8 (column 'Seite'); the file is in "
+        "another encoding: pass --encoding cp1252 (what Excel on Windows writes) or the "
+        "encoding it was saved in\n")
+    assert not (cwd / "s.db").exists()  # it held nothing: the error came in the first batch
+
+
+def test_placeholders_the_rules_declare_are_not_type_checked(cwd):
+    (cwd / "r.rules").write_text('events a\nfields employees: number missing "NaN"\n'
+                                 "fit +1 if employees > 3\n")
+    (cwd / "leads.csv").write_text("lead_id,employees\nL1,NaN\nL2,many\nL3,12\n")
+    result = invoke("ingest", "--db", "s.db", "--leads", "leads.csv", "--rules", "r.rules")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "leads.csv:3: not a number (the rules declare employees: number) (column 'employees', "
+        "value 'many')")
+    assert profiles(cwd / "s.db") == {"L1": {"employees": "NaN"}, "L3": {"employees": "12"}}
+
+
+GERMAN_MAPPING = """# German Excel exports, leads and events, each imported on its own
+encoding = "cp1252"
+date_format = ["%d.%m.%Y %H:%M", "%d.%m.%Y"]
+timezone = "Europe/Berlin"
+decimal_comma = true
+missing = ["Select"]
+
+[columns]
+"Lead-ID" = "lead_id"
+
+[leads.columns]
+Firma = "company"
+Mitarbeiter = "employees"
+
+[events.columns]
+Ereignis = "type"
+Zeitpunkt = "ts"
+Seite = "page"
+"""
+
+
+def test_a_mapping_file_maps_each_kind_of_file_on_its_own(cwd):
+    (cwd / "de.toml").write_text(GERMAN_MAPPING, encoding="utf-8")
+    (cwd / "leads.csv").write_bytes(
+        "Lead-ID;Firma;Mitarbeiter\n1;Groß AG;1.200\n".encode("cp1252"))
+    (cwd / "events.csv").write_bytes(GERMAN_EVENTS.encode("cp1252"))
+    assert invoke("ingest", "--db", "s.db", "--leads", "leads.csv", "--mapping",
+                  "de.toml").exit_code == 0
+    assert invoke("ingest", "--db", "s.db", "--events", "events.csv", "--mapping",
+                  "de.toml").exit_code == 1  # the two rows of GERMAN_EVENTS that are bad
+    assert profiles(cwd / "s.db")["1"] == {"company": "Groß AG", "employees": "1200"}
+    assert len(events(cwd / "s.db")) == 5
+
+
+def test_a_kind_s_own_mapped_column_must_be_in_its_file(cwd):
+    (cwd / "de.toml").write_text(GERMAN_MAPPING, encoding="utf-8")
+    (cwd / "leads.csv").write_bytes("Lead-ID;Firma\n1;Groß AG\n".encode("cp1252"))
+    result = invoke("ingest", "--db", "s.db", "--leads", "leads.csv", "--mapping", "de.toml")
+    assert (result.exit_code, result.stderr) == (
+        2, "error: [leads.columns] names column 'Mitarbeiter', which leads.csv does not have; "
+           "the names must be written as in the header\n")
+
+
+def test_an_import_with_options_resumes_with_the_same_options(cwd):
+    (cwd / "events.csv").write_bytes(GERMAN_EVENTS.encode("cp1252"))
+    (cwd / "de.toml").write_text(GERMAN_MAPPING, encoding="utf-8")
+    options = ["--mapping", "de.toml"]
+    first = invoke("ingest", "--db", "s.db", "--events", "events.csv", "--max-rejects", "0",
+                   *options)
+    assert first.exit_code == 1
+    assert len(events(cwd / "s.db")) == 2  # the rows before the first reject, in one batch
+    again = invoke("ingest", "--db", "s.db", "--events", "events.csv", "--max-rejects", "5",
+                   *options)
+    assert "events.csv: resumed an interrupted import after line 4; the counts include the " \
+           "earlier run" in again.stdout.splitlines()
+    assert len(events(cwd / "s.db")) == 5
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[leads.colums]\n"A" = "lead_id"\n',
+     "m.toml: [leads] may have [leads.columns] and [leads.set], not 'colums'"),
+    ('[events.set]\ntype = 3\n', 'm.toml: [events.set] must map names to text, like '
+                                 '"Prospect ID" = "lead_id"'),
+    ('[leads.columns]\n"A" = "x"\n"B" = "x"\n',
+     "columns 'A' and 'B' are both mapped to 'x'; map one of them"),
+])
+def test_mistakes_in_a_mapping_file_s_kind_sections(cwd, text, message):
+    (cwd / "m.toml").write_text(text)
+    with pytest.raises(UsageError) as info:
+        read_options(mapping_file="m.toml")
+    assert str(info.value) == message
+
+
+def test_a_declared_field_no_column_resembles(cwd):
+    (cwd / "r.rules").write_text("events a\nfields industry: text\nwhen a then +1\n")
+    (cwd / "leads.csv").write_text("lead_id,city\nL1,Bonn\n")
+    result = invoke("ingest", "--db", "s.db", "--leads", "leads.csv", "--rules", "r.rules")
+    assert result.stderr == (
+        "warning: no lead has the field 'industry' the rules declare; conditions on it never "
+        "hold (is the column named otherwise? map it with --map 'COLUMN=industry')\n")
+
+
+def test_a_byte_the_given_encoding_lacks_is_one_error_with_its_line(cwd):
+    (cwd / "ev.csv").write_bytes(b"lead_id,type,ts,page\nL1,visit,2026-03-01,/a\n"
+                                 b"L1,visit,2026-03-02,/\x81x\n")
+    result = invoke("ingest", "--db", "s.db", "--events", "ev.csv", "--encoding", "cp1252")
+    assert (result.exit_code, result.stderr) == (
+        2, "error: ev.csv:3: byte 0x81 is not cp1252; the file is in another encoding: pass the "
+           "one it was saved in with --encoding (utf-8, latin-1, utf-16...)\n")
+    assert not (cwd / "s.db").exists()

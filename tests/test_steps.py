@@ -32,6 +32,22 @@ EVERYTHING = (
              'disqualify "bot" if count page_visit within 1 days >= 4')
     .replace("stage SalesLead -> Lead on sales_rejected",
              'stage SalesLead -> Lead on sales_rejected where reason != "timing"'))
+# ... and what real data needs: points from a value, text matched ignoring case and against
+# lists, a reset that holds only in some stages, missing-value tokens, quoted names
+REAL_DATA = (
+    EVERYTHING.replace('when page_visit where topic in ["product", "pricing"] then +10',
+                       'when "page_visit" where topic in ["PRODUCT", "Pricing"] ignoring case '
+                       'then +10\nwhen page_visit where topic starts with ["car", "job"] then -1')
+    .replace("when trade_show_visit then +30 once",
+             "when trade_show_visit then +30 once\n"
+             "when opportunity_created then +1 per 1000 amount up to 40\n"
+             "when deal_won then -1 per 5000 amount up to 3 at most 1 times")
+    .replace('disqualify "student" if title contains "Student"',
+             'disqualify "student" if title contains ["student", "praktikant"] ignoring case')
+    .replace("bant from sales_qualification, reset on deal_lost, sales_rejected",
+             "bant from sales_qualification, reset on deal_lost, sales_rejected "
+             "where stage in [SalesLead, Opportunity]")
+    .replace("email: text", 'email: text missing "DE", "IT"'))
 AS_OFS = [parse_timestamp("2026-06-01"), parse_timestamp("2026-11-01")]
 
 
@@ -55,7 +71,13 @@ def leads(tmp_path_factory):
         ("M1", {"title": "CEO", "employees": "20000", "country": "DE"}, met)]
 
 
-@pytest.mark.parametrize("text", [B2B, EVERYTHING], ids=["b2b", "everything"])
+def test_the_real_data_ruleset_uses_every_new_construct():
+    changed = [line for line in REAL_DATA.splitlines() if line not in EVERYTHING.splitlines()]
+    assert len(changed) == 7, changed
+
+
+@pytest.mark.parametrize("text", [B2B, EVERYTHING, REAL_DATA],
+                         ids=["b2b", "everything", "real-data"])
 def test_step_functions_give_what_on_event_gives(leads, text):
     rules = compile_ruleset(dsl.analyze(text, "b2b.rules").raise_for_errors())
     assert set(steps(rules)) == rules.used

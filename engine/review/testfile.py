@@ -172,6 +172,13 @@ class _Cursor:
             self.fail("syntax", token, f"expected {wanted}, found {token.shown}", hint)
         return token
 
+    def name(self, wanted: str, hint: str | None = None) -> Token:
+        """A field, property or event name: a word, or quoted ("Page Visit", "Lead Origin")."""
+        token = self.take(wanted, hint)
+        if token.kind == "punct":
+            self.fail("syntax", token, f"expected {wanted}, found {token.shown}", hint)
+        return token
+
     def string(self, wanted: str, hint: str | None = None) -> Token:
         token = self.take(wanted, hint)
         if token.kind != "string":
@@ -403,10 +410,10 @@ class _Reader:
     def line_event(self, cursor: _Cursor) -> None:
         hint = 'write e.g. event 2026-03-05 page_visit topic = "pricing"'
         ts = self.time(cursor, hint)
-        kind = cursor.word("the event type", hint)
+        kind = cursor.name("the event type", hint)
         props = self.settings(cursor, "property", hint) if cursor.peek() else ()
         event_id = f"e{cursor.number:0{self.width}d}"
-        self.current.events.append(TestEvent(event_id, ts, kind.text, tuple(props),
+        self.current.events.append(TestEvent(event_id, ts, kind.value, tuple(props),
                                                 cursor.at(kind)))
 
     def line_as(self, cursor: _Cursor) -> None:
@@ -494,10 +501,10 @@ class _Reader:
         """`name = value, ...` to the end of the line."""
         found = []
         while True:
-            name = cursor.word(f"a {noun} name", hint)
+            name = cursor.name(f"a {noun} name", hint)
             cursor.punct("=", hint)
             value, token = cursor.value(f"the {noun}'s value", hint)
-            found.append(Setting(name.text, value, cursor.span(name.col, token.end)))
+            found.append(Setting(name.value, value, cursor.span(name.col, token.end)))
             if not cursor.comma():
                 break
         cursor.end(hint=f'put text with spaces in double quotes, and a comma between {noun}s')

@@ -13,6 +13,8 @@ import attrs
 
 from leadrules.dsl import ast
 from leadrules.dsl.check import Scope, walk
+from leadrules.engine.scoring.amounts import PerValue
+from leadrules.engine.scoring.whynot import Part
 from leadrules.engine.values import READERS, to_bool, to_date, to_number, to_text
 
 Predicate = Callable[[object], bool]
@@ -84,6 +86,8 @@ class ScoringRule:
     # How far back the limits look when they all have a window, so that older earnings can be
     # forgotten; None when one counts forever (`once`, `at most N times`) or there are none.
     horizon: int | None = None
+    per: PerValue | None = None  # `+N per M PROPERTY`: the points come from the event's value
+    parts: tuple[Part, ...] = ()  # the parts of `where`, for `explain --why-not`
 
 
 @attrs.frozen
@@ -131,6 +135,9 @@ class Move:
     rule: RuleRef
     target: str
     trigger: Callable[[object, str], bool]
+    # `on EVENT where COND`: the event and the parts of COND, for `explain --why-not`
+    event: str | None = None
+    parts: tuple[Part, ...] = ()
 
 
 @attrs.frozen
@@ -176,6 +183,8 @@ class CompiledRuleset:
     refs: tuple[RuleRef, ...]  # every rule, so that saved replay state can name rules by number
     numbers: dict[RuleRef, int]  # the other way round
     by_ref: dict[RuleRef, object]  # the ScoringRule or SlaRule of a ref: timers and SLAs hold them
+    bant_reset_where: Predicate | None  # `reset on ... where COND`: resets only while it holds
+    missing: frozenset[str]  # `fields ... missing "Select"`: values that count as absent
     static_grade: bool  # grades read only profile fields and fit: one grade per lead
     static_disqualify: bool  # disqualify rules read only the profile: checked before events
     timed_classes: bool  # grade, band or label read the clock (`days ...`, `count ... within`)
@@ -315,7 +324,7 @@ class _ConditionCompiler:
             if len(path) == 2 and path[0] == "bant" and path[1] in _BANT_SOURCE:
                 return f"({_BANT_SOURCE[path[1]]})"
             return None
-        if not isinstance(node, (ast.Compare, ast.InList)):
+        if not isinstance(node, (ast.Compare, ast.InList)) or node.ignore_case:
             return None
         left = node.left
         if not isinstance(left, ast.Ref) or len(left.path) != 1:
@@ -393,6 +402,10 @@ class _ConditionCompiler:
 
     def Compare(self, node: ast.Compare) -> Predicate:
         get, op, rhs = self.getter(node.left), _OPS[node.op], _plain(node.right)
+        if node.ignore_case:
+            folded = str(rhs).casefold()
+            return lambda s: (value := to_text(get(s))) is not None and op(value.casefold(),
+                                                                            folded)
         read = _reader([rhs])
         rhs = str(rhs) if read is to_text else rhs
         if self.read_already(node.left, read):
@@ -423,9 +436,13 @@ class _ConditionCompiler:
 
     def InList(self, node: ast.InList) -> Predicate:
         get, values = self.getter(node.left), [_plain(v) for v in node.values]
+        negated = node.negated
+        if node.ignore_case:
+            folded = frozenset(str(v).casefold() for v in values)
+            return lambda s: (value := to_text(get(s))) is not None and (
+                (value.casefold() in folded) != negated)
         read = _reader(values)
         allowed = frozenset(str(v) if read is to_text else v for v in values)
-        negated = node.negated
         if self.read_already(node.left, read):
             field = node.left.path[0]
             if negated:
@@ -453,7 +470,10 @@ class _ConditionCompiler:
         return member
 
     def TextMatch(self, node: ast.TextMatch) -> Predicate:
-        get, text = self.getter(node.left), str(_plain(node.value))
+        get = self.getter(node.left)
+        if isinstance(node.value, tuple) or node.ignore_case:
+            return self.text_match_any(node, get)
+        text = str(_plain(node.value))
         test = {"contains": lambda v: text in v, "starts with": lambda v: v.startswith(text),
                 "ends with": lambda v: v.endswith(text)}[node.op]
         if self.read_already(node.left, to_text):  # a text field: read as text at the start
@@ -466,6 +486,18 @@ class _ConditionCompiler:
             value = to_text(get(s))
             return value is not None and test(value)
         return match
+
+    def text_match_any(self, node: ast.TextMatch, get: Getter) -> Predicate:
+        """`contains / starts with / ends with` a list (any of its texts), or ignoring case."""
+        values = node.value if isinstance(node.value, tuple) else (node.value,)
+        fold = str.casefold if node.ignore_case else str
+        texts = tuple(fold(str(_plain(v))) for v in values)
+        if node.op == "contains":
+            test = lambda v: any(t in v for t in texts)  # noqa: E731
+        else:  # str.startswith and endswith take a tuple: any of them
+            test = (lambda v: v.startswith(texts)) if node.op == "starts with" else (
+                lambda v: v.endswith(texts))
+        return lambda s: (value := to_text(get(s))) is not None and test(fold(value))
 
     def IsMissing(self, node: ast.IsMissing) -> Predicate:
         get, negated = self.getter(node.left), node.negated
@@ -568,6 +600,12 @@ class _Compiler:
             return lambda s, event_type: event_type == event
         return lambda s, event_type: event_type == event and where(s)
 
+    def on_event(self, trigger) -> tuple[str | None, tuple[Part, ...]]:
+        """The event and the `where` parts of an `on EVENT where` trigger, else (None, ())."""
+        if not isinstance(trigger, ast.OnEvent) or trigger.where is None:
+            return None, ()
+        return trigger.event.text, self.parts(trigger.where)
+
     def moves(self, static: set[str]) -> dict[str, StageMoves]:
         """For each stage, the moves out of it in file order, `*` moves included where they
         stand, with what can make them hold. `static`: what `_reads` categories never change
@@ -581,7 +619,8 @@ class _Compiler:
             else:
                 triggers, reads = frozenset({m.trigger.event.text}), set()
             compiled.append((m.source.text if m.source else None, triggers, reads,
-                             Move(self.ref(m), m.target.text, self.trigger(m.trigger))))
+                             Move(self.ref(m), m.target.text, self.trigger(m.trigger),
+                                  *self.on_event(m.trigger))))
         out = {}
         for stage in self.scope.stages:
             mine = [c for c in compiled if c[0] in (stage, None)]
@@ -621,8 +660,32 @@ class _Compiler:
             horizon = None if not windows or None in windows else max(windows)
             scoring.setdefault(rule.event.text, []).append(ScoringRule(
                 self.ref(rule), rule.points, self.cond(rule.where), counts, index, within, decay,
-                self.actions(rule), horizon))
+                self.actions(rule), horizon, self.per_value(rule), self.parts(rule.where)))
         return {event: tuple(rules) for event, rules in scoring.items()}
+
+    def per_value(self, rule: ast.ScoreRule) -> PerValue | None:
+        per = rule.per
+        if per is None:
+            return None
+        return PerValue(rule.points, per.per, per.prop.text, per.cap,
+                        self.ruleset.text_of(rule.span))
+
+    def parts(self, where) -> tuple[Part, ...]:
+        """The parts of a `where` (the items of a top-level `and`), each with its test and
+        the values it reads, for `explain --why-not`."""
+        if where is None:
+            return ()
+        getters = _ConditionCompiler(self.scope, self.ruleset, self.decays, {})
+        parts = []
+        for item in where.items if isinstance(where, ast.And) else (where,):
+            reads = {}
+            for node in walk(item):
+                if isinstance(node, ast.Ref) and node.path[0] != "bant" or isinstance(
+                        node, _CLOCK):
+                    reads.setdefault(self.ruleset.text_of(node.span), getters.getter(node))
+            parts.append(Part(self.ruleset.text_of(item.span), self.cond(item),
+                              tuple(reads.items())))
+        return tuple(parts)
 
     def count_limit(self, limit: ast.Once | ast.AtMost) -> CountLimit:
         times = 1 if isinstance(limit, ast.Once) else limit.times
@@ -682,6 +745,8 @@ class _Compiler:
             disqualify=disqualify,
             bant_source=bant.source.text if bant else None,
             bant_resets=frozenset(n.text for n in bant.resets) if bant else frozenset(),
+            bant_reset_where=self.cond(bant.reset_where) if bant else None,
+            missing=frozenset(t for d in ruleset.of(ast.FieldsDecl) for t in d.missing),
             stages=scope.stages,
             moves=moves,
             events=frozenset(scope.events),

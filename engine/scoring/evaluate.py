@@ -41,6 +41,7 @@ from leadrules.engine.scoring.results import (
     StageChange,
 )
 from leadrules.engine.scoring.steps import steps
+from leadrules.engine.scoring.whynot import closer, missed
 from leadrules.engine.values import to_bool, to_date, to_number
 
 DAY = 86_400_000_000
@@ -64,13 +65,16 @@ class LeadState:
                  "entered_at", "last_activity", "quiet_next", "timers", "seq", "next_key",
                  "counts", "owner", "moves", "actions", "slas", "open_slas", "history", "notes",
                  "noted", "disqualified", "_grade", "_band", "version", "checked", "applied",
-                 "last_row", "earlier")
+                 "last_row", "earlier", "misses")
 
     def __init__(self, rules: CompiledRuleset, profile: Mapping[str, object], trace: bool = False):
         self.rules = rules
         self.notes: set[str] | None = set() if trace else None
         self.noted: set[str] | None = set() if trace else None
         self.history: list | None = [] if trace else None
+        self.misses: dict | None = {} if trace else None
+        if rules.missing:  # `fields ... missing "Select"`: such values are absent
+            profile = {k: v for k, v in profile.items() if v not in rules.missing}
         self.profile = rules.read_profile(profile)
         if trace:
             for name, read in rules.fields.items():
@@ -146,7 +150,10 @@ class LeadState:
                     _PARSED.clear()
                 parsed = _PARSED[props] = read_stored(props)
             props = self.props = parsed
-        return props.get(name)
+        value = props.get(name)
+        if value is not None and self.rules.missing and value in self.rules.missing:
+            return None
+        return value
 
     def days_in_stage(self) -> int | None:
         return None if self.entered_at is None else (self.now - self.entered_at) // DAY
@@ -180,7 +187,8 @@ class LeadState:
             if rule.horizon is not None and earned[0] <= ts - rule.horizon:  # out of every window
                 del earned[:bisect_right(earned, ts - rule.horizon)]
 
-    def add_points(self, points: int | Decimal, rule: RuleRef, cause: str) -> None:
+    def add_points(self, points: int | Decimal, rule: RuleRef, cause: str,
+                   basis: str | None = None) -> None:
         """Add points and clamp the score into `score between`."""
         low, high = self.rules.bounds
         score = self.score + points
@@ -192,7 +200,8 @@ class LeadState:
             self.score = score
             self.version += 1
         if self.history is not None:
-            self.history.append(PointChange(self.now, rule, str(cause), points, score))
+            self.history.append(PointChange(self.now, rule, str(cause), points, score,
+                                            basis=basis))
 
     # Steps ---------------------------------------------------------------------------------------
 
@@ -228,7 +237,10 @@ class LeadState:
                                                         self.score, limit.text))
                     continue
                 self.earn(rule, ts)
-                if rule.points is not None:
+                if rule.per is not None:
+                    points, basis = rule.per.points_and_basis(self)
+                    self.add_points(points, rule.rule, event_id, basis)
+                elif rule.points is not None:
                     self.add_points(rule.points, rule.rule, event_id)
                     if rule.within is not None:
                         self._push(ts + rule.within, TIMER_EXPIRE, (rule, event_id))
@@ -236,10 +248,13 @@ class LeadState:
                         self._push(ts + rule.decay.every, TIMER_DECAY,
                                    (rule, event_id, ts, 1, Decimal(rule.points)))
                 acting.extend(rule.actions)
+            elif self.misses is not None:
+                self._missed(rule, event_id)
         if kind == rules.bant_source:
             self.bant = {f: self._flag(f) for f in BANT_FLAGS}
             self.version += 1
-        elif kind in rules.bant_resets:
+        elif kind in rules.bant_resets and (rules.bant_reset_where is None
+                                            or rules.bant_reset_where(self)):
             self.bant = {}
             self.version += 1
         moving = self._may_move(kind)
@@ -247,6 +262,13 @@ class LeadState:
             self._settle(kind, event_id, acting, moving)
         elif self.notes:
             self._flush_notes(ts)
+
+    def _missed(self, rule, event_id: str) -> None:
+        """In a traced replay: keep this event as the closest miss of a `when` rule or an
+        `on EVENT where` move (either has `rule` and `parts`), if it is one."""
+        miss = missed(rule.parts, self, event_id)
+        if closer(miss, self.misses.get(rule.rule)):
+            self.misses[rule.rule] = miss
 
     def _may_move(self, kind: str | None) -> bool:
         """Whether a move out of the current stage can hold after this step (see StageMoves)."""
@@ -326,6 +348,8 @@ class LeadState:
                 elif m.trigger(self, kind):
                     move = m
                     break
+                elif m.parts and m.event == kind and self.misses is not None:  # where failed
+                    self._missed(m, cause)
             if move is None:
                 if not blocked:
                     self.checked = (self.stage, self.version if out.dynamic else 0)
@@ -570,6 +594,11 @@ def advance(state: LeadState, rows: Iterable[tuple], as_of: int) -> int | None:
         for row in rows:
             if row[3] not in used:
                 if trace and row[1] <= as_of and row[3] in rules.events:  # shown, changing nothing
+                    if row[1] >= state.next_key:  # the timers due before it, shown before it
+                        state.fire_timers(row[1])
+                        if state.disqualified is not None:
+                            _show_unscored(state, itertools.chain((row,), rows), as_of)
+                            return None
                     state.history.append(_seen(row))
                 continue
             if row[1] > as_of:
@@ -646,4 +675,4 @@ def finish(state: LeadState, lead_id: str, as_of: int, later: int | None) -> Lea
         next_due=next_due, earlier=state.earlier, history=tuple(state.history or ()),
         because={name: line for name, line in (
             ("grade", grade_line), ("band", band_line), ("label", label_line))
-            if line is not None})
+            if line is not None}, misses=state.misses or {})

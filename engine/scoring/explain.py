@@ -23,8 +23,9 @@ _PROPS_SHOWN = 4  # event properties listed on an event's line
 
 
 def explain(rules: CompiledRuleset, result: LeadResult, profile: Mapping[str, object],
-            as_of: int, as_of_source: str) -> str:
-    """The timeline of a traced result and, at the end, how each result came about."""
+            as_of: int, as_of_source: str, why_not: bool = False) -> str:
+    """The timeline of a traced result and, at the end, how each result came about (and,
+    with `why_not`, why each `when` rule that never fired did not)."""
     lines = [f"Lead {result.lead_id}, scored by \"{rules.name}\" ({rules.path}) as of "
              f"{format_timestamp(as_of)} ({as_of_source})", ""]
     lines += _profile(rules, profile, result)
@@ -32,12 +33,16 @@ def explain(rules: CompiledRuleset, result: LeadResult, profile: Mapping[str, ob
     timeline = _timeline(result)
     lines += timeline if timeline else [INDENT + "(no events)"]
     lines += ["", "Result"] + _summary(rules, result)
+    if why_not:
+        lines += ["", "Why not (the when rules and on-event moves that never fired)"]
+        lines += _why_not(rules, result)
     return "\n".join(lines) + "\n"
 
 
 def _profile(rules: CompiledRuleset, profile: Mapping[str, object], result: LeadResult) -> list[str]:
-    shown = ", ".join(f"{name}={profile[name]}" for name in rules.fields
-                      if profile.get(name) not in (None, ""))
+    shown = ", ".join(f"{name}={profile[name]}"
+                      + (" (missing)" if profile[name] in rules.missing else "")
+                      for name in rules.fields if profile.get(name) not in (None, ""))
     lines = [f"Profile: {shown or '(no fields)'}"]
     lines += [f"{INDENT}note: {n.text}" for n in result.history
               if isinstance(n, Note) and n.ts is None]
@@ -53,6 +58,7 @@ def _timeline(result: LeadResult) -> list[str]:
     """One heading per step (an event, a timer, the profile), the step's changes under it."""
     lines: list[str] = []
     step = None  # (time, cause) of the step whose heading was written last
+    score = 0  # the score before the point change at hand, to tell a clamped one
 
     def heading(ts: int | None, cause: str) -> None:
         nonlocal step
@@ -71,12 +77,8 @@ def _timeline(result: LeadResult) -> list[str]:
                          + (f"  ({props}{more})" if props else ""))
         elif isinstance(item, PointChange):
             heading(item.ts, item.cause)
-            if item.capped_by:
-                lines.append(f"{INDENT}{'capped':>6}  {item.rule.label}: reached "
-                             f"'{item.capped_by}'; score stays {_number(item.score)}")
-            else:
-                lines.append(f"{INDENT}{_signed(item.delta):>6}  {item.rule.label}"
-                             f"  -> score {_number(item.score)}")
+            lines.append(_point_line(item, score))
+            score = item.score
         elif isinstance(item, StageChange):
             heading(item.ts, item.cause)
             rule = f"  ({item.rule.label})" if item.rule else ""
@@ -90,6 +92,67 @@ def _timeline(result: LeadResult) -> list[str]:
             lines.append(_sla_line(item))
         elif isinstance(item, Note) and item.ts is not None:
             lines.append(f"{INDENT}note: {item.text}")
+    return lines
+
+
+def _point_line(item: PointChange, before) -> str:
+    """A point change: its points (and the value they came from), the score after; a change
+    that `score between` cut short says what counted."""
+    if item.capped_by:
+        return (f"{INDENT}{'capped':>6}  {item.rule.label}: reached '{item.capped_by}'; score "
+                f"stays {_number(item.score)}")
+    basis = f"  ({item.basis})" if item.basis else ""
+    counted = item.score - before
+    if counted != item.delta:
+        bound = "top" if item.delta > 0 else "bottom"
+        kept = "nothing counted" if counted == 0 else f"{_signed(counted)} counted"
+        return (f"{INDENT}{_signed(item.delta):>6}  {item.rule.label}{basis}  -> score "
+                f"{_number(item.score)} (at the {bound} of score between: {kept})")
+    return (f"{INDENT}{_signed(item.delta):>6}  {item.rule.label}{basis}  -> score "
+            f"{_number(item.score)}")
+
+
+def _why_not(rules: CompiledRuleset, result: LeadResult) -> list[str]:
+    """For each `when` rule that never fired: its closest miss, or why no event could."""
+    fired = {h.rule for h in result.history if isinstance(h, (PointChange, ActionTaken))}
+    unscored = {h.event.type for h in result.history if isinstance(h, Seen) and not h.scored}
+    lines = []
+    for rule, kind in sorted(((r, k) for k, group in rules.scoring.items() for r in group),
+                             key=lambda pair: pair[0].rule.line):
+        if rule.rule in fired:
+            continue
+        lines.append(f"{INDENT}{rule.rule.label}")
+        miss = result.misses.get(rule.rule)
+        if miss is not None:
+            lines.append(_miss_line(miss, kind))
+        elif kind in unscored:
+            lines.append(f"{INDENT * 2}its {kind} events came after the lead was disqualified")
+        else:
+            lines.append(f"{INDENT * 2}no {kind} event")
+    lines += _moves_why_not(rules, result)
+    return lines or [INDENT + "(every rule fired)"]
+
+
+def _miss_line(miss, kind: str) -> str:
+    held = f"{miss.held} of {miss.total} parts held; " if miss.total > 1 else ""
+    return (f"{INDENT * 2}closest miss: {format_timestamp(miss.ts)}  {kind}  {miss.event_id}  "
+            f"({held}{'; '.join(miss.failed)})")
+
+
+def _moves_why_not(rules: CompiledRuleset, result: LeadResult) -> list[str]:
+    """For each `on EVENT where` move never made: its closest miss while the lead was in a
+    stage it leaves from."""
+    made = {m.rule for m in result.moves}
+    moves = {m.rule: m for out in rules.moves.values() for m in out.moves if m.event}
+    lines = []
+    for move in sorted(moves.values(), key=lambda m: m.rule.line):
+        if move.rule in made:
+            continue
+        miss = result.misses.get(move.rule)
+        lines.append(f"{INDENT}{move.rule.label}")
+        lines.append(_miss_line(miss, move.event) if miss is not None else
+                     f"{INDENT * 2}no {move.event} event while the lead was in a stage it "
+                     "leaves")
     return lines
 
 

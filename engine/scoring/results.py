@@ -38,6 +38,7 @@ class PointChange:
     delta: int | Decimal
     score: int | Decimal
     capped_by: str | None = None
+    basis: str | None = None  # `+N per M PROPERTY`: the value the points came from
 
 
 @attrs.define  # not frozen, for speed, as LeadResult
@@ -110,6 +111,9 @@ class LeadResult:
     history: tuple = ()  # traced replays: Seen, PointChange, StageChange, ActionTaken, SlaOutcome,
     # Note in the order they happened, and at the end the lines that gave grade, band and label
     because: Mapping[str, Guarded] = attrs.field(factory=dict)
+    # traced replays: per `when` rule (by its RuleRef) whose `where` failed at some event, the
+    # closest miss (engine.scoring.whynot), for `explain --why-not`; not part of the result
+    misses: Mapping = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
     def points(self) -> tuple[PointChange, ...]:

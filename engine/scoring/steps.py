@@ -54,13 +54,16 @@ def _step(rules: CompiledRuleset, kind: str):
         else:
             inner = []
         if rule.points is not None:
-            inner += [f"score = s.score + {name(rule.points)}"]
+            amount = f"{name(rule.per)}.points(s)" if rule.per is not None else name(rule.points)
+            inner += [f"score = s.score + {amount}"]
             if low is not None:
                 inner += [f"if score < {low}:", f"    score = {low}"]
             if high is not None:
                 inner += [f"if score > {high}:", f"    score = {high}"]
             inner += ["if score != s.score:", "    s.score = score", "    s.version += 1"]
-            if rule.within is not None:
+            if rule.per is not None:
+                pass  # `check` allows no `within` or `decay` with points from a value
+            elif rule.within is not None:
                 inner += [f"s._push(ts + {rule.within}, TIMER_EXPIRE, ({r}, event_id))"]
             elif rule.decay is not None:
                 inner += [f"s._push(ts + {rule.decay.every}, TIMER_DECAY, "
@@ -75,6 +78,9 @@ def _step(rules: CompiledRuleset, kind: str):
             lines += body
     if kind == rules.bant_source:
         lines += ["s.bant = {f: s._flag(f) for f in _BANT_FLAGS}", "s.version += 1"]
+    elif kind in rules.bant_resets and rules.bant_reset_where is not None:
+        lines += [f"if {name(rules.bant_reset_where)}(s):", "    s.bant = {}",
+                  "    s.version += 1"]
     elif kind in rules.bant_resets:
         lines += ["s.bant = {}", "s.version += 1"]
     lines.append("moving = s._may_move(kind)")

@@ -46,10 +46,17 @@ def warnings(store: Store, ruleset: ast.Ruleset) -> list[str]:
                              f"{hint}")
     fields = [f.name.text for decl in ruleset.of(ast.FieldsDecl) for f in decl.fields]
     if fields and store.lead_count():
-        present = store.fields_present(fields)
+        keys = store.profile_keys()
         for name in fields:
-            if name not in present:
-                lines.append(f"warning: no lead has the field {name!r} the rules declare; "
-                             "conditions on it never hold (is the column named otherwise? "
-                             "map it with --map 'COLUMN=" + name + "')")
+            if name not in keys:
+                lines.append(_absent_field(name, sorted(keys)))
     return lines
+
+
+def _absent_field(name: str, keys: list[str]) -> str:
+    """The warning for a declared field that no lead has, with the likely column."""
+    guess = did_you_mean(name, keys)
+    hint = (f"the leads have {guess!r}: map it with --map '{guess}={name}'" if guess else
+            f"is the column named otherwise? map it with --map 'COLUMN={name}'")
+    return (f"warning: no lead has the field {name!r} the rules declare; conditions on it "
+            f"never hold ({hint})")

@@ -21,13 +21,8 @@ from leadrules.dsl import ast
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.errors import InputErrors, Reject
 from leadrules.engine.events import Event, parse_timestamp
-from leadrules.engine.store.mapping import (
-    NoSuchTime,
-    ReadOptions,
-    comma_number,
-    normal_id,
-    timestamp,
-)
+from leadrules.engine.store.mapping import (NoSuchTime, ReadOptions, comma_number, normal_id,
+                                            parse_with_formats, timestamp)
 from leadrules.engine.store.records import ImportState
 from leadrules.engine.store.sources import Bad, Row, Source
 from leadrules.engine.store.store import Store
@@ -72,6 +67,7 @@ class FileReport:
     sniffed: bool = False  # CSV: the delimiter was told from the header line
     ids_normalised: int = 0  # this run: ids like 660737.0 written as 660737
     missing_cells: int = 0  # this run: cells that were a --missing token
+    comma_like: int = 0  # this run, `;` files without --decimal-comma: cells like 1.200 or 3,5
 
 
 @attrs.frozen
@@ -101,18 +97,26 @@ def field_types(ruleset) -> dict[str, str]:
             if f.type.text in _TYPE_HINTS}
 
 
+def placeholders(ruleset) -> frozenset[str]:
+    """The ruleset's `missing "Select", ...` tokens: cells ingest does not type-check, since
+    the rules read them as absent."""
+    return frozenset(t for decl in ruleset.of(ast.FieldsDecl) for t in decl.missing)
+
+
 def ingest(store: Store, leads: str | Path | None = None, events: str | Path | None = None, *,
            format: str | None = None, types: Mapping[str, str] | None = None,
            max_rejects: int | None = None, batch_rows: int = BATCH_ROWS,
            progress: Progress | None = None, stdin: BinaryIO | None = None,
-           now: int | None = None, options: ReadOptions | None = None) -> IngestReport:
+           now: int | None = None, options: ReadOptions | None = None,
+           placeholders: frozenset[str] = frozenset()) -> IngestReport:
     """Import a leads file and/or an events file (leads first), batch by batch.
 
     Both files are opened and their headers checked before anything is written, so unusable
     input (a missing file, no header) raises UsageError with the store untouched. `types`
     maps lead fields to the type their cells must have; `now` (microseconds) is the
     ingestion time recorded on events; `options` say how to read the files (mapping,
-    delimiter, encoding, date formats, time zone, decimal comma, missing tokens).
+    delimiter, encoding, date formats, time zone, decimal comma, missing tokens);
+    `placeholders` are cell texts the rules read as absent, which are not type-checked.
     """
     if leads is None and events is None:
         raise UsageError("nothing to ingest; give --leads FILE, --events FILE, or both")
@@ -124,11 +128,14 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
     try:
         if leads is not None:
             jobs.append(("leads", Source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin,
-                                         options), Convert(options, types or {})))
+                                         options.for_kind("leads")),
+                         Convert.leads(options, types, placeholders)))
         if events is not None:
             jobs.append(("events", Source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin,
-                                          options), Convert(options)))
-        _check_mapped(options, [source for _, source, _ in jobs])
+                                          options.for_kind("events")), Convert.events(options)))
+        _check_mapped(options, [(kind, source) for kind, source, _ in jobs])
+        for _, source, convert in jobs:
+            convert.watch_commas = source.delimiter == ";" and not options.decimal_comma
         budget = _Budget(max_rejects)
         reports: list[FileReport] = []
         for kind, source, convert in jobs:
@@ -179,7 +186,8 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
                       read=totals.rows - state.rows, status=status,
                       seconds=time.perf_counter() - started, delimiter=source.delimiter,
                       sniffed=source.sniffed, ids_normalised=convert.ids_normalised,
-                      missing_cells=source.missing_cells, **attrs.asdict(totals))
+                      missing_cells=source.missing_cells, comma_like=convert.comma_like,
+                      **attrs.asdict(totals))
 
 
 def _import_batches(store: Store, kind: str, source: Source, convert, state: ImportState,
@@ -279,17 +287,34 @@ def _missing(file: str, row: Row, column: str) -> Reject:
 
 
 class Convert:
-    """Turns a file's rows into leads (with `types`) or events, reading values as `options`
-    say; counts the ids it normalised. Call it with a row and the file's name."""
+    """Turns a file's rows into leads or events, reading values as `options` say; counts the
+    ids it normalised. Made by `leads` or `events`; call it with a row and the file's name."""
 
-    def __init__(self, options: ReadOptions, types: Mapping[str, str] | None = None):
-        self.options, self.types = options, types
+    def __init__(self, options: ReadOptions, types: Mapping[str, str], kind: str,
+                 placeholders: frozenset[str] = frozenset()):
+        self.options, self.types, self.placeholders = options, types, placeholders
+        self._convert = self._lead if kind == "leads" else self._event
         self.ids_normalised = 0
+        # In a `;`-separated file (as German Excel writes) without --decimal-comma: count the
+        # cells that look like 1.200 or 3,5, so the summary can ask whether they are numbers.
+        self.watch_commas = False
+        self.comma_like = 0
         self._zone = options.zone()
         self._plain_ts = not options.date_formats and options.timezone is None
 
+    @classmethod
+    def leads(cls, options: ReadOptions, types: Mapping[str, str] | None = None,
+              placeholders: frozenset[str] = frozenset()) -> Convert:
+        """Lead rows; `types`: the declared fields their cells must read as (unless they are
+        one of the `placeholders`)."""
+        return cls(options, types or {}, "leads", placeholders)
+
+    @classmethod
+    def events(cls, options: ReadOptions) -> Convert:
+        return cls(options, {}, "events")
+
     def __call__(self, row: Row, file: str):
-        return self._lead(row, file) if self.types is not None else self._event(row, file)
+        return self._convert(row, file)
 
     def _lead(self, row: Row, file: str) -> LeadRow | list[Reject]:
         cells = row.cells
@@ -302,7 +327,8 @@ class Convert:
         problems = [Reject(file, row.line, f"{_TYPE_HINTS[kind]} (the rules declare "
                                            f"{name}: {kind})", name, profile[name], row.raw)
                     for name, kind in self.types.items()
-                    if name in profile and READERS[kind](profile[name]) is None]
+                    if name in profile and READERS[kind](profile[name]) is None
+                    and profile[name] not in self.placeholders]
         if problems:
             return problems
         return self._id(cells["lead_id"]), profile
@@ -351,6 +377,8 @@ class Convert:
         of declared date fields by --date-format written as ISO dates."""
         if self.options.decimal_comma:
             cells = {k: comma_number(v) or v for k, v in cells.items()}
+        elif self.watch_commas:
+            self.comma_like += sum(1 for v in cells.values() if comma_number(v) is not None)
         if self.options.date_formats and self.types:
             for name, kind in self.types.items():
                 if kind == "date" and name in cells:
@@ -358,23 +386,30 @@ class Convert:
         return cells
 
     def _date(self, text: str) -> str:
-        from leadrules.engine.store.mapping import parse_with_formats
-
         moment = parse_with_formats(text, self.options.date_formats, self._zone)
         return moment.date().isoformat() if moment is not None else text
 
 
-def _check_mapped(options: ReadOptions, sources: list[Source]) -> None:
-    """Every --map column is in some CSV file's header (JSON keys are seen only row by row)."""
-    csv_sources = [s for s in sources if s.format == "csv"]
+def _check_mapped(options: ReadOptions, sources: list[tuple[str, Source]]) -> None:
+    """Every mapped column is in a CSV header: one of a kind's own ([leads.columns]) in its
+    file's, one of --map or [columns] in some file's. (JSON keys are seen only row by row.)"""
+    for kind, source in sources:
+        own = options.kind_columns.get(kind, {})
+        if source.format == "csv" and (absent := [c for c in own if c not in source.found]):
+            raise UsageError(f"[{kind}.columns] names column {absent[0]!r}, which "
+                             f"{source.name} does not have; the names must be written as in "
+                             "the header")
+    csv_sources = [s for _, s in sources if s.format == "csv"]
     if not csv_sources or len(csv_sources) < len(sources):
         return
     found = set().union(*(s.found for s in csv_sources))
     absent = [name for name in options.columns if name not in found]
     if absent:
-        raise UsageError(f"--map names column {absent[0]!r}, which "
-                         f"{'no file has' if len(csv_sources) > 1 else csv_sources[0].name + ' does not have'}"
-                         "; the names must be written as in the header")
+        which = ("no file has" if len(csv_sources) > 1
+                 else f"{csv_sources[0].name} does not have")
+        raise UsageError(f"--map names column {absent[0]!r}, which {which}; the names must be "
+                         "written as in the header (a mapping file can map the columns of "
+                         "one kind of file in [leads.columns] or [events.columns])")
 
 
 def _properties(file: str, row: Row, keys: frozenset[str],
@@ -406,7 +441,7 @@ def read_leads(path: str | Path, format: str | None = None,
     """Every lead profile of a file, in file order; InputErrors if any row is bad."""
     options = options or ReadOptions()
     return _read_all(Source(path, LEAD_COLUMNS, LEAD_NESTED, format, options=options),
-                     Convert(options, types or {}))
+                     Convert.leads(options, types))
 
 
 def read_events(path: str | Path, format: str | None = None,
@@ -414,7 +449,7 @@ def read_events(path: str | Path, format: str | None = None,
     """Every event of a file, in file order; InputErrors if any row is bad."""
     options = options or ReadOptions()
     return _read_all(Source(path, EVENT_COLUMNS, EVENT_NESTED, format, options=options),
-                     Convert(options))
+                     Convert.events(options))
 
 
 def _read_all(source: Source, convert) -> list:

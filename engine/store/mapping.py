@@ -13,7 +13,8 @@ import hashlib
 import json
 import re
 import tomllib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Mapping
 
@@ -24,12 +25,14 @@ from leadrules.dsl.errors import UsageError
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t", "|": "|"}
 UNIX = "unix"  # --date-format unix: seconds since 1970-01-01 UTC
 _MAPPING_KEYS = frozenset({"columns", "set", "delimiter", "encoding", "date_format",
-                           "timezone", "decimal_comma", "missing"})
+                           "timezone", "decimal_comma", "missing", "leads", "events"})
+KINDS = ("leads", "events")
 # A number written the German way: 1.200 / 1.200,50 / -3,5 / 1200,5 (the whole cell).
 _COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")
 # An id that is an integer with a zero fraction, as spreadsheets write them: 660737.0
 _ZERO_FRACTION = re.compile(r"([+-]?\d+)\.0+")
 _ZERO_COMMA_FRACTION = re.compile(r"([+-]?\d+),0+")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @attrs.frozen
@@ -44,6 +47,9 @@ class ReadOptions:
     timezone: str | None = None  # IANA name for timestamps without an offset; None: UTC
     decimal_comma: bool = False
     missing: frozenset[str] = frozenset()  # cell texts that mean "no value"
+    # A mapping file's [leads.columns], [events.set] and so on: for one kind of file only
+    kind_columns: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    kind_constants: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
 
     @property
     def is_default(self) -> bool:
@@ -55,6 +61,15 @@ class ReadOptions:
                            self.delimiter, self.encoding, list(self.date_formats), self.timezone,
                            self.decimal_comma, sorted(self.missing)])
         return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+    def for_kind(self, kind: str) -> ReadOptions:
+        """The options for a leads or an events file: its own columns and constants added."""
+        if not self.kind_columns and not self.kind_constants:
+            return self
+        return attrs.evolve(
+            self, columns={**self.columns, **self.kind_columns.get(kind, {})},
+            constants={**self.constants, **self.kind_constants.get(kind, {})},
+            kind_columns={}, kind_constants={})
 
     def zone(self):
         """The tzinfo naive timestamps are in: UTC, or the --timezone zone."""
@@ -99,16 +114,27 @@ def load_mapping(path: str | Path) -> dict:
     if unknown:
         raise UsageError(f"{path}: unknown setting {unknown[0]!r}; a mapping file may have "
                          f"{', '.join(sorted(_MAPPING_KEYS))}")
-    for table in ("columns", "set"):
-        if not isinstance(data.get(table, {}), dict) or not all(
-                isinstance(v, str) for v in data.get(table, {}).values()):
-            raise UsageError(f"{path}: [{table}] must map names to text, like "
-                             "\"Prospect ID\" = \"lead_id\"")
+    _check_tables(path, data, "")
+    for kind in KINDS:
+        section = data.get(kind, {})
+        extra = sorted(set(section) - {"columns", "set"}) if isinstance(section, dict) else [""]
+        if extra:
+            raise UsageError(f"{path}: [{kind}] may have [{kind}.columns] and [{kind}.set], "
+                             f"not {extra[0]!r}")
+        _check_tables(path, section, f"{kind}.")
     formats = data.get("date_format", [])
     data["date_format"] = [formats] if isinstance(formats, str) else formats
     missing = data.get("missing", [])
     data["missing"] = [missing] if isinstance(missing, str) else missing
     return data
+
+
+def _check_tables(path, data: dict, prefix: str) -> None:
+    for table in ("columns", "set"):
+        if not isinstance(data.get(table, {}), dict) or not all(
+                isinstance(v, str) for v in data.get(table, {}).values()):
+            raise UsageError(f"{path}: [{prefix}{table}] must map names to text, like "
+                             "\"Prospect ID\" = \"lead_id\"")
 
 
 def read_options(*, mapping_file: str | Path | None = None, columns: str | None = None,
@@ -131,8 +157,11 @@ def read_options(*, mapping_file: str | Path | None = None, columns: str | None 
         date_formats=tuple(date_formats) or tuple(base.get("date_format", ())),
         timezone=timezone_name or base.get("timezone"),
         decimal_comma=decimal_comma or bool(base.get("decimal_comma", False)),
-        missing=frozenset(tokens))
-    _check_targets(options)
+        missing=frozenset(tokens),
+        kind_columns={k: base[k]["columns"] for k in KINDS if base.get(k, {}).get("columns")},
+        kind_constants={k: base[k]["set"] for k in KINDS if base.get(k, {}).get("set")})
+    for kind in KINDS:
+        _check_targets(options.for_kind(kind))
     if options.timezone is not None:
         load_zone(options.timezone)
     for pattern in options.date_formats:
@@ -198,9 +227,10 @@ def parse_with_formats(text: str, formats: tuple[str, ...], zone) -> datetime | 
     """The moment `text` names by the first pattern that reads it whole; None if none does."""
     for pattern in formats:
         if pattern == UNIX:
-            try:
-                return datetime.fromtimestamp(float(text), timezone.utc)
-            except (ValueError, OverflowError, OSError):
+            try:  # exact to the microsecond: through Decimal, not float
+                micros = int(Decimal(text) * 1_000_000)
+                return _EPOCH + timedelta(microseconds=micros)
+            except (ArithmeticError, ValueError, OverflowError):
                 continue
         try:
             moment = datetime.strptime(text, pattern)
@@ -221,8 +251,6 @@ def sniff_delimiter(header_line: str) -> str:
 class NoSuchTime(ValueError):
     """A local time the clocks skip (the hour the zone moves to summer time)."""
 
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def timestamp(text: str, options: ReadOptions, zone) -> int:

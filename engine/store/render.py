@@ -56,6 +56,11 @@ def _reading_lines(f: FileReport, options: ReadOptions | None) -> list[str]:
     if f.ids_normalised:
         lines.append(f"{f.name}: {f.ids_normalised:,} lead id{'s' if f.ids_normalised != 1 else ''}"
                      " written with a zero fraction (660737.0) stored without it (660737)")
+    if f.comma_like:
+        lines.append(f"{f.name}: {f.comma_like:,} cell{'s' if f.comma_like != 1 else ''} look like "
+                     "numbers written with a decimal comma (1.200 or 3,5) and were stored as "
+                     "written (a rule reads 1.200 as 1.2); if they are numbers, import again "
+                     "with --decimal-comma")
     if f.missing_cells and options is not None:
         tokens = ", ".join(sorted(options.missing))
         lines.append(f"{f.name}: {f.missing_cells:,} cell{'s' if f.missing_cells != 1 else ''}"
@@ -88,7 +93,9 @@ def write_rejects(path: Path, rejects: Iterable[dict], encoding: str = "utf-8") 
     """Rejected rows as CSV (or JSON Lines for a .jsonl name), written whole or not at all,
     in the input's encoding, so each row's `raw` text is the bytes it had in its file."""
     temporary = path.with_name(f".{path.name}.leadrules-tmp")
-    with open(temporary, "w", encoding=encoding, newline="") as out:
+    # Text read from the input always encodes back; "replace" is for the rest (a file name
+    # with a character cp1252 lacks, say), which must not stop the rejects from being written.
+    with open(temporary, "w", encoding=encoding, errors="replace", newline="") as out:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
             for row in rejects:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")

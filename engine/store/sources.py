@@ -32,6 +32,8 @@ _FINGERPRINT_BYTES = 1 << 16
 _SCAN_BYTES = 1 << 20
 _ENCODING_HINT = ("the file is in another encoding: pass --encoding cp1252 (what Excel on "
                   "Windows writes) or the encoding it was saved in")
+_OTHER_ENCODING_HINT = ("the file is in another encoding: pass the one it was saved in with "
+                        "--encoding (utf-8, latin-1, utf-16...)")
 STDIN = "-"
 
 
@@ -92,8 +94,8 @@ class Source:
             self._stream: BinaryIO = (gzip.GzipFile(fileobj=self._file) if self.compressed
                                       else self._file)
             self.format = format or self._detect_format()
-            if self._utf8 and not self.compressed and self.size is not None:
-                self._check_utf8()
+            if not self.compressed and self.size is not None:
+                self._check_decodes()
             self._header = self._read_header() if self.format == "csv" else None
         except (OSError, EOFError, zlib.error) as e:
             self.close()
@@ -126,7 +128,7 @@ class Source:
             raise UsageError(f"{self.name}: cannot read: {_reason(e)}") from None
         except UnicodeDecodeError as e:  # another encoding than --encoding says, midway
             raise UsageError(f"{self.name}: byte 0x{e.object[e.start]:02x} is not "
-                             f"{self.options.encoding} text; {_ENCODING_HINT}") from None
+                             f"{self._encoding_name} text; {self._hint}") from None
 
     # Opening -----------------------------------------------------------------------------
 
@@ -146,25 +148,35 @@ class Source:
         head = hashlib.sha1(os.pread(self._file.fileno(), _FINGERPRINT_BYTES, 0)).hexdigest()
         return stat.st_size, f"{stat.st_size}:{stat.st_mtime_ns}:{head}"
 
-    def _check_utf8(self) -> None:
-        """Refuse a file that is not UTF-8 before anything is read from it: one error naming
-        the line of its first bad byte, rather than a reject for every row with an umlaut."""
-        decoder = codecs.getincrementaldecoder("utf-8")()
+    @property
+    def _encoding_name(self) -> str:
+        return "UTF-8" if self._utf8 else self.options.encoding
+
+    @property
+    def _hint(self) -> str:
+        """What to do about a file that is not in the encoding it is read in."""
+        return _ENCODING_HINT if self._utf8 else _OTHER_ENCODING_HINT
+
+    def _check_decodes(self) -> None:
+        """Refuse a file that is not in its encoding before anything is read from it: one
+        error naming the line of its first bad byte, rather than a reject for every row with
+        an umlaut. (Lines are counted by their b"\n", as in the encodings that files use.)"""
+        decoder = codecs.getincrementaldecoder("utf-8" if self._utf8 else self.options.encoding)()
         offset, lines = 0, 1
         while chunk := os.pread(self._file.fileno(), _SCAN_BYTES, offset):
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as e:
                 line = lines + e.object.count(b"\n", 0, e.start)
-                raise UsageError(f"{self.name}:{line}: byte 0x{e.object[e.start]:02x} is not UTF-8; "
-                                 f"{_ENCODING_HINT}") from None
+                raise UsageError(f"{self.name}:{line}: byte 0x{e.object[e.start]:02x} is not "
+                                 f"{self._encoding_name}; {self._hint}") from None
             offset += len(chunk)
             lines += chunk.count(b"\n")
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            raise UsageError(f"{self.name}:{lines}: the file ends inside a UTF-8 character; "
-                             f"{_ENCODING_HINT}") from None
+            raise UsageError(f"{self.name}:{lines}: the file ends inside a "
+                             f"{self._encoding_name} character; {self._hint}") from None
 
     def _detect_format(self) -> str:
         if self.path != STDIN:
@@ -193,9 +205,9 @@ class Source:
         text = self._text()
         try:
             first = text.readline()
-        except UnicodeDecodeError as e:
-            raise UsageError(f"{self.name}:1: byte 0x{e.object[e.start]:02x} is not "
-                             f"{self.options.encoding} text; {_ENCODING_HINT}") from None
+        except UnicodeDecodeError as e:  # (text is decoded in blocks: not always on line 1)
+            raise UsageError(f"{self.name}: byte 0x{e.object[e.start]:02x} near the start is "
+                             f"not {self._encoding_name} text; {self._hint}") from None
         self.delimiter = self.options.delimiter or sniff_delimiter(first)
         self.sniffed = self.options.delimiter is None
         self._lines: list[str] = []
@@ -239,8 +251,9 @@ class Source:
         names = [columns.get(name, name) for name in header]
         for index, name in enumerate(names):
             if names.index(name) != index:
-                raise UsageError(f"{self.name}:1: column {header[index]!r} is mapped to {name!r}, "
-                                 f"but the file has a column {name!r} too; map that one away")
+                raise UsageError(f"{self.name}:1: column {header[index]!r} is mapped to "
+                                 f"{name!r}, but the file has a column {name!r} too; map that "
+                                 "one away")
             if name in constants:
                 raise UsageError(f"{self.name}:1: --set {name}=... gives every row a {name!r}, "
                                  f"but the file has a column {header[index]!r} for it; use one")
@@ -307,7 +320,7 @@ class Source:
                 text = data.decode(encoding)
             except UnicodeDecodeError as e:
                 raise UsageError(f"{self.name}:{line}: byte 0x{data[e.start]:02x} is not "
-                                 f"{encoding} text; {_ENCODING_HINT}") from None
+                                 f"{self._encoding_name} text; {self._hint}") from None
             if not text.strip():
                 continue
             yield self._json_row(line, text.rstrip("\r\n"))
