@@ -29,15 +29,38 @@ from leadrules.engine.store.store import Store
 if TYPE_CHECKING:
     pass
 
+NOTHING_WRITTEN = "nothing was written"
+INTERRUPTED = {  # what a Ctrl-C leaves, by command, and how to carry on
+    "ingest": "the batches committed so far are kept; run the same command again to carry on "
+              "after the last of them",
+    "run": "nothing of this run was saved; run the same command again",
+    "demo": "what was imported or scored so far is kept; run `leadrules demo` again to finish",
+    "fmt": "the files reformatted so far are kept (each is written whole); run it again for "
+           "the rest",
+    "sample": "the files may be incomplete; run the same command again to write them whole",
+}
 DEMO_DB = "leadrules-demo.db"
 DEFAULT_DB = "leadrules.db"
 
 as_of_option = click.option(
     "--as-of", "as_of_text", metavar="TIME",
     help="Evaluate as of this moment (2026-04-01 or 2026-04-01T09:30:00Z); default: now.")
+
+
+class OutputFormat(click.Choice):
+    """An output format, from one set of names for every command (text, csv, json, markdown);
+    `table`, the name `leads` and `dry-run` once gave text, still means text."""
+
+    ALIASES = {"table": "text"}
+
+    def convert(self, value, param, ctx):
+        return super().convert(self.ALIASES.get(value, value), param, ctx)
+
+
 format_option = click.option(
-    "--format", "output", type=click.Choice(["table", "csv", "json"]), default="table",
-    show_default=True, help="table for people; csv or json for a CRM or a spreadsheet.")
+    "--format", "output", type=OutputFormat(["text", "csv", "json", "markdown"]), default="text",
+    show_default=True, help="text for people; csv or json for a CRM or a spreadsheet; markdown "
+                            "for a pull request or a wiki.")
 
 workers_option = click.option(
     "--workers", type=click.IntRange(min=1), metavar="N",
@@ -59,6 +82,10 @@ class Group(click.Group):
             click.echo(f"error: {error}" if not isinstance(error, dsl.RulesError) else str(error),
                        err=True)
             ctx.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo(f"\ninterrupted: {INTERRUPTED.get(ctx.invoked_subcommand, NOTHING_WRITTEN)}",
+                       err=True)
+            ctx.exit(130)
         except BrokenPipeError:  # `leadrules leads | head`: the reader has what it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
@@ -77,7 +104,7 @@ def main():
       leadrules demo                      score the bundled sample with the b2b rules
       leadrules check rulesets/b2b.rules  find mistakes in a rule file
       leadrules fmt --check rulesets/     lay rule files out the one canonical way
-      leadrules sample --leads 1000 --out data/
+      leadrules sample --count 1000 --out data/
       leadrules ingest --leads data/leads.csv --events data/events.csv
       leadrules run rulesets/b2b.rules    score every lead of the store
       leadrules test rulesets/            run the rule tests
@@ -138,7 +165,8 @@ def demo(db: Path, top: int):
 def check(files: tuple[Path, ...], strict: bool, output: str):
     """Check rule files for mistakes; exit 1 if any file has errors.
 
-    FILES may be rule files or directories (every .rules file below them).
+    FILES may be rule files, directories (every .rules file below them), or
+    - for standard input (its diagnostics name <stdin>), for editors.
     Every error names the file, line and column, shows the line, and says
     what to write instead. Warnings (a line that can never be chosen, a stage
     no move leads into) are shown but fail only with --strict.
@@ -147,6 +175,7 @@ def check(files: tuple[Path, ...], strict: bool, output: str):
     Examples:
       leadrules check rulesets/b2b.rules
       leadrules check --strict --format json rulesets/*.rules
+      leadrules check - < campaign.rules
     """
     analyses, unreadable = [], []
     for path in _rule_files(files):
@@ -172,6 +201,19 @@ def check(files: tuple[Path, ...], strict: bool, output: str):
     sys.exit(2 if unreadable else 1 if failed else 0)
 
 
+STDIN_NAME = "<stdin>"
+
+
+def _stdin_text() -> str:
+    """Standard input as rule text: UTF-8, a byte order mark dropped."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as bad:
+        raise UsageError(f"{STDIN_NAME}: byte 0x{data[bad.start]:02x} at offset {bad.start} "
+                         "is not UTF-8; send the rules as UTF-8") from None
+
+
 def _rule_files(paths: tuple[Path, ...]) -> list[Path]:
     """The files named, with each directory replaced by the .rules files below it."""
     found: list[Path] = []
@@ -181,7 +223,10 @@ def _rule_files(paths: tuple[Path, ...]) -> list[Path]:
 
 
 def _analyze_file(path: Path) -> dsl.Analysis:
-    """The analysis of a rule file; a file that is not UTF-8 is one bad-encoding diagnostic."""
+    """The analysis of a rule file (or of stdin, for -); a file that is not UTF-8 is one
+    bad-encoding diagnostic."""
+    if str(path) == "-":
+        return dsl.analyze(_stdin_text(), STDIN_NAME)
     try:
         return dsl.analyze(dsl.read_source(path), str(path), cached=True)
     except dsl.RulesError as error:
@@ -199,18 +244,23 @@ def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
 
     Keywords in lower case, single spaces, lists as ["a", "b"], the points of
     consecutive `when` lines aligned; comments and blank-line groups are kept.
-    A file with syntax errors is reported and left as it is.
+    A file with syntax errors is reported and left as it is. With - it reads
+    standard input and writes the formatted text to standard output (for
+    editors); --check and --diff work there too.
 
     \b
     Examples:
       leadrules fmt rulesets/b2b.rules
       leadrules fmt --check rulesets/*.rules     # in CI or a pre-commit hook
       leadrules fmt --diff campaign.rules
+      leadrules fmt - < campaign.rules > formatted.rules
     """
     from leadrules.dsl.format import (
         format_source,  # here: it imports the parser, which `run` need not
     )
 
+    if [str(f) for f in files] == ["-"]:
+        _format_stdin(format_source, check_only, diff)
     changed, broken, unreadable = [], False, []
     files = _rule_files(files)
     for path in files:
@@ -244,6 +294,24 @@ def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
     sys.exit(2 if unreadable else 1 if broken or (check_only and changed) else 0)
 
 
+def _format_stdin(format_source, check_only: bool, diff: bool) -> None:
+    """`fmt -`: the formatted text of stdin on stdout (or, with --check or --diff, only what
+    would change); exit 1 when it does not parse or, with --check, when it would change."""
+    source = _stdin_text()
+    try:
+        formatted = format_source(source, STDIN_NAME)
+    except dsl.RulesError as error:
+        click.echo(error.render(), err=True)
+        sys.exit(1)
+    if diff:
+        click.echo("".join(difflib.unified_diff(
+            source.splitlines(keepends=True), formatted.splitlines(keepends=True),
+            STDIN_NAME, f"{STDIN_NAME} (formatted)")), nl=False)
+    elif not check_only:
+        click.echo(formatted, nl=False)
+    sys.exit(1 if check_only and formatted != source else 0)
+
+
 def _replace(path: Path, text: str) -> None:
     """Write the file through a temporary file beside it, so a crash never leaves half a file."""
     temporary = path.with_name(f".{path.name}.leadrules-fmt")
@@ -252,13 +320,16 @@ def _replace(path: Path, text: str) -> None:
 
 
 @main.command()
-@click.option("--leads", "n_leads", type=click.IntRange(min=1), default=300, show_default=True,
+@click.option("--count", "n_leads", type=click.IntRange(min=1), default=300, show_default=True,
               help="Number of leads to generate.")
+@click.option("--leads", "old_n_leads", type=click.IntRange(min=1), hidden=True,
+              callback=lambda ctx, param, value: _renamed(value, "sample --leads N",
+                                                          "--count N"))
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Random seed; the same seed gives the same files.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to write leads.csv and events.csv into.")
-def sample(n_leads: int, seed: int, out: Path):
+def sample(n_leads: int, seed: int, out: Path, old_n_leads: int | None):
     """Generate realistic sample leads and events as CSV.
 
     German and English B2B profiles, a year of marketing and sales events with
@@ -267,11 +338,11 @@ def sample(n_leads: int, seed: int, out: Path):
 
     \b
     Example:
-      leadrules sample --leads 10000 --seed 7 --out data/
+      leadrules sample --count 10000 --seed 7 --out data/
     """
     from leadrules.engine.sample.generator import write_sample
 
-    files = write_sample(out, n_leads, seed)
+    files = write_sample(out, old_n_leads or n_leads, seed)
     click.echo(f"Wrote {files.leads} leads to {files.leads_path}")
     click.echo(f"Wrote {files.events} events to {files.events_path}")
 
@@ -282,8 +353,11 @@ def sample(n_leads: int, seed: int, out: Path):
               help="Lead profiles: lead_id plus one column (or JSON key) per field.")
 @click.option("--events", "events_file", metavar="FILE",
               help="Events: event_id, lead_id, type, ts plus one column per property.")
-@click.option("--format", "input_format", type=click.Choice(["csv", "jsonl"]),
+@click.option("--input-format", "input_format", type=click.Choice(["csv", "jsonl"]),
               help="Read the files as this format instead of going by their names.")
+@click.option("--format", "old_input_format", type=click.Choice(["csv", "jsonl"]), hidden=True,
+              callback=lambda ctx, param, value: _renamed(value, "ingest --format",
+                                                          "--input-format"))
 @click.option("--rules", type=click.Path(dir_okay=False, path_type=Path),
               help="Rule file whose `fields` types (number, date, boolean) lead cells must have; "
                    "warns of event types it does not declare and of fields no lead has.")
@@ -312,7 +386,8 @@ def sample(n_leads: int, seed: int, out: Path):
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
                    input_format: str | None, rules: Path | None, rejects_file: Path | None,
-                   max_rejects: int | None, quiet: bool, **reading):
+                   max_rejects: int | None, quiet: bool, old_input_format: str | None,
+                   **reading):
     """Import leads and events from CSV or JSON Lines files into the store.
 
     Files ending in .csv or .jsonl (also .ndjson), optionally .gz, or - for
@@ -343,6 +418,7 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
 
     if rejects_file is not None and not rejects_file.resolve().parent.is_dir():
         raise UsageError(f"{rejects_file}: its directory does not exist (--rejects)")
+    input_format = input_format or old_input_format
     options = read_options(**reading)
     ruleset = dsl.load(rules) if rules is not None else None
     types = field_types(ruleset) if ruleset is not None else None
@@ -437,7 +513,8 @@ def _run_with_progress(store: Store, rules, as_of: int, full: bool = False,
 
 @main.command()
 @db_option
-@click.option("--stage", help="Only leads in this stage.")
+@click.option("--stage", help="Only leads in this stage.",
+              shell_complete=lambda ctx, param, incomplete: _complete(ctx, "stage", incomplete))
 @click.option("--priority", help="Only leads with this priority (A1 ... D4).")
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the N best leads.")
 @format_option
@@ -459,7 +536,7 @@ def leads(db: Path, stage: str | None, priority: str | None, top: int | None, ou
             raise UsageError(f"{db}: no results yet; score the leads with "
                              "`leadrules run RULES` first")
         rows = store.results(run["ruleset_hash"], stage=stage, priority=priority, limit=top)
-    if output == "table":
+    if output == "text":
         click.echo(f"\"{run['ruleset_name']}\" as of {format_timestamp(run['as_of'])} "
                    f"(run {run['run_id']}); {len(rows):,} leads")
     click.echo(render.leads_text(({c: r[c] for c in render.LEAD_COLUMNS} for r in rows), output))
@@ -490,7 +567,7 @@ def dry_run(rules_file: Path, leads_file: str, events_file: str, lead_id: str | 
     as_of, source = _as_of(as_of_text)
     results = [evaluate(rules, lead, profile, events, as_of)
                for lead, profile, events in _sample_leads(leads_file, events_file, lead_id)]
-    if output == "table":
+    if output == "text":
         click.echo(f"\"{rules.name}\" as of {format_timestamp(as_of)} ({source}); "
                    f"{len(results):,} leads; nothing was written")
     else:
@@ -516,7 +593,8 @@ def _sample_leads(leads_file: str, events_file: str, only: str | None):
 
 
 @main.command()
-@click.argument("lead_id")
+@click.argument("lead_id",
+                shell_complete=lambda ctx, param, incomplete: _complete(ctx, "lead", incomplete))
 @click.argument("rules_file", metavar="RULES", type=click.Path(dir_okay=False, path_type=Path))
 @db_option
 @click.option("--leads", "leads_file", metavar="FILE", help="Read the lead from sample files "
@@ -710,6 +788,28 @@ def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float
         click.echo(f"coverage of {covered.rules_path} is {covered.percent:.1f}%, below "
                    f"--min-coverage {min_coverage:g}%", err=True)
     sys.exit(1 if outcome.failed or below else 0)
+
+
+def _complete(ctx: click.Context, kind: str, incomplete: str) -> list[str]:
+    """Stage names of the latest run, or lead ids, from the store the command line names (or
+    LEADRULES_DB, or the default), for shell completion; nothing when there is no store."""
+    db = Path(ctx.params.get("db") or os.environ.get("LEADRULES_DB") or DEFAULT_DB)
+    if not db.is_file():
+        return []
+    try:
+        with Store(db) as store:
+            return store.complete(kind, incomplete)
+    except LeadrulesError:  # a damaged or newer store: completion offers nothing
+        return []
+
+
+def _renamed(value, old: str, new: str):
+    """An option's old spelling still works, with a notice; `--format` is the output format
+    and `--leads` a file in every command."""
+    if value is not None:
+        click.echo(f"note: {old} is now {new}; the old spelling will go in a later release",
+                   err=True)
+    return value
 
 
 def _compile(path: Path):

@@ -39,4 +39,6 @@ class InputErrors(LeadrulesError):
 
 
 class StoreError(LeadrulesError):
-    """The SQLite store could not be opened, read or written."""
+    """The SQLite store could not be opened, read or written: unusable, as a missing file is."""
+
+    exit_code = 2

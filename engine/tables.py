@@ -25,3 +25,18 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]],
+                   numeric: Sequence[bool] | None = None) -> str:
+    """A GitHub-flavoured Markdown table; numbers right-aligned (by `numeric`, or, when not
+    given, as `table` decides), `|` in a cell escaped."""
+    rows = [["" if v is None else str(v) for v in row] for row in rows]
+    if numeric is None:
+        numeric = [any(r[i] for r in rows) and all(_is_number(r[i]) for r in rows)
+                   for i in range(len(headers))]
+
+    def line(cells):
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+    align = ["---:" if n else ":---" for n in numeric]
+    return "\n".join([line(headers), "|" + "|".join(align) + "|", *map(line, rows)])

@@ -9,13 +9,13 @@ from click.testing import CliRunner, Result
 from leadrules.cli import main
 
 
-def invoke(*args) -> Result:
-    """`leadrules ARGS` in-process, with stdout and stderr apart."""
+def invoke(*args, input: str | None = None) -> Result:
+    """`leadrules ARGS` in-process, with stdout and stderr apart (and `input` as stdin)."""
     try:  # click < 8.2 mixes stderr into stdout unless told not to
         runner = CliRunner(mix_stderr=False)
     except TypeError:
         runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
 
 
 def golden(path: Path, actual: str) -> str:

@@ -77,8 +77,8 @@ def test_demo_stores_results_for_every_lead(tmp_path):
 
 
 def test_sample_writes_deterministic_files(tmp_path):
-    a = invoke("sample", "--leads", 50, "--seed", 3, "--out", tmp_path / "a")
-    invoke("sample", "--leads", 50, "--seed", 3, "--out", tmp_path / "b")
+    a = invoke("sample", "--count", 50, "--seed", 3, "--out", tmp_path / "a")
+    invoke("sample", "--count", 50, "--seed", 3, "--out", tmp_path / "b")
     assert a.exit_code == 0
     assert a.output.splitlines()[0] == f"Wrote 50 leads to {tmp_path / 'a' / 'leads.csv'}"
     for name in ("leads.csv", "events.csv"):
@@ -87,16 +87,16 @@ def test_sample_writes_deterministic_files(tmp_path):
 
 def test_bundled_sample_is_what_the_generator_makes(tmp_path):
     from leadrules.engine.bundled import sample_paths
-    invoke("sample", "--leads", 300, "--seed", 1, "--out", tmp_path)
+    invoke("sample", "--count", 300, "--seed", 1, "--out", tmp_path)
     leads, events = sample_paths()
     assert (tmp_path / "leads.csv").read_bytes() == leads.read_bytes()
     assert (tmp_path / "events.csv").read_bytes() == events.read_bytes()
 
 
 def test_sample_rejects_zero_leads(tmp_path):
-    result = invoke("sample", "--leads", 0, "--out", tmp_path)
+    result = invoke("sample", "--count", 0, "--out", tmp_path)
     assert result.exit_code == 2
-    assert "Invalid value for '--leads': 0 is not in the range x>=1." in result.output
+    assert "Invalid value for '--count': 0 is not in the range x>=1." in result.output
 
 
 def test_check_passes_on_every_bundled_ruleset():
@@ -147,7 +147,7 @@ def test_demo_on_a_file_that_is_not_a_database_fails_cleanly(tmp_path):
     db = tmp_path / "not.db"
     db.write_text("hello, I am a text file\n" * 100)
     result = CliRunner().invoke(main, ["demo", "--db", str(db)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a store that cannot be opened is unusable input
     assert result.output.startswith(f"error: {db}: cannot open store: file is not a database")
 
 
@@ -176,7 +176,7 @@ def test_installed_command_runs_from_any_directory(tmp_path):
 def test_sample_into_an_unwritable_place_fails_cleanly(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = CliRunner().invoke(main, ["sample", "--leads", "5", "--out", str(blocker / "sub")])
+    result = CliRunner().invoke(main, ["sample", "--count", "5", "--out", str(blocker / "sub")])
     assert result.exit_code == 1
     assert result.output == f"error: {blocker / 'sub'}: Not a directory\n"
 

@@ -426,7 +426,7 @@ def test_stdin_json_lines_are_told_by_their_first_brace(cwd):
         ("e1", '{"page":"/x"}')]
 
 
-def test_format_option_overrides_the_sniffing_and_the_name(cwd):
+def test_input_format_option_overrides_the_sniffing_and_the_name(cwd):
     # A CSV file whose first column name starts with `{` looks like JSON Lines to the sniffer.
     text = "{note},lead_id,type,ts\nhello,L1,visit,2026-03-14\n"
     sniffed = invoke("ingest", "--db", "sniffed.db", "--events", "-", input=text)
@@ -435,14 +435,16 @@ def test_format_option_overrides_the_sniffing_and_the_name(cwd):
         "<stdin>:1: invalid JSON at column 2: Expecting property name enclosed in double quotes\n"
         "<stdin>:2: invalid JSON at column 1: Expecting value\n"
         "2 rows rejected; write them all to a file with --rejects FILE\n")
-    forced = invoke("ingest", "--db", "forced.db", "--events", "-", "--format", "csv", input=text)
+    forced = invoke("ingest", "--db", "forced.db", "--events", "-", "--input-format", "csv",
+                    input=text)
     assert (forced.exit_code, forced.stderr) == (0, "")
     assert query(cwd / "forced.db", "SELECT lead_id, type, props FROM events") == [
         ("L1", "visit", '{"{note}":"hello"}')]
     # And a JSON Lines file with a .csv name.
     write(cwd / "export.csv", '{"lead_id":"L1","type":"visit","ts":"2026-03-14"}\n')
     named = invoke("ingest", "--db", "named.db", "--events", "export.csv", "--format", "jsonl")
-    assert (named.exit_code, named.stderr) == (0, "")
+    assert (named.exit_code, named.stderr) == (0, "note: ingest --format is now --input-format; "
+                                               "the old spelling will go in a later release\n")
     assert _formats(cwd / "named.db") == [("events", "jsonl", 1, 1, 0, "done")]
 
 

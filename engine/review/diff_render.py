@@ -7,7 +7,7 @@ from typing import Sequence
 
 from leadrules.engine.events import format_timestamp
 from leadrules.engine.review.diff import FIELDS, KINDS, DiffReport, Example, Gate, Quoted, RulePair
-from leadrules.engine.tables import table
+from leadrules.engine.tables import markdown_table, table
 
 BAR_WIDTH = 30
 TITLES = {"score_up": "score up", "score_down": "score down", "stage_changed": "stage changed",
@@ -162,13 +162,6 @@ def _code(text: str) -> str:
     return f"{fence}{text}{fence}" if fence == "`" else f"{fence} {text} {fence}"
 
 
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence], numeric: Sequence[bool]) -> str:
-    def row(cells):
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-    align = ["---:" if n else ":---" for n in numeric]
-    return "\n".join([row(headers), "|" + "|".join(align) + "|", *map(row, rows)])
-
-
 def markdown(report: DiffReport, gates: Sequence[Gate] = ()) -> str:
     """For a pull-request comment: a heading, a summary table, the rule changes as a diff, the
     stage table, and the examples folded away."""
@@ -182,7 +175,7 @@ def markdown(report: DiffReport, gates: Sequence[Gate] = ()) -> str:
         out.append(f"- :x: `--fail-on {gate}` holds" if gate.holds(report)
                    else f"- :white_check_mark: `--fail-on {gate}` does not hold")
     out += [""] if gates else []
-    out.append(_md_table(("result", "leads", "share", "detail"),
+    out.append(markdown_table(("result", "leads", "share", "detail"),
                          [(name, f"{n:,}", _share(n, report.compared), detail)
                           for name, n, detail in _summary_rows(report)],
                          (False, True, True, False)))
@@ -192,12 +185,12 @@ def markdown(report: DiffReport, gates: Sequence[Gate] = ()) -> str:
     if report.rule_changes():
         out += ["```diff", *_md_rules(report.rule_changes()), "```", ""]
     if report.score:
-        out += ["#### Score changes", "", _md_table(("change", "leads"), [
+        out += ["#### Score changes", "", markdown_table(("change", "leads"), [
             (label, f"{n:,}") for label, n in report.score.buckets], (False, True)), ""]
     if report.compared:
         headers, rows = _stage_rows(report)
         out += ["#### Stages (a row per old stage, a column per new stage)", "",
-                _md_table(headers, rows, [False, *[True] * (len(headers) - 1)]), ""]
+                markdown_table(headers, rows, [False, *[True] * (len(headers) - 1)]), ""]
     out += _md_examples(report)
     return "\n".join(out).rstrip("\n") + "\n"
 

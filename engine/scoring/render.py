@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 
 from leadrules.engine.scoring.compiler import DISQUALIFIED
 from leadrules.engine.scoring.run import RunReport
-from leadrules.engine.tables import BAR_WIDTH, table
+from leadrules.engine.tables import BAR_WIDTH, markdown_table, table
 
 LEAD_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
                 "owner", "label")
@@ -55,7 +55,7 @@ def funnel(stage_order: Sequence[str], counts: dict[str, int]) -> str:
 
 
 def leads_text(rows: Iterable[dict], output: str) -> str:
-    """Leads (dicts of LEAD_COLUMNS) as a table, CSV or JSON, without a final newline."""
+    """Leads (dicts of LEAD_COLUMNS) as text, CSV, JSON or Markdown, without a final newline."""
     rows = list(rows)
     if output == "json":
         return json.dumps(rows, ensure_ascii=False, indent=1)
@@ -65,7 +65,10 @@ def leads_text(rows: Iterable[dict], output: str) -> str:
         writer.writerow(LEAD_COLUMNS)
         writer.writerows([["" if r[c] is None else r[c] for c in LEAD_COLUMNS] for r in rows])
         return out.getvalue()[:-1]
-    return table(LEAD_COLUMNS, [[r[c] for c in LEAD_COLUMNS] for r in rows])
+    cells = [[r[c] for c in LEAD_COLUMNS] for r in rows]
+    if output == "markdown":
+        return markdown_table(LEAD_COLUMNS, cells)
+    return table(LEAD_COLUMNS, cells)
 
 
 def lead_dict(result) -> dict:

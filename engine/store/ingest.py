@@ -21,8 +21,14 @@ from leadrules.dsl import ast
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.errors import InputErrors, Reject
 from leadrules.engine.events import Event, parse_timestamp
-from leadrules.engine.store.mapping import (NoSuchTime, ReadOptions, comma_number, normal_id,
-                                            parse_with_formats, timestamp)
+from leadrules.engine.store.mapping import (
+    NoSuchTime,
+    ReadOptions,
+    comma_number,
+    normal_id,
+    parse_with_formats,
+    timestamp,
+)
 from leadrules.engine.store.records import ImportState
 from leadrules.engine.store.sources import Bad, Row, Source
 from leadrules.engine.store.store import Store

@@ -611,6 +611,18 @@ class Store:
                 f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY lead_id, seq",
                 params))
 
+    def complete(self, kind: str, prefix: str, limit: int = 50) -> list[str]:
+        """For shell completion: the stage names of the latest run's results, or lead ids,
+        that start with `prefix`, in order; at most `limit`."""
+        sql = {"stage": "SELECT DISTINCT stage FROM results WHERE ruleset = (SELECT ruleset FROM "
+                        "rulesets JOIN runs ON runs.ruleset_hash = rulesets.hash ORDER BY run_id "
+                        "DESC LIMIT 1) AND stage >= ? AND stage < ? ORDER BY stage LIMIT ?",
+               "lead": "SELECT lead_id FROM leads WHERE lead_id >= ? AND lead_id < ? "
+                       "ORDER BY lead_id LIMIT ?"}[kind]
+        with self._errors("cannot read the store"):
+            rows = self._conn.execute(sql, (prefix, prefix + "\U0010ffff", limit))
+            return [value for value, in rows]
+
     def funnel(self, ruleset_hash: str) -> list[tuple[str, int]]:
         """How many leads are in each stage, largest stage first, ties by name."""
         with self._errors("cannot read results"):
