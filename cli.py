@@ -654,6 +654,29 @@ def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float
     sys.exit(1 if outcome.failed or below else 0)
 
 
+@main.command()
+def lsp():
+    """Run the language server for editors, over standard input and output.
+
+    Diagnostics as you type (those of `check`, with their hints), formatting
+    (that of `fmt`), completion of keywords and of the ruleset's events,
+    fields, stages and bant members, hover on a rule for what it means, and
+    go-to-definition. docs/editors.md sets up VS Code, Neovim and Helix;
+    it needs the `lsp` extra: pip install 'leadrules[lsp]'.
+
+    \b
+    Example (the command an editor starts):
+      leadrules lsp
+    """
+    try:
+        from leadrules.engine.editor.server import serve
+    except ModuleNotFoundError as missing:
+        if missing.name not in ("pygls", "lsprotocol"):
+            raise
+        raise UsageError("leadrules lsp needs pygls: pip install 'leadrules[lsp]'") from None
+    serve()
+
+
 def _compile(path: Path):
     return compile_ruleset(dsl.load(path))
 
