@@ -73,3 +73,17 @@ def test_the_editable_install_maps_the_same_one_name(tmp_path):
              "s.__file__.startswith(%r))" % str(ROOT))
     assert _run(python, "-c", probe, cwd=tmp_path) == "[] True\n"
     assert not any(name in os.listdir(site) for name in ("dsl", "engine", "rulesets", "cli.py"))
+
+
+def test_the_wheel_ships_the_docs_and_datasettes_metadata(wheel, tmp_path):
+    """After a plain `pip install`, `leadrules docs` finds what the help and the hints name."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"leadrules/docs/{p.name}" for p in (ROOT / "docs").glob("*.md")} <= names
+    assert "leadrules/rulesets/datasette.yaml" in names
+    python, site = _venv(tmp_path / "venv")
+    _pip("install", "--no-deps", wheel, python=python)
+    script = python.parent / ("leadrules.exe" if os.name == "nt" else "leadrules")
+    assert _run(script, "docs", "--path", "language", cwd=tmp_path) == \
+        f"{site / 'leadrules' / 'docs' / 'language.md'}\n"
+    assert _run(script, "docs", "--path", "datasette.yaml", cwd=tmp_path) == \
+        f"{site / 'leadrules' / 'rulesets' / 'datasette.yaml'}\n"
