@@ -649,6 +649,18 @@ def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float
 
 
 @main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+def init(directory: Path):
+    """Start a repository for a team's rules: rulesets/ with the b2b rules, their
+    tests and sample, pre-commit hooks, a CI workflow and a README; its checks
+    pass at once. Example: leadrules init marketing-rules
+    """
+    from leadrules.engine.review.starter import create, next_steps
+
+    click.echo("".join(f"wrote {p}\n" for p in create(directory)) + next_steps(directory))
+
+
+@main.command()
 def lsp():
     """The language server for editors, over stdin and stdout: the diagnostics
     of `check` as you type, `fmt`, completion, hover, go-to-definition.
