@@ -61,8 +61,9 @@ def find(name: str) -> Path:
 
 def _bundled_files() -> list[str]:
     root = rulesets_dir()
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if p.is_file() and p.suffix in (".rules", ".tests", ".csv", ".yaml"))
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")  # starter/: `init`'s
+                  if p.is_file() and p.suffix in (".rules", ".tests", ".csv", ".yaml")
+                  and p.parent.name != "starter")
 
 
 def overview() -> str:
