@@ -8,7 +8,7 @@ def serve() -> None:
     try:
         from leadrules.engine.editor.server import serve as serve_stdio
     except ModuleNotFoundError as missing:
-        if missing.name not in ("pygls", "lsprotocol"):
+        if (missing.name or "").split(".")[0] not in ("pygls", "lsprotocol"):
             raise
         raise UsageError("leadrules lsp needs pygls: pip install 'leadrules[lsp]'") from None
     serve_stdio()

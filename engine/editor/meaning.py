@@ -12,8 +12,12 @@ def _points(points: int) -> str:
     return f"**{points:+d}** point{'' if abs(points) == 1 else 's'}"
 
 
+ACTIONS = {"assign": 'assigns the lead to "{}"', "enroll": 'enrolls the lead in "{}"',
+           "alert": 'raises the alert "{}"'}
+
+
 def _actions(actions) -> str:
-    return " and ".join(f'{a.kind} "{a.text}"' for a in actions)
+    return " and ".join(ACTIONS[a.kind.lower()].format(a.text) for a in actions)
 
 
 def _limit(limit) -> str:
@@ -47,7 +51,7 @@ def _score_rule(rule: ast.ScoreRule) -> str:
 def _inactivity(rule: ast.InactivityRule) -> str:
     does = _points(rule.points) if rule.points is not None else _actions(rule.actions)
     if rule.points is not None and rule.actions:
-        does += " and " + _actions(rule.actions)
+        does += ", and " + _actions(rule.actions)
     return (f"After **{write(rule.quiet)}** with no activity: {does}. Once per quiet spell; "
             "the next activity starts a new one.")
 
@@ -76,7 +80,7 @@ TRIGGERS: dict[type, Callable] = {
 def _entering(rule: ast.OnEntering) -> str:
     guard = (" when no earlier line for this stage applied" if rule.otherwise else
              f" if `{write(rule.cond)}`" if rule.cond is not None else "")
-    return f"When a lead enters `{rule.stage.text}`: {_actions([rule.action])}{guard}."
+    return f"When a lead enters `{rule.stage.text}`, it {_actions([rule.action])}{guard}."
 
 
 MEASURES: dict[type, Callable] = {
