@@ -49,3 +49,15 @@ def test_lsp_without_pygls_says_how_to_get_it(monkeypatch):
     result = invoke("lsp")
     assert (result.exit_code, result.stderr) == (
         2, "error: leadrules lsp needs pygls: pip install 'leadrules[lsp]'\n")
+
+
+def test_after_stage_the_stages_and_any_stage():
+    text = EVERY_KIND.read_text(encoding="utf-8") + "stage \n"
+    assert [(c.label, c.kind) for c in language.completions(text, "x.rules", 23, 7)] == [
+        ("New", "stage"), ("Hot", "stage"), ("Won", "stage"), ("*", "keyword")]
+
+
+def test_after_a_field_name_in_fields_the_types():
+    text = EVERY_KIND.read_text(encoding="utf-8") + "fields region: \n"
+    assert [c.label for c in language.completions(text, "x.rules", 23, 16)] == [
+        "text", "number", "boolean", "date"]

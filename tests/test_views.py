@@ -184,3 +184,17 @@ def test_a_later_migration_that_makes_a_table_again_keeps_the_views(tmp_path, mo
                          "latest_sla", "run_log", "trade_fair_2027_leads", "trade_fair_2027_events"}
         assert _rows(store, "SELECT lead_id, employees FROM trade_fair_2027_leads "
                             "ORDER BY lead_id") == [("L1", 12000), ("L2", None)]
+
+
+def test_runs_keep_the_foreign_keys_even_where_sqlite_enforces_them(tmp_path):
+    """leadrules never turns them on; a tool that does still sees full and incremental runs,
+    which delete only a ruleset's own rows, go through."""
+    store, rules_path = _store(tmp_path)
+    store._conn.execute("PRAGMA foreign_keys = ON")
+    rules = compile_ruleset(dsl.load(rules_path))
+    store.add_events([Event("e4", "L3", "signup", T("2026-03-03"))], ingested_at=T("2026-04-01"))
+    assert run_rules(store, rules, T("2026-03-11"), workers=1).mode == "incremental"
+    assert run_rules(store, rules, T("2026-03-11"), full=True, workers=1).mode == "full"
+    assert _rows(store, "SELECT lead_id, score FROM latest_results ORDER BY lead_id") == [
+        ("L1", 30), ("L2", 0), ("L3", 20)]
+    assert _rows(store, "PRAGMA foreign_key_check") == []

@@ -195,8 +195,9 @@ def completions(text: str, path: str, line: int, col: int) -> list[Completion]:
     if previous.lower() in EVENTS_AFTER:
         return events + ([Completion(k, "keyword", "trigger") for k in ("entering", "any activity")]
                          if previous.lower() == "on" else [])
-    if previous.lower() in STAGES_AFTER or previous == "->":
-        return stages
+    if previous.lower() in STAGES_AFTER:
+        return stages + ([Completion("*", "keyword", "any stage")]
+                         if previous.lower() == "stage" else [])
     return [*(Completion(f, "field", f"field ({t})") for f, t in scope.fields.items()),
             *(Completion(b, "builtin", "built-in") for b in BUILTINS),
             *([Completion("bant", "builtin", "BANT")] if scope.has_bant else []),
