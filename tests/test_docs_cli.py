@@ -1,5 +1,7 @@
 """`leadrules docs`, and the hints that say where the bundled copy of a missing file is: the help's
-examples name rulesets/b2b.rules and docs/..., which a plain `pip install` does not put here."""
+examples name rulesets/b2b.rules and docs/..., which a plain `pip install` does not put here.
+The installed copies are where `bundled` says: the work tree with an editable install, else
+site-packages (as in CI)."""
 
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from clitools import invoke
 from leadrules.engine import bundled
 
 ROOT = Path(__file__).resolve().parent.parent
+RULES, TESTS = bundled.ruleset_path(), bundled.file_path("b2b.tests")
 
 
 @pytest.fixture
@@ -35,14 +38,14 @@ def test_docs_topic_prints_the_doc(elsewhere):
 
 
 @pytest.mark.parametrize("name, path", [
-    ("language", ROOT / "docs" / "language.md"), ("language.md", ROOT / "docs" / "language.md"),
-    ("b2b.rules", ROOT / "rulesets" / "b2b.rules"),
-    ("sample/leads.csv", ROOT / "rulesets" / "sample" / "leads.csv"),
-    ("datasette.yaml", ROOT / "rulesets" / "datasette.yaml")])
+    ("language", "docs/language.md"), ("language.md", "docs/language.md"),
+    ("b2b.rules", "rulesets/b2b.rules"), ("sample/leads.csv", "rulesets/sample/leads.csv"),
+    ("datasette.yaml", "rulesets/datasette.yaml")])
 def test_docs_path_names_the_installed_file(elsewhere, name, path):
     result = invoke("docs", "--path", name)
-    assert (result.exit_code, result.stdout) == (0, f"{path}\n")
-    assert Path(result.stdout.strip()).is_file()
+    installed = bundled.rulesets_dir().parent / path
+    assert (result.exit_code, result.stdout) == (0, f"{installed}\n")
+    assert installed.read_bytes() == (ROOT / path).read_bytes()
 
 
 def test_an_unknown_topic_is_named_with_a_suggestion(elsewhere):
@@ -60,18 +63,18 @@ def test_the_help_examples_rule_file_missing_here_says_where_the_bundled_one_is(
         assert result.exit_code == 2
         assert result.stderr == (
             "error: rulesets/b2b.rules: no such rule file\n"
-            f"  = hint: the bundled b2b.rules is {ROOT / 'rulesets' / 'b2b.rules'}; "
+            f"  = hint: the bundled b2b.rules is {RULES}; "
             "`leadrules init DIR` starts a repository with rulesets/ in it\n")
 
 
 def test_a_missing_tests_file_or_doc_gets_the_hint_too(elsewhere):
     assert invoke("test", "rulesets/b2b.tests").stderr == (
         "error: rulesets/b2b.tests: no such test file or directory\n"
-        f"  = hint: the bundled b2b.tests is {ROOT / 'rulesets' / 'b2b.tests'}; "
+        f"  = hint: the bundled b2b.tests is {TESTS}; "
         "`leadrules init DIR` starts a repository with rulesets/ in it\n")
     assert invoke("check", "docs/language.md").stderr == (
         "error: docs/language.md: no such rule file\n"
-        f"  = hint: the installed language.md is {ROOT / 'docs' / 'language.md'}; "
+        f"  = hint: the installed language.md is {bundled.topics()['language']}; "
         "`leadrules docs language` prints it\n")
 
 
