@@ -61,3 +61,13 @@ def test_after_a_field_name_in_fields_the_types():
     text = EVERY_KIND.read_text(encoding="utf-8") + "fields region: \n"
     assert [c.label for c in language.completions(text, "x.rules", 23, 16)] == [
         "text", "number", "boolean", "date"]
+
+
+def test_hover_on_a_bant_value_says_what_it_holds():
+    text = open(Path(__file__).resolve().parent.parent / "rulesets" / "b2b.rules",
+                encoding="utf-8").read()
+    found = language.hover(text, "b2b.rules", 57, 46)
+    assert found.markdown.split("\n\n---\n\n") == [
+        "`bant.all`: budget, authority, need and timeline are all true; BANT comes from line 50.",
+        "line 57: A lead in `Lead` moves to `SalesLead` as soon as `score >= 76 and bant.all` "
+        "holds after an event."]

@@ -1,6 +1,7 @@
 """The store's SQL views (engine/store/views.py): ISO times, the latest results of each ruleset by
 name, profile fields and event properties as columns, the rulesets' names and foreign keys."""
 
+import re
 import sqlite3
 
 import pytest
@@ -124,6 +125,19 @@ def test_the_other_latest_views_and_the_run_log(tmp_path):
         (1, "Trade Fair 2027", "2026-03-10T00:00:00Z", "full", 2)]
 
 
+def test_the_import_log_shows_when_each_file_came_in(tmp_path):
+    from leadrules.engine.store.ingest import ingest
+
+    (tmp_path / "events.csv").write_text("event_id,lead_id,type,ts\ne1,L1,visit,2026-03-01\n",
+                                         encoding="utf-8")
+    with Store(tmp_path / "import.db") as store:
+        ingest(store, None, tmp_path / "events.csv", now=T("2026-04-01T08:00:00.5Z"))
+        ((*row, finished),) = _rows(store, "SELECT kind, source, started_at, status, added, "
+                                           "finished_at FROM import_log")
+        assert row == ["events", str(tmp_path / "events.csv"), "2026-04-01T08:00:00.5Z", "done", 1]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", finished)  # the clock's
+
+
 def test_foreign_keys_are_declared_and_hold(tmp_path):
     store, _ = _store(tmp_path)
     declared = {(table, row[3], row[2], row[4]) for table in
@@ -181,7 +195,8 @@ def test_a_later_migration_that_makes_a_table_again_keeps_the_views(tmp_path, mo
         views = {name for (name,) in store._conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'view'")}
         assert views == {"lead_events", "latest_results", "latest_stage_moves", "latest_actions",
-                         "latest_sla", "run_log", "trade_fair_2027_leads", "trade_fair_2027_events"}
+                         "latest_sla", "run_log", "import_log", "trade_fair_2027_leads",
+                         "trade_fair_2027_events"}
         assert _rows(store, "SELECT lead_id, employees FROM trade_fair_2027_leads "
                             "ORDER BY lead_id") == [("L1", 12000), ("L2", None)]
 

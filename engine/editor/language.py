@@ -138,8 +138,17 @@ def _uses(ruleset: ast.Ruleset, kind: str, text: str) -> list[int]:
     return lines
 
 
+BANT = {"all": "budget, authority, need and timeline are all true",
+        "any": "at least one of budget, authority, need and timeline is true",
+        "count": "how many of budget, authority, need and timeline are true (0 to 4)"}
+
+
 def _name_hover(ruleset: ast.Ruleset, node) -> str | None:
     found = _declaration_of(ruleset, node)
+    if found is not None and found[0] == "bant" and node.path[-1] in BANT_MEMBERS:
+        member = node.path[-1]
+        says = BANT.get(member, f"the latest BANT event said {member} is true")
+        return f"`{node.dotted}`: {says}; BANT comes from line {found[1].span.line}."
     if found is None or found[0] == "bant":
         return None
     kind, declared = found

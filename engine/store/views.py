@@ -54,6 +54,10 @@ STATIC_VIEWS = {
         "lead_id": "t.lead_id", "seq": "t.seq", "stage": "t.stage",
         "entered_at": iso("t.entered_at"), "due": iso("t.due"), "outcome": "t.outcome",
         "decided_at": iso("t.decided_at"), "cause": "t.cause", "rule": "t.rule"}),
+    "import_log": f"""CREATE VIEW import_log AS SELECT
+    import_id, kind, source, format, {iso("started_at")} AS started_at,
+    {iso("finished_at")} AS finished_at, status, rows, added, duplicates, new_leads, rejected
+    FROM imports""",
     "run_log": f"""CREATE VIEW run_log AS SELECT
     run_id, ruleset_name AS ruleset, ruleset_path, {iso("as_of")} AS as_of, created_at, mode,
     leads, events, replayed, changed
