@@ -11,7 +11,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from clitools import invoke
 from leadrules import dsl
 from leadrules.engine import bundled

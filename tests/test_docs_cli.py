@@ -6,7 +6,6 @@ site-packages (as in CI)."""
 from pathlib import Path
 
 import pytest
-
 from clitools import invoke
 from leadrules.engine import bundled
 

@@ -4,8 +4,6 @@
 import sys
 from pathlib import Path
 
-import pytest
-
 from clitools import golden, invoke
 from leadrules import dsl
 from leadrules.engine.editor import language
@@ -64,8 +62,8 @@ def test_after_a_field_name_in_fields_the_types():
 
 
 def test_hover_on_a_bant_value_says_what_it_holds():
-    text = open(Path(__file__).resolve().parent.parent / "rulesets" / "b2b.rules",
-                encoding="utf-8").read()
+    text = (Path(__file__).resolve().parent.parent / "rulesets" / "b2b.rules").read_text(
+        encoding="utf-8")
     found = language.hover(text, "b2b.rules", 57, 46)
     assert found.markdown.split("\n\n---\n\n") == [
         "`bant.all`: budget, authority, need and timeline are all true; BANT comes from line 50.",

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from clitools import invoke
 from leadrules.engine import bundled
 

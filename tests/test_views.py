@@ -5,7 +5,6 @@ import re
 import sqlite3
 
 import pytest
-
 from leadrules import dsl
 from leadrules.engine.events import Event, format_timestamp, parse_timestamp
 from leadrules.engine.scoring.compiler import compile_ruleset

@@ -106,3 +106,23 @@ def test_every_line_of_the_bundled_files_is_tokenised_without_a_gap(tokens):
             bare = [text for text, scope in line if scope.startswith("source.")
                     and text.strip(" ,[]().:")]
             assert bare == [], f"{name}:{number}"
+
+
+def test_the_extension_names_files_that_exist_and_starts_leadrules_lsp():
+    manifest = json.loads((VSCODE / "package.json").read_text(encoding="utf-8"))
+    contributes = manifest["contributes"]
+    assert [(g["language"], g["scopeName"]) for g in contributes["grammars"]] == [
+        ("leadrules", "source.leadrules"), ("leadrules-tests", "source.leadrules-tests")]
+    for grammar in contributes["grammars"]:
+        assert json.loads((VSCODE / grammar["path"]).read_text(encoding="utf-8"))[
+            "scopeName"] == grammar["scopeName"]
+    for language in contributes["languages"]:
+        assert (VSCODE / language["configuration"]).is_file()
+    assert [lang["extensions"] for lang in contributes["languages"]] == [[".rules"], [".tests"]]
+    assert contributes["configuration"]["properties"]["leadrules.command"]["default"] == [
+        "leadrules", "lsp"]
+    assert (VSCODE / manifest["main"]).is_file()
+    if shutil.which("node"):
+        check = subprocess.run(["node", "--check", VSCODE / manifest["main"]],
+                               capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stderr

@@ -710,14 +710,11 @@ class _Compiler:
 def _properties(ruleset: ast.Ruleset, scope: Scope) -> tuple[str, ...]:
     """The event properties the rules read: the names in `where` conditions that are not
     fields or built-ins, and the BANT flags when a `bant from` event carries them."""
-    found: dict[str, None] = {}
-    for statement in ruleset.statements:
-        for node in walk(statement):
-            where = getattr(node, "where", None) if isinstance(node, (ast.ScoreRule,
-                                                                     ast.OnEvent)) else None
-            for ref in (r for r in walk(where) if isinstance(r, ast.Ref)) if where else ():
-                if ref.path[0] not in scope.fields and ref.path[0] not in BUILTINS + ("bant",):
-                    found.setdefault(ref.path[0])
+    wheres = [node.where for statement in ruleset.statements for node in walk(statement)
+              if isinstance(node, (ast.ScoreRule, ast.OnEvent)) and node.where is not None]
+    found = dict.fromkeys(ref.path[0] for where in wheres for ref in walk(where)
+                          if isinstance(ref, ast.Ref) and ref.path[0] not in scope.fields
+                          and ref.path[0] not in (*BUILTINS, "bant"))
     if ruleset.of(ast.BantDecl):
         found.update(dict.fromkeys(("budget", "authority", "need", "timeline")))
     return tuple(found)
