@@ -101,3 +101,28 @@ def test_pre_commit_runs_the_hooks_of_the_starter_for_real(starter, tmp_path):
                          timeout=300)
     assert run.returncode == 1
     assert "error[unknown-event]: unknown event 'webinar_singup'" in run.stdout
+
+
+class _Installed:
+    """importlib.metadata's distribution, as pip leaves it after an install from a URL."""
+
+    def __init__(self, direct_url: str | None):
+        self.direct_url = direct_url
+
+    def read_text(self, name):
+        return self.direct_url if name == "direct_url.json" else None
+
+
+@pytest.mark.parametrize("direct_url, line", [
+    ('{"url": "https://github.com/acme/leadrules.git", "vcs_info": {"vcs": "git", '
+     '"commit_id": "0123456789abcdef0123456789abcdef01234567"}}',
+     "leadrules @ git+https://github.com/acme/leadrules.git@"
+     "0123456789abcdef0123456789abcdef01234567"),
+    ('{"url": "file:///home/me/leadrules", "dir_info": {"editable": true}}', "leadrules==0.1.0"),
+    (None, "leadrules==0.1.0"),
+])
+def test_requirements_pin_leadrules_as_it_was_installed(monkeypatch, direct_url, line):
+    from leadrules.engine.review import starter
+
+    monkeypatch.setattr(starter, "distribution", lambda name: _Installed(direct_url))
+    assert starter.requirement() == line

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import string
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, distribution, version
 from pathlib import Path
 
 from leadrules.dsl.errors import UsageError
@@ -23,7 +24,7 @@ FILES = {
     "requirements.txt": "starter/requirements.txt",
     "README.md": "starter/README.md",
 }
-TEMPLATES = {"requirements.txt", "README.md"}  # these name the version of leadrules ($version)
+TEMPLATES = {"requirements.txt", "README.md"}  # these name leadrules' $version, $requirement
 
 
 def _version() -> str:
@@ -33,9 +34,24 @@ def _version() -> str:
         return "0.1.0"
 
 
+def requirement() -> str:
+    """The requirement that installs this leadrules again: from git at its commit when pip
+    installed it so (PEP 610's direct_url.json says), else by version."""
+    try:
+        origin = json.loads(distribution("leadrules").read_text("direct_url.json") or "{}")
+    except (PackageNotFoundError, ValueError):
+        origin = {}
+    vcs, url = origin.get("vcs_info", {}), origin.get("url", "")
+    if vcs.get("vcs") == "git" and vcs.get("commit_id") and not url.startswith("file:"):
+        return f"leadrules @ git+{url}@{vcs['commit_id']}"
+    return f"leadrules=={_version()}"
+
+
 def _text(target: str, source: str) -> str:
     text = bundled.file_path(source).read_text(encoding="utf-8")
-    return string.Template(text).substitute(version=_version()) if target in TEMPLATES else text
+    if target not in TEMPLATES:
+        return text
+    return string.Template(text).substitute(version=_version(), requirement=requirement())
 
 
 def create(directory: Path) -> list[Path]:
