@@ -9,7 +9,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -26,9 +25,6 @@ from leadrules.engine.scoring.run import RunReport, run_rules
 from leadrules.engine.store import render as store_render
 from leadrules.engine.store.store import Store
 
-if TYPE_CHECKING:
-    pass
-
 NOTHING_WRITTEN = "nothing was written"
 INTERRUPTED = {  # what a Ctrl-C leaves, by command, and how to carry on
     "ingest": "the batches committed so far are kept; run the same command again to carry on "
@@ -38,6 +34,7 @@ INTERRUPTED = {  # what a Ctrl-C leaves, by command, and how to carry on
     "fmt": "the files reformatted so far are kept (each is written whole); run it again for "
            "the rest",
     "sample": "the files may be incomplete; run the same command again to write them whole",
+    "init": "the files written so far are kept; remove the folder and run it again",
 }
 DEMO_DB = "leadrules-demo.db"
 DEFAULT_DB = "leadrules.db"
@@ -79,7 +76,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except LeadrulesError as error:
-            click.echo(f"error: {error}" if not isinstance(error, dsl.RulesError) else str(error),
+            click.echo(_message(error) if not isinstance(error, dsl.RulesError) else str(error),
                        err=True)
             ctx.exit(error.exit_code)
         except KeyboardInterrupt:
@@ -94,14 +91,23 @@ class Group(click.Group):
             ctx.exit(1)
 
 
+def _message(error: LeadrulesError) -> str:
+    """`error: ...`, and for a missing file that ships with leadrules, where its copy is."""
+    return f"error: {error}{bundled.missing_hint(getattr(error, 'missing', None))}"
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="leadrules")
 def main():
     """Lead scoring and funnel rules as text: check them, try them, run them.
 
+    The examples name rulesets/ as `leadrules init` lays a repository out;
+    `leadrules docs` shows where pip put the bundled copies and the docs.
+
     \b
     Examples:
       leadrules demo                      score the bundled sample with the b2b rules
+      leadrules init marketing-rules      start a repository: rules, tests, hooks, CI
       leadrules check rulesets/b2b.rules  find mistakes in a rule file
       leadrules fmt --check rulesets/     lay rule files out the one canonical way
       leadrules sample --count 1000 --out data/
@@ -182,13 +188,13 @@ def check(files: tuple[Path, ...], strict: bool, output: str):
         try:
             analyses.append(_analyze_file(path))
         except UsageError as error:  # one missing file does not hide what the others hold
-            unreadable.append(str(error))
+            unreadable.append(error)
     failed = any(a.diagnostics if strict else a.errors for a in analyses)
     if output == "json":
         click.echo(json.dumps({"ok": not failed and not unreadable, "files": [
             {"path": a.ruleset.path, "errors": len(a.errors), "warnings": len(a.warnings),
              "diagnostics": [d.to_dict() for d in a.diagnostics]} for a in analyses],
-            "unreadable": unreadable}, indent=2, ensure_ascii=False))
+            "unreadable": [str(e) for e in unreadable]}, indent=2, ensure_ascii=False))
     else:
         for a in analyses:
             for diagnostic in a.diagnostics:
@@ -196,8 +202,8 @@ def check(files: tuple[Path, ...], strict: bool, output: str):
             click.echo(f"{a.ruleset.path}: {_count(a.errors, 'error')}, "
                        f"{_count(a.warnings, 'warning')}" if a.diagnostics else
                        f"{a.ruleset.path}: ok")
-    for message in unreadable:
-        click.echo(f"error: {message}", err=True)
+    for error in unreadable:
+        click.echo(_message(error), err=True)
     sys.exit(2 if unreadable else 1 if failed else 0)
 
 
@@ -272,7 +278,7 @@ def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
             broken = True
             continue
         except UsageError as error:  # reported at the end; the other files are formatted
-            unreadable.append(str(error))
+            unreadable.append(error)
             continue
         if formatted == source:
             continue
@@ -289,8 +295,8 @@ def fmt(files: tuple[Path, ...], check_only: bool, diff: bool):
     unchanged = len(files) - len(changed) - len(unreadable)
     verb = "would be reformatted" if check_only or diff else "reformatted"
     click.echo(f"{_count(changed, 'file')} {verb}, {unchanged} unchanged", err=True)
-    for message in unreadable:
-        click.echo(f"error: {message}", err=True)
+    for error in unreadable:
+        click.echo(_message(error), err=True)
     sys.exit(2 if unreadable else 1 if broken or (check_only and changed) else 0)
 
 
@@ -576,20 +582,9 @@ def dry_run(rules_file: Path, leads_file: str, events_file: str, lead_id: str | 
 
 
 def _sample_leads(leads_file: str, events_file: str, only: str | None):
-    """(lead_id, profile, events) of sample files, by lead_id; leads of events included."""
-    from leadrules.engine.store.ingest import read_events, read_leads
+    from leadrules.engine.store.ingest import sample_leads
 
-    profiles: dict[str, dict] = {}
-    for lead_id, profile in read_leads(leads_file):
-        profiles.setdefault(lead_id, {}).update(profile)
-    by_lead: dict[str, list] = {}
-    for event in read_events(events_file):
-        by_lead.setdefault(event.lead_id, []).append(event)
-        profiles.setdefault(event.lead_id, {})
-    if only is not None and only not in profiles:
-        raise UsageError(f"no lead {only!r} in {leads_file} or {events_file}")
-    return [(lead, profiles[lead], by_lead.get(lead, [])) for lead in sorted(profiles)
-            if only is None or lead == only]
+    return sample_leads(leads_file, events_file, only)
 
 
 @main.command()
@@ -765,7 +760,7 @@ def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float
     default: the current directory. A test file tests the rule file named in
     its `rules` line, or the .rules file of the same name beside it. A failed
     test shows what was expected, what came out, and how it came about.
-    The format is described in docs/rule-tests.md.
+    `leadrules docs rule-tests` describes the format.
 
     \b
     Examples:
@@ -788,6 +783,53 @@ def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float
         click.echo(f"coverage of {covered.rules_path} is {covered.percent:.1f}%, below "
                    f"--min-coverage {min_coverage:g}%", err=True)
     sys.exit(1 if outcome.failed or below else 0)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+def init(directory: Path):
+    """Start a repository for a team's rules: rulesets/ with the b2b rules, their
+    tests and sample, pre-commit hooks, a CI workflow and a README; its checks
+    pass at once. Example: leadrules init marketing-rules
+    """
+    from leadrules.engine.review.starter import create, next_steps
+
+    click.echo("".join(f"wrote {p}\n" for p in create(directory)) + next_steps(directory))
+
+
+@main.command()
+def lsp():
+    """The language server for editors, over stdin and stdout: the diagnostics
+    of `check` as you type, `fmt`, completion, hover, go-to-definition.
+
+    Needs pip install 'leadrules[lsp]'; `leadrules docs editors` sets up VS
+    Code, Neovim and Helix. Example (what an editor starts): leadrules lsp
+    """
+    from leadrules.engine.editor import serve
+
+    serve()
+
+
+@main.command()
+@click.argument("topic", required=False)
+@click.option("--path", "path_only", is_flag=True,
+              help="Print the path of the doc or bundled file instead of its text.")
+def docs(topic: str | None, path_only: bool):
+    """The docs and bundled files where pip installed them: a list, or the text
+    (--path: the path) of a TOPIC: a doc (`language`) or file (`b2b.rules`).
+
+    \b
+    Examples:
+      leadrules docs
+      leadrules docs language | less
+      leadrules check "$(leadrules docs --path b2b.rules)"
+      datasette leadrules.db -m "$(leadrules docs --path datasette.yaml)"
+    """
+    if topic is None:
+        click.echo(bundled.overview())
+        return
+    found = bundled.find(topic)
+    click.echo(str(found) if path_only else found.read_text(encoding="utf-8"), nl=path_only)
 
 
 def _complete(ctx: click.Context, kind: str, incomplete: str) -> list[str]:

@@ -86,9 +86,14 @@ class RulesError(LeadrulesError):
 
 
 class UsageError(LeadrulesError):
-    """The command was asked for something it cannot do (missing file, bad option value)."""
+    """The command was asked for something it cannot do (missing file, bad option value);
+    `missing` is the path of a file that is not there, if that is the trouble."""
 
     exit_code = 2
+
+    def __init__(self, message: str, missing: object = None):
+        super().__init__(message)
+        self.missing = missing
 
 
 @contextlib.contextmanager
@@ -97,7 +102,7 @@ def reading(path: object, noun: str = "file") -> Iterator[None]:
     try:
         yield
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such {noun}") from None
+        raise UsageError(f"{path}: no such {noun}", missing=path) from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory, not a {noun}") from None
     except OSError as error:

@@ -73,3 +73,19 @@ def test_the_editable_install_maps_the_same_one_name(tmp_path):
              "s.__file__.startswith(%r))" % str(ROOT))
     assert _run(python, "-c", probe, cwd=tmp_path) == "[] True\n"
     assert not any(name in os.listdir(site) for name in ("dsl", "engine", "rulesets", "cli.py"))
+
+
+def test_the_wheel_ships_the_docs_and_datasettes_metadata(wheel, tmp_path):
+    """After a plain `pip install`, `leadrules docs` finds what the help and the hints name."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"leadrules/docs/{p.name}" for p in (ROOT / "docs").glob("*.md")} <= names
+    assert "leadrules/rulesets/datasette.yaml" in names
+    python, site = _venv(tmp_path / "venv")
+    _pip("install", "--no-deps", wheel, python=python)
+    script = python.parent / ("leadrules.exe" if os.name == "nt" else "leadrules")
+    # _run puts this suite's site-packages on PYTHONPATH, whose leadrules (in CI, installed
+    # from the work tree too) may be the one imported: the path is then that one's.
+    for name, path in (("language", "leadrules/docs/language.md"),
+                       ("datasette.yaml", "leadrules/rulesets/datasette.yaml")):
+        found = Path(_run(script, "docs", "--path", name, cwd=tmp_path).strip())
+        assert found.as_posix().endswith("site-packages/" + path) and found.is_file()

@@ -239,7 +239,7 @@ def test_no_test_files_is_an_error_with_a_hint(tmp_path, monkeypatch):
     result = invoke("test")
     assert (result.exit_code, result.stderr) == (2, (
         "error: no test files (*.tests) in .; write the tests of FILE.rules in FILE.tests "
-        "beside it (docs/rule-tests.md shows how)\n"))
+        "beside it (`leadrules docs rule-tests` shows how)\n"))
     assert invoke("test", "nope.tests").stderr == (
         "error: nope.tests: no such test file or directory\n")
 

@@ -9,7 +9,13 @@ import pytest
 from leadrules.engine.errors import StoreError
 from leadrules.engine.events import Event
 from leadrules.engine.store.records import AddCounts, LeadCounts, StoreCounts
-from leadrules.engine.store.schema import _SCHEMA_1, DETAIL_COLUMNS, MIGRATIONS, RESULT_COLUMNS
+from leadrules.engine.store.schema import (
+    _SCHEMA_1,
+    DETAIL_COLUMNS,
+    MIGRATIONS,
+    RESULT_COLUMNS,
+    SCHEMA_VERSION,
+)
 from leadrules.engine.store.store import Store
 
 
@@ -31,7 +37,7 @@ def test_schema_created_and_version_recorded(tmp_path):
     path = tmp_path / "leads.db"
     with Store(path) as s:
         assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
-            ("data_version", "0"), ("schema_version", "5")]
+            ("data_version", "0"), ("schema_version", str(SCHEMA_VERSION))]
         names = {r[0] for r in table(s, "SELECT name FROM sqlite_master WHERE type='table'")}
         assert names == {"meta", "leads", "events", "runs", "results", "stage_moves",
                          "actions", "sla", "imports", "rejects", "checkpoints", "rulesets"}
@@ -49,7 +55,7 @@ def test_reopening_keeps_data(tmp_path):
     with Store(str(path)) as s:
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
         assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
-            ("data_version", "1"), ("schema_version", "5")]
+            ("data_version", "1"), ("schema_version", str(SCHEMA_VERSION))]
 
 
 def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
@@ -63,7 +69,7 @@ def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
             "INSERT INTO events VALUES ('L1', 100, 'e1', 'page_view', '{}', 1);")
     conn.close()
     with Store(path) as s:
-        assert s.schema_version == 5
+        assert s.schema_version == SCHEMA_VERSION
         assert table(s, "SELECT lead_id, version FROM leads") == [("L1", 0)]
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
         assert s.lead_events("L1") == ({"title": "CEO"}, [ev("e1")])
@@ -90,24 +96,25 @@ def test_version_4_results_are_kept_under_a_ruleset_number(tmp_path):
             "INSERT INTO checkpoints VALUES ('abc123', 'A', x'00', 5, 'e1', 1, x'00');")
     conn.close()
     with Store(path) as s:
-        assert s.schema_version == 5
+        assert s.schema_version == SCHEMA_VERSION
         assert [(r["lead_id"], r["score"]) for r in s.results("abc123")] == [("A", 40)]
         assert [m["to_stage"] for m in s.details("stage_moves", "abc123")] == ["Lead"]
         assert table(s, "SELECT ruleset, lead_id, ts FROM checkpoints") == [(1, "A", 5)]
-        assert table(s, "SELECT * FROM rulesets") == [(1, "abc123")]
+        assert table(s, "SELECT ruleset, hash FROM rulesets") == [(1, "abc123")]
 
 
 def test_newer_schema_version_is_refused(tmp_path):
     path = tmp_path / "leads.db"
     Store(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                     (str(SCHEMA_VERSION + 1),))
     conn.close()
     with pytest.raises(StoreError) as info:
         Store(path)
     assert str(info.value) == (
-        f"{path}: store schema version 6 is newer than this leadrules understands (version 5); "
-        "upgrade leadrules to use this store")
+        f"{path}: store schema version {SCHEMA_VERSION + 1} is newer than this leadrules "
+        f"understands (version {SCHEMA_VERSION}); upgrade leadrules to use this store")
 
 
 def test_directory_path_is_a_store_error(tmp_path):

@@ -198,11 +198,11 @@ def find_test_files(paths: Iterable[Path]) -> list[Path]:
         elif path.exists():
             found.append(path)
         else:
-            raise UsageError(f"{path}: no such test file or directory")
+            raise UsageError(f"{path}: no such test file or directory", missing=path)
     if not found:
         where = ", ".join(str(p) for p in paths)
         raise UsageError(f"no test files (*.tests) in {where}; write the tests of FILE.rules "
-                         "in FILE.tests beside it (docs/rule-tests.md shows how)")
+                         "in FILE.tests beside it (`leadrules docs rule-tests` shows how)")
     return list(dict.fromkeys(found))
 
 

@@ -12,7 +12,7 @@ from typing import Callable, Mapping
 import attrs
 
 from leadrules.dsl import ast
-from leadrules.dsl.check import Scope, walk
+from leadrules.dsl.check import BUILTINS, Scope, walk
 from leadrules.engine.scoring.amounts import PerValue
 from leadrules.engine.scoring.whynot import Part
 from leadrules.engine.values import READERS, to_bool, to_date, to_number, to_text
@@ -188,6 +188,8 @@ class CompiledRuleset:
     static_grade: bool  # grades read only profile fields and fit: one grade per lead
     static_disqualify: bool  # disqualify rules read only the profile: checked before events
     timed_classes: bool  # grade, band or label read the clock (`days ...`, `count ... within`)
+    field_types: dict[str, str] = attrs.field(factory=dict)  # declared fields: name -> type
+    properties: tuple[str, ...] = ()  # the event properties rules read, for the store's views
     # engine.evaluate's step function for each event type, written for these rules on first use
     steps: dict = attrs.field(init=False, factory=dict, eq=False, repr=False)
     # a profile's declared fields, each read as declared: {name: read(profile.get(name))}
@@ -765,7 +767,22 @@ class _Compiler:
             static_disqualify=_reads([d.cond for d in ruleset.of(ast.Disqualify)],
                                      scope) <= {"profile", "fit"},
             timed_classes="clock" in class_reads,
+            field_types=dict(scope.fields),
+            properties=_properties(ruleset, scope),
         )
+
+
+def _properties(ruleset: ast.Ruleset, scope: Scope) -> tuple[str, ...]:
+    """The event properties the rules read: the names in `where` conditions that are not
+    fields or built-ins, and the BANT flags when a `bant from` event carries them."""
+    wheres = [node.where for statement in ruleset.statements for node in walk(statement)
+              if isinstance(node, (ast.ScoreRule, ast.OnEvent)) and node.where is not None]
+    found = dict.fromkeys(ref.path[0] for where in wheres for ref in walk(where)
+                          if isinstance(ref, ast.Ref) and ref.path[0] not in scope.fields
+                          and ref.path[0] not in (*BUILTINS, "bant"))
+    if ruleset.of(ast.BantDecl):
+        found.update(dict.fromkeys(("budget", "authority", "need", "timeline")))
+    return tuple(found)
 
 
 def compile_ruleset(ruleset: ast.Ruleset) -> CompiledRuleset:

@@ -34,6 +34,7 @@ from leadrules.engine.scoring.spans import (
 from leadrules.engine.store.records import checkpoint_row, profile_digest
 from leadrules.engine.store.schema import DETAIL_COLUMNS, RESULT_COLUMNS
 from leadrules.engine.store.store import Store
+from leadrules.engine.store.views import ruleset_views
 
 # What "changed since the previous run" compares; events and next_due are bookkeeping.
 COMPARED = ("score", "fit", "grade", "band", "priority", "stage", "disqualified", "owner",
@@ -145,6 +146,8 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
                     progress(len(part.results))
             writer.totals.update(events=tally.events, replayed=tally.replayed,
                                  changed=tally.changed["any"])
+    # The views of these rules' fields, made again by every run: the fields may have changed.
+    store.make_views(ruleset_views(rules.name, rules.field_types, rules.properties))
     leads = store.last_run(rules.hash)["leads"]
     resumed = tally.replayed - tally.restarted if incremental else 0
     return RunReport(writer.run_id, mode, as_of, leads, tally.replayed, resumed, tally.events,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # sqlite-utils's create_table cannot say WITHOUT ROWID, so the schema is plain SQL.
 # Version 1, as the first release created it; MIGRATIONS bring it up to SCHEMA_VERSION.
@@ -284,6 +284,122 @@ INSERT INTO new_checkpoints SELECT
 DROP TABLE checkpoints;
 ALTER TABLE new_checkpoints RENAME TO checkpoints;
 CREATE INDEX results_due ON results(ruleset, next_due);
+""",
+    # Version 6: for the tools that read the store (Datasette, an analyst's SQL): `rulesets`
+    # records the name and path a ruleset last ran from, and the run tables declare their
+    # foreign keys, which SQLite can add only by making a table again. `events.lead_id` ->
+    # `leads` holds too but is not declared: copying the largest table is not worth a link.
+    # The views (engine/store/views.py) are made by the store after every migration.
+    5: """
+ALTER TABLE rulesets ADD COLUMN name TEXT;  -- the ruleset's name as its file says
+ALTER TABLE rulesets ADD COLUMN path TEXT;  -- the rule file it last ran from
+UPDATE rulesets SET
+    name = (SELECT ruleset_name FROM runs WHERE ruleset_hash = hash ORDER BY run_id DESC LIMIT 1),
+    path = (SELECT ruleset_path FROM runs WHERE ruleset_hash = hash ORDER BY run_id DESC LIMIT 1);
+CREATE TABLE new_runs (
+    run_id       INTEGER PRIMARY KEY,
+    ruleset_name TEXT,
+    ruleset_path TEXT,
+    ruleset_hash TEXT NOT NULL REFERENCES rulesets(hash),
+    as_of        INTEGER NOT NULL,
+    created_at   TEXT NOT NULL,
+    data_version INTEGER NOT NULL,            -- the store's data_version the run read
+    mode         TEXT NOT NULL,               -- 'full' or 'incremental'
+    leads        INTEGER NOT NULL DEFAULT 0,  -- leads with results after the run
+    events       INTEGER NOT NULL DEFAULT 0,  -- events in the store
+    replayed     INTEGER NOT NULL DEFAULT 0,  -- leads this run replayed
+    changed      INTEGER NOT NULL DEFAULT 0   -- leads whose results it changed
+);
+INSERT INTO new_runs SELECT run_id, ruleset_name, ruleset_path, ruleset_hash, as_of, created_at,
+    data_version, mode, leads, events, replayed, changed FROM runs;
+DROP TABLE runs;
+ALTER TABLE new_runs RENAME TO runs;
+CREATE TABLE new_results (
+    ruleset      INTEGER NOT NULL REFERENCES rulesets(ruleset),
+    lead_id      TEXT NOT NULL REFERENCES leads(lead_id),
+    run_id       INTEGER NOT NULL REFERENCES runs(run_id),  -- the run that last replayed it
+    score        INTEGER,
+    fit          INTEGER,
+    grade        TEXT,
+    band         INTEGER,
+    priority     TEXT,
+    stage        TEXT,
+    disqualified TEXT,
+    owner        TEXT,
+    label        TEXT,
+    sla          TEXT,
+    bant         TEXT,
+    events       INTEGER,
+    next_due     INTEGER,  -- the earliest as-of at which the result can change by itself
+    PRIMARY KEY (ruleset, lead_id)
+) WITHOUT ROWID;
+INSERT INTO new_results SELECT ruleset, lead_id, run_id, score, fit, grade, band, priority, stage,
+    disqualified, owner, label, sla, bant, events, next_due FROM results;
+DROP TABLE results;
+ALTER TABLE new_results RENAME TO results;
+CREATE INDEX results_due ON results(ruleset, next_due);
+CREATE TABLE new_stage_moves (
+    ruleset      INTEGER NOT NULL REFERENCES rulesets(ruleset),
+    lead_id      TEXT NOT NULL REFERENCES leads(lead_id),
+    seq          INTEGER NOT NULL,
+    ts           INTEGER,  -- NULL when the move came from the profile, before any event
+    from_stage   TEXT,
+    to_stage     TEXT NOT NULL,
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)
+) WITHOUT ROWID;
+INSERT INTO new_stage_moves SELECT ruleset, lead_id, seq, ts, from_stage, to_stage, rule, cause
+    FROM stage_moves;
+DROP TABLE stage_moves;
+ALTER TABLE new_stage_moves RENAME TO stage_moves;
+CREATE TABLE new_actions (
+    ruleset      INTEGER NOT NULL REFERENCES rulesets(ruleset),
+    lead_id      TEXT NOT NULL REFERENCES leads(lead_id),
+    seq          INTEGER NOT NULL,
+    ts           INTEGER NOT NULL,
+    kind         TEXT NOT NULL,  -- 'assign', 'enroll' or 'alert'
+    value        TEXT NOT NULL,
+    stage        TEXT,           -- the stage entered, for `on entering`
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)
+) WITHOUT ROWID;
+INSERT INTO new_actions SELECT ruleset, lead_id, seq, ts, kind, value, stage, rule, cause
+    FROM actions;
+DROP TABLE actions;
+ALTER TABLE new_actions RENAME TO actions;
+CREATE TABLE new_sla (
+    ruleset      INTEGER NOT NULL REFERENCES rulesets(ruleset),
+    lead_id      TEXT NOT NULL REFERENCES leads(lead_id),
+    seq          INTEGER NOT NULL,
+    stage        TEXT NOT NULL,
+    entered_at   INTEGER NOT NULL,
+    due          INTEGER NOT NULL,
+    outcome      TEXT NOT NULL,  -- 'met', 'overdue', 'left' or 'pending'
+    decided_at   INTEGER,
+    cause        TEXT,
+    rule         TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)
+) WITHOUT ROWID;
+INSERT INTO new_sla SELECT ruleset, lead_id, seq, stage, entered_at, due, outcome, decided_at,
+    cause, rule FROM sla;
+DROP TABLE sla;
+ALTER TABLE new_sla RENAME TO sla;
+CREATE TABLE new_checkpoints (
+    ruleset      INTEGER NOT NULL REFERENCES rulesets(ruleset),
+    lead_id      TEXT NOT NULL REFERENCES leads(lead_id),
+    profile      BLOB NOT NULL,     -- a digest of the profile the replay read
+    ts           INTEGER,           -- the last event applied, (ts, event_id); NULL for none
+    event_id     TEXT,
+    applied      INTEGER NOT NULL,  -- events applied up to it: more now means one came late
+    state        BLOB NOT NULL,     -- engine.evaluate.checkpoint, marshalled
+    PRIMARY KEY (ruleset, lead_id)
+) WITHOUT ROWID;
+INSERT INTO new_checkpoints SELECT ruleset, lead_id, profile, ts, event_id, applied, state
+    FROM checkpoints;
+DROP TABLE checkpoints;
+ALTER TABLE new_checkpoints RENAME TO checkpoints;
 """,
 }
 

@@ -13,6 +13,7 @@ import attrs
 
 from leadrules.engine.errors import StoreError
 from leadrules.engine.events import Event
+from leadrules.engine.store import views
 from leadrules.engine.store.records import (
     IMPORT_STATE_COLUMNS,
     JSON_ENCODER,
@@ -148,12 +149,14 @@ class Store:
                 f"understands (version {SCHEMA_VERSION}); upgrade leadrules to use this store")
         if found == SCHEMA_VERSION:
             return
+        kept = views.drop_all(self._conn)
         if found == 0:
             self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             executescript(self._conn, _SCHEMA_1)
             found = 1
         for version in range(found, SCHEMA_VERSION):
             executescript(self._conn, MIGRATIONS[version])
+        views.remake(self._conn, kept)
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                            (str(SCHEMA_VERSION),))
 
@@ -553,8 +556,10 @@ class Store:
         """
         created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         with self._errors("cannot save run"), self._transaction():
-            self._conn.execute("INSERT OR IGNORE INTO rulesets (hash) VALUES (?)",
-                               (run["ruleset_hash"],))
+            self._conn.execute(
+                "INSERT INTO rulesets (hash, name, path) VALUES (?, ?, ?) ON CONFLICT (hash) "
+                "DO UPDATE SET name = excluded.name, path = excluded.path",
+                (run["ruleset_hash"], run["ruleset_name"], run["ruleset_path"]))
             key = self._ruleset(run["ruleset_hash"])
             names = ", ".join(run)
             run_id = self._conn.execute(
@@ -576,6 +581,11 @@ class Store:
                 f"UPDATE runs SET {totals}leads = "
                 "(SELECT count(*) FROM results WHERE ruleset = ?) WHERE run_id = ?",
                 (*writer.totals.values(), key, run_id))
+
+    def make_views(self, made: dict[str, str]) -> None:
+        """Make (or make again) the views given as {name: CREATE VIEW ...}, in one transaction."""
+        with self._errors("cannot make views"), self._transaction():
+            executescript(self._conn, views.replace_views(made))
 
     def save_run(self, run: dict, results: list[tuple], details: dict[str, list[tuple]],
                  restarted: list[str] | None, checkpoints: Iterable[tuple] = ()) -> int:
