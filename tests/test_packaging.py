@@ -37,10 +37,22 @@ def _venv(where: Path) -> tuple[Path, Path]:
     return python, Path(site)
 
 
+def _dependencies(where: Path) -> Path:
+    """A folder of links to this suite's installed packages (lark, click, ...) but leadrules,
+    so that a venv that borrows them still imports its own leadrules, however the suite's
+    leadrules is installed (CI installs it as a wheel; a developer, editable)."""
+    if not where.exists():
+        where.mkdir()
+        for name in os.listdir(HERE):
+            if not name.startswith(("leadrules", "__editable__")) and not name.endswith(".pth"):
+                (where / name).symlink_to(Path(HERE) / name)
+    return where
+
+
 def _run(python: Path, *args: str, cwd: Path) -> str:
-    """Run in the venv, from a folder without the repository in it; the dependencies (lark,
-    click, ...) come from this suite's environment, after the venv's own site-packages."""
-    env = {**os.environ, "PYTHONPATH": HERE}
+    """Run in the venv, from a folder without the repository in it; the dependencies come from
+    this suite's environment (`_dependencies`)."""
+    env = {**os.environ, "PYTHONPATH": str(_dependencies(cwd / "deps"))}
     return subprocess.run([python, *args], cwd=cwd, env=env, check=True, capture_output=True,
                           text=True).stdout
 
