@@ -21,7 +21,7 @@ from leadrules.dsl import ast
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.errors import InputErrors, Reject
 from leadrules.engine.events import Event, parse_timestamp
-from leadrules.engine.store.sources import Bad, Row, Source
+from leadrules.engine.store.sources import Bad, Row, Source, open_source
 from leadrules.engine.store.store import ImportState, Store
 from leadrules.engine.values import READERS
 
@@ -109,10 +109,10 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
     jobs = []
     try:
         if leads is not None:
-            jobs.append(("leads", Source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin),
+            jobs.append(("leads", open_source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin),
                          _lead_converter(types or {})))
         if events is not None:
-            jobs.append(("events", Source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin),
+            jobs.append(("events", open_source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin),
                          _event_of))
         budget = _Budget(max_rejects)
         reports: list[FileReport] = []
@@ -321,12 +321,12 @@ def content_id(lead_id: str, type_: str, ts: int, props: Mapping[str, str]) -> s
 def read_leads(path: str | Path, format: str | None = None,
                types: Mapping[str, str] | None = None) -> list[LeadRow]:
     """Every lead profile of a file, in file order; InputErrors if any row is bad."""
-    return _read_all(Source(path, LEAD_COLUMNS, LEAD_NESTED, format), _lead_converter(types or {}))
+    return _read_all(open_source(path, LEAD_COLUMNS, LEAD_NESTED, format), _lead_converter(types or {}))
 
 
 def read_events(path: str | Path, format: str | None = None) -> list[Event]:
     """Every event of a file, in file order; InputErrors if any row is bad."""
-    return _read_all(Source(path, EVENT_COLUMNS, EVENT_NESTED, format), _event_of)
+    return _read_all(open_source(path, EVENT_COLUMNS, EVENT_NESTED, format), _event_of)
 
 
 def _read_all(source: Source, convert) -> list:

@@ -1,4 +1,5 @@
-"""Open input files (CSV or JSON Lines, plain or gzip, a path or `-` for stdin) and read rows.
+"""Open input files (CSV or JSON Lines, plain or gzip, a path or `-` for stdin; Parquet, a
+file or a folder, with the `dask` extra) and read rows.
 
 A reader yields one item per data row, in file order: a `Row` (cells by column name, values
 stripped, empty ones dropped) or a `Bad` (a row that could not be read at all, with the reason).
@@ -22,11 +23,23 @@ import attrs
 
 from leadrules.dsl.errors import UsageError, reading
 
-FORMATS = ("csv", "jsonl")
+FORMATS = ("csv", "jsonl", "parquet")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _FINGERPRINT_BYTES = 1 << 16
 STDIN = "-"
+
+
+def open_source(path: str | Path, required: tuple[str, ...], nested: tuple[str, ...],
+                format: str | None = None, stdin: BinaryIO | None = None):
+    """A `Source`, or for Parquet (`format`, a folder, or a name ending in .parquet) a
+    `ParquetSource` (engine.distributed), which yields the same rows."""
+    if format == "parquet" or format is None and path != STDIN and (
+            Path(path).is_dir() or str(path).lower().endswith(".parquet")):
+        from leadrules.engine.distributed import load  # pyarrow: only for Parquet
+
+        return load("parquet_source").ParquetSource(path, required, nested)
+    return Source(path, required, nested, format, stdin)
 
 
 @attrs.frozen(slots=True)
