@@ -491,8 +491,10 @@ def _run_dask(rules_file: Path, db: Path, as_of_text: str | None, workers: int |
         bar.close()
         click.echo(f"Rules:    \"{rules.name}\" from {rules.path} (content {rules.hash[:12]})")
         click.echo(f"As of:    {format_timestamp(as_of)} ({source})")
+        begin = "connect" if scheduler else "start the cluster"
         click.echo(f"Dask:     {done.partitions} partitions of {events_dir} on {done.workers} "
-                   f"workers at {done.scheduler}; {done.events:,} events in {done.seconds:.2f} s")
+                   f"workers at {done.scheduler}; {done.events:,} events in {done.seconds:.2f} s "
+                   f"(+{done.startup:.1f} s to {begin})")
         if done.run is not None:
             click.echo(f"Run {done.run.run_id}:    {_run_mode(done.run)} (no checkpoints)")
             click.echo(f"Changes:  {_changes(done.run)}")

@@ -5,10 +5,14 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from leadrules.dsl.errors import UsageError
+from leadrules.dsl.errors import LeadrulesError, UsageError
 
 _NEEDS = {"pyarrow": "Parquet files need pyarrow", "dask": "--engine dask needs Dask",
           "distributed": "--engine dask needs Dask"}
+
+
+class ClusterError(LeadrulesError):
+    """A distributed run could not finish on its cluster."""
 
 
 def load(module: str) -> ModuleType:

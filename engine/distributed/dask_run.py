@@ -21,6 +21,7 @@ import attrs
 
 from leadrules.dsl.ast import Ruleset
 from leadrules.dsl.errors import UsageError
+from leadrules.engine.distributed import ClusterError
 from leadrules.engine.distributed.parquet import (
     LAYOUT,
     META,
@@ -49,7 +50,8 @@ class DaskReport:
     stages: dict[str, int]
     workers: int
     scheduler: str
-    seconds: float
+    seconds: float  # on the cluster: reading, replaying, writing
+    startup: float  # starting the local cluster, or connecting to the scheduler
     run: RunReport | None = None
     out: Path | None = None
 
@@ -81,8 +83,9 @@ def run_on_dask(ruleset: Ruleset, rules: CompiledRuleset, source: Path, as_of: i
     parts, meta = buckets(Path(source))
     if on_plan:
         on_plan(meta.get("leads"))
-    started = time.perf_counter()
+    connecting = time.perf_counter()
     with _client(scheduler, workers) as client:
+        started = time.perf_counter()
         shared = client.scatter(ruleset, broadcast=True)
         address = client.scheduler.address
         ready = len(client.scheduler_info()["workers"])
@@ -90,7 +93,7 @@ def run_on_dask(ruleset: Ruleset, rules: CompiledRuleset, source: Path, as_of: i
             with replacing(out) as folder:
                 futures = client.map(_replay_bucket, parts, ruleset=shared, as_of=as_of,
                                      out=str(folder), pure=False)
-                totals = _gather(client, futures, progress)
+                totals = _gather(_finished(futures, parts), progress)
                 (folder / META).write_text(json.dumps({
                     "layout": LAYOUT, "kind": "results", "ruleset": rules.name,
                     "ruleset_hash": rules.hash, "as_of": as_of, "leads": totals.leads,
@@ -99,21 +102,36 @@ def run_on_dask(ruleset: Ruleset, rules: CompiledRuleset, source: Path, as_of: i
         else:
             futures = client.map(_replay_bucket, parts, ruleset=shared, as_of=as_of, out=None,
                                  pure=False)
-            run, totals = _store_run(store, rules, as_of, meta, client, futures, progress,
-                                     started)
+            run, totals = _store_run(store, rules, as_of, meta, _finished(futures, parts),
+                                     progress, started)
+        seconds = time.perf_counter() - started
     return DaskReport(len(parts), totals.leads, totals.events, dict(totals.stages), ready,
-                      address, time.perf_counter() - started, run, out)
+                      address, seconds, started - connecting, run, out)
 
 
-def _gather(client, futures, progress: Callable[[int], None] | None) -> _Summary:
+def _finished(futures: list, parts: list[Bucket]) -> Iterator:
+    """The tasks' results in the order they finish, each let go of on the cluster once here;
+    ClusterError naming the partition if a task's workers kept dying (out of memory, say)."""
+    from distributed import KilledWorker, as_completed
+
+    names = {future.key: part.name for future, part in zip(futures, parts)}
+    for future in as_completed(futures):
+        try:
+            result = future.result()
+        except KilledWorker:
+            raise ClusterError(
+                f"the Dask workers replaying partition {names[future.key]} died, each time it "
+                "was tried (out of memory?); export with more --partitions, or give the "
+                "workers more memory") from None
+        future.release()
+        yield result
+
+
+def _gather(results: Iterator[_Summary], progress: Callable[[int], None] | None) -> _Summary:
     """The tasks' summaries added up, as they finish."""
-    from distributed import as_completed
-
     leads = events = 0
     stages: Counter = Counter()
-    for future in as_completed(futures):
-        part = future.result()
-        future.release()
+    for part in results:
         leads, events = leads + part.leads, events + part.events
         stages.update(part.stages)
         if progress:
@@ -121,12 +139,10 @@ def _gather(client, futures, progress: Callable[[int], None] | None) -> _Summary
     return _Summary(leads, events, stages)
 
 
-def _store_run(store: Store, rules: CompiledRuleset, as_of: int, meta: dict, client, futures,
-               progress: Callable[[int], None] | None, started: float
-               ) -> tuple[RunReport, _Summary]:
+def _store_run(store: Store, rules: CompiledRuleset, as_of: int, meta: dict,
+               results: Iterator[PartitionRows], progress: Callable[[int], None] | None,
+               started: float) -> tuple[RunReport, _Summary]:
     """The partitions' rows written into the store as they come, as one full run."""
-    from distributed import as_completed
-
     previous = store.last_run(rules.hash)
     tally = Tally(store.current_results(rules.hash) if previous is not None else {})
     stages: Counter = Counter()
@@ -134,9 +150,7 @@ def _store_run(store: Store, rules: CompiledRuleset, as_of: int, meta: dict, cli
             {"ruleset_name": rules.name, "ruleset_path": rules.path, "ruleset_hash": rules.hash,
              "as_of": as_of, "data_version": _data_version(store, meta), "mode": "full"},
             full=True) as writer:
-        for future in as_completed(futures):
-            part: PartitionRows = future.result()
-            future.release()
+        for part in results:
             writer.add(part.results, part.details, ())
             tally.add(part)
             stages.update(part.stages)
