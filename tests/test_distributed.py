@@ -238,17 +238,32 @@ def test_run_engine_dask_usage_errors(tmp_path, monkeypatch, args, message):
     assert (result.exit_code, result.stderr) == (2, f"error: {message}\n")
 
 
-def test_a_bad_partition_fails_the_run_with_its_file(export, rules, ruleset, cluster, tmp_path):
+def _repeat_a_row(events: pa.Table) -> tuple[pa.Table, str]:
+    return (pa.concat_tables([events, events.slice(0, 1)]),
+            f"event_id {events['event_id'][0].as_py()!r} appears more than once; each event_id "
+            "must be unique (`leadrules ingest` drops repeated ones)")
+
+
+def _drop_props(events: pa.Table) -> tuple[pa.Table, str]:
+    return (events.drop_columns(["props"]),
+            "no column 'props'; found: lead_id, ts, event_id, type")
+
+
+def _ts_as_text(events: pa.Table) -> tuple[pa.Table, str]:
+    return (events.set_column(1, "ts", events["ts"].cast(pa.string())),
+            "column 'ts' is string, not timestamp")
+
+
+@pytest.mark.parametrize("damage", [_repeat_a_row, _drop_props, _ts_as_text])
+def test_a_bad_partition_fails_the_run_with_its_file(export, rules, ruleset, cluster, tmp_path,
+                                                     damage):
     broken = tmp_path / "broken"
     shutil.copytree(export, broken)
-    events = pq.read_table(broken / "events" / "part-00001.parquet")
-    pq.write_table(pa.concat_tables([events, events.slice(0, 1)]),
-                   broken / "events" / "part-00001.parquet")
+    part = broken / "events" / "part-00001.parquet"
+    table, message = damage(pq.read_table(part))
+    pq.write_table(table, part)
     with pytest.raises(UsageError) as error:
         run_on_dask(ruleset, rules, broken, AS_OF, scheduler=cluster, out=tmp_path / "out")
-    first = events["event_id"][0].as_py()
-    assert str(error.value) == (
-        f"{broken / 'events' / 'part-00001.parquet'}: event_id {first!r} appears more than "
-        "once; each event_id must be unique (`leadrules ingest` drops repeated ones)")
+    assert str(error.value) == f"{part}: {message}"
     assert not (tmp_path / "out").exists()
-    assert json.loads((export / "_leadrules.json").read_text())["partitions"] == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["broken"]  # nor the folder it was written in

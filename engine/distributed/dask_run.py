@@ -27,6 +27,7 @@ from leadrules.engine.distributed.parquet import (
     META,
     Bucket,
     buckets,
+    output_folders,
     read_bucket,
     replacing,
     write_part,
@@ -91,8 +92,9 @@ def run_on_dask(ruleset: Ruleset, rules: CompiledRuleset, source: Path, as_of: i
         ready = len(client.scheduler_info()["workers"])
         if out is not None:
             with replacing(out) as folder:
+                output_folders(folder)
                 futures = client.map(_replay_bucket, parts, ruleset=shared, as_of=as_of,
-                                     out=str(folder), pure=False)
+                                     out=str(folder.resolve()), pure=False)
                 totals = _gather(_finished(futures, parts), progress)
                 (folder / META).write_text(json.dumps({
                     "layout": LAYOUT, "kind": "results", "ruleset": rules.name,
@@ -115,16 +117,21 @@ def _finished(futures: list, parts: list[Bucket]) -> Iterator:
     from distributed import KilledWorker, as_completed
 
     names = {future.key: part.name for future, part in zip(futures, parts)}
-    for future in as_completed(futures):
-        try:
-            result = future.result()
-        except KilledWorker:
-            raise ClusterError(
-                f"the Dask workers replaying partition {names[future.key]} died, each time it "
-                "was tried (out of memory?); export with more --partitions, or give the "
-                "workers more memory") from None
-        future.release()
-        yield result
+    try:
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except KilledWorker:
+                raise ClusterError(
+                    f"the Dask workers replaying partition {names[future.key]} died, each time "
+                    "it was tried (out of memory?); export with more --partitions, or give the "
+                    "workers more memory") from None
+            future.release()
+            yield result
+    except BaseException:
+        for future in futures:  # the run failed: the other partitions are not wanted
+            future.cancel()
+        raise
 
 
 def _gather(results: Iterator[_Summary], progress: Callable[[int], None] | None) -> _Summary:

@@ -178,6 +178,7 @@ def buckets(folder: Path) -> tuple[list[Bucket], dict]:
         raise UsageError(f"{folder}: no .parquet files in leads/ and events/")
     meta_path = folder / META
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    folder = folder.resolve()  # what a worker elsewhere opens, on a shared file system
     return [Bucket(name, str(folder / "leads" / name), str(folder / "events" / name))
             for name in names["events"]], meta
 
@@ -200,7 +201,14 @@ def read_bucket(bucket: Bucket, types: frozenset[str] | None = None
 
 def _read(path: str, schema: pa.Schema, filters=None) -> pa.Table:
     """A file's columns of `schema`, checked and cast to it; nulls in JSON columns are {}."""
-    table = pq.read_table(path, columns=schema.names, filters=filters)
+    try:
+        found = pq.read_schema(path).names
+        missing = [name for name in schema.names if name not in found]
+        if missing:
+            raise UsageError(f"{path}: no column {missing[0]!r}; found: {', '.join(found)}")
+        table = pq.read_table(path, columns=schema.names, filters=filters)
+    except (OSError, pa.ArrowException) as error:
+        raise UsageError(f"{path}: cannot read as Parquet: {error}") from None
     columns = []
     for field in schema:
         column = table[field.name]
@@ -235,6 +243,13 @@ def _rows(table: pa.Table) -> Iterator[tuple]:
 
 # Writing a run's output --------------------------------------------------------------------
 
+def output_folders(folder: Path) -> None:
+    """The folders `write_part` writes into (it makes none: a task still running after the
+    run failed must not make again the folder that was removed)."""
+    for table in OUTPUT_SCHEMAS:
+        (folder / table).mkdir()
+
+
 def write_part(folder: Path, name: str, rows: PartitionRows) -> None:
     """One partition's results, stage moves, actions and SLA entries, as `name` in
     folder/results/, folder/stage_moves/, folder/actions/ and folder/sla/."""
@@ -244,7 +259,6 @@ def write_part(folder: Path, name: str, rows: PartitionRows) -> None:
                    else pa.array(list(values), field.type)
                    for field, values in zip(schema, zip(*records))] if records else [
             pa.array([], field.type) for field in schema]
-        (folder / table).mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table(columns, schema=schema), folder / table / name)
 
 
