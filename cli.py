@@ -486,7 +486,7 @@ def _run_dask(rules_file: Path, db: Path, as_of_text: str | None, workers: int |
         store = None if out is not None else stack.enter_context(_existing_store(db))
         bar = stack.enter_context(_LazyProgress("Scoring"))
         done = dask_run.run_on_dask(ruleset, rules, events_dir, as_of, scheduler=scheduler,
-                                    workers=workers or 2, out=out, store=store,
+                                    workers=workers, out=out, store=store,
                                     on_plan=bar.plan, progress=bar.update)
         bar.close()
         click.echo(f"Rules:    \"{rules.name}\" from {rules.path} (content {rules.hash[:12]})")

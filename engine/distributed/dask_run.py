@@ -35,6 +35,7 @@ from leadrules.engine.distributed.parquet import (
 from leadrules.engine.distributed.partition import PartitionRows, replay_partition
 from leadrules.engine.scoring.compiler import CompiledRuleset, compile_ruleset
 from leadrules.engine.scoring.run import RunReport, Tally
+from leadrules.engine.scoring.spans import default_workers
 from leadrules.engine.store.store import Store
 
 _CONNECT_SECONDS = 10
@@ -67,14 +68,16 @@ class _Summary:
 
 
 def run_on_dask(ruleset: Ruleset, rules: CompiledRuleset, source: Path, as_of: int, *,
-                scheduler: str | None = None, workers: int = 2, out: Path | None = None,
+                scheduler: str | None = None, workers: int | None = None,
+                out: Path | None = None,
                 store: Store | None = None,
                 on_plan: Callable[[int | None], None] | None = None,
                 progress: Callable[[int], None] | None = None) -> DaskReport:
     """Replay every lead of the Parquet export `source` on Dask as of `as_of`, and write the
     results into `out` (Parquet) or `store` (one full run, no checkpoints). `ruleset` is
     sent to the workers, which compile it once each; `rules` is its compiled form here.
-    The paths must mean the same on the workers (a shared file system) as here.
+    The paths must mean the same on the workers (a shared file system) as here. Without
+    `scheduler`, a LocalCluster of `workers` processes (default: one per core, at most 4).
 
     `on_plan(leads)` is told the export's number of leads (None if it does not say) before
     the work starts; `progress(n)` as each partition's n leads are done.
@@ -85,7 +88,7 @@ def run_on_dask(ruleset: Ruleset, rules: CompiledRuleset, source: Path, as_of: i
     if on_plan:
         on_plan(meta.get("leads"))
     connecting = time.perf_counter()
-    with _client(scheduler, workers) as client:
+    with _client(scheduler, workers or default_workers()) as client:
         started = time.perf_counter()
         shared = client.scatter(ruleset, broadcast=True)
         address = client.scheduler.address
@@ -220,4 +223,5 @@ def _client(scheduler: str | None, workers: int) -> Iterator:
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
+        client.wait_for_workers(workers)
         yield client

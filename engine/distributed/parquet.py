@@ -277,7 +277,7 @@ def replacing(target: Path) -> Iterator[Path]:
     try:
         yield folder
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove(folder)
         raise
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
@@ -286,3 +286,14 @@ def replacing(target: Path) -> Iterator[Path]:
         shutil.rmtree(old)
     else:
         os.rename(folder, target)
+
+
+def _remove(folder: Path) -> None:
+    """Remove a folder that a task still running on a worker (its run failed) may be writing
+    into: again if a file came in while it was being removed; once it is gone, no task makes
+    it again (`output_folders`)."""
+    for _ in range(50):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.1)
