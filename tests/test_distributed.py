@@ -4,6 +4,8 @@ import json
 import random
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -267,3 +269,11 @@ def test_a_bad_partition_fails_the_run_with_its_file(export, rules, ruleset, clu
     assert str(error.value) == f"{part}: {message}"
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["broken"]  # nor the folder it was written in
+
+
+def test_the_partition_function_imports_no_distributed_engine():
+    code = ("import sys, leadrules.engine.distributed.partition; print(sorted({m.split('.')[0] "
+            "for m in sys.modules} & {'dask', 'distributed', 'pyarrow', 'pandas', 'numpy'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout == "[]\n"
