@@ -297,12 +297,13 @@ def sample(n_leads: int, seed: int, out: Path):
 def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
                    input_format: str | None, rules: Path | None, rejects_file: Path | None,
                    max_rejects: int | None, quiet: bool):
-    """Import leads and events from CSV or JSON Lines files into the store.
+    """Import leads and events from CSV, JSON Lines or Parquet into the store.
 
     Files ending in .csv or .jsonl (also .ndjson), optionally .gz, or - for
     stdin; Parquet files (.parquet) or folders of them, as `export --parquet`
-    writes (pip install 'leadrules[dask]'). Events whose id is stored already are skipped, so importing a file
-    twice adds nothing; events without an event_id get one from their content.
+    writes them (pip install 'leadrules[dask]'). Events whose id is stored
+    already are skipped, so importing a file twice adds nothing; events
+    without an event_id get one from their content.
     Bad rows are rejected with file, line, column and reason, and the good rows
     are still imported. An interrupted import (Ctrl-C, a crash) is resumed by
     running the same command again.

@@ -231,8 +231,8 @@ def test_ingesting_parquet_without_a_required_column_is_refused(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--out", "x"], "--events, --scheduler and --out go with --engine dask"),
     (["--engine", "dask"], "--engine dask needs --events DIR, a folder `export --parquet` wrote"),
-    (["--engine", "dask", "--events", ".", "--out", "out"], ".: not a leadrules Parquet export: it needs a "
-     "leads/ and an events/ folder (`leadrules export --parquet DIR` writes one)"),
+    (["--engine", "dask", "--events", ".", "--out", "out"], ".: not a leadrules Parquet export: "
+     "it needs a leads/ and an events/ folder (`leadrules export --parquet DIR` writes one)"),
 ])
 def test_run_engine_dask_usage_errors(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

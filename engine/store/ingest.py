@@ -112,8 +112,8 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
             jobs.append(("leads", open_source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin),
                          _lead_converter(types or {})))
         if events is not None:
-            jobs.append(("events", open_source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin),
-                         _event_of))
+            jobs.append(("events", open_source(events, EVENT_COLUMNS, EVENT_NESTED, format,
+                                               stdin), _event_of))
         budget = _Budget(max_rejects)
         reports: list[FileReport] = []
         for kind, source, convert in jobs:
@@ -321,7 +321,8 @@ def content_id(lead_id: str, type_: str, ts: int, props: Mapping[str, str]) -> s
 def read_leads(path: str | Path, format: str | None = None,
                types: Mapping[str, str] | None = None) -> list[LeadRow]:
     """Every lead profile of a file, in file order; InputErrors if any row is bad."""
-    return _read_all(open_source(path, LEAD_COLUMNS, LEAD_NESTED, format), _lead_converter(types or {}))
+    return _read_all(open_source(path, LEAD_COLUMNS, LEAD_NESTED, format),
+                     _lead_converter(types or {}))
 
 
 def read_events(path: str | Path, format: str | None = None) -> list[Event]:

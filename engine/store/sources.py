@@ -34,8 +34,8 @@ def open_source(path: str | Path, required: tuple[str, ...], nested: tuple[str, 
                 format: str | None = None, stdin: BinaryIO | None = None):
     """A `Source`, or for Parquet (`format`, a folder, or a name ending in .parquet) a
     `ParquetSource` (engine.distributed), which yields the same rows."""
-    if format == "parquet" or format is None and path != STDIN and (
-            Path(path).is_dir() or str(path).lower().endswith(".parquet")):
+    if format == "parquet" or (format is None and path != STDIN and (
+            Path(path).is_dir() or str(path).lower().endswith(".parquet"))):
         from leadrules.engine.distributed import load  # pyarrow: only for Parquet
 
         return load("parquet_source").ParquetSource(path, required, nested)
