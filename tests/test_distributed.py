@@ -277,3 +277,19 @@ def test_the_partition_function_imports_no_distributed_engine():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout == "[]\n"
+
+
+def test_export_replaces_an_earlier_export_and_nothing_else(local, tmp_path):
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    result = invoke("export", "--parquet", tmp_path / "other", "--db", local)
+    assert (result.exit_code, result.stderr) == (
+        2, f"error: {tmp_path / 'other'}: exists and is not a leadrules Parquet folder; give a "
+           "new or empty folder\n")
+    for partitions in ("6", "2"):
+        result = invoke("export", "--parquet", tmp_path / "pq", "--db", local, "--partitions",
+                        partitions)
+        assert result.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "pq" / "events").iterdir()) == [
+        "part-00000.parquet", "part-00001.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "pq"]
