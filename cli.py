@@ -16,6 +16,7 @@ from leadrules import dsl
 from leadrules.dsl.errors import LeadrulesError, UsageError
 from leadrules.engine import bundled
 from leadrules.engine import tables as report
+from leadrules.engine.distributed import load as load_distributed
 from leadrules.engine.events import format_timestamp, parse_timestamp
 from leadrules.engine.progress import Progress
 from leadrules.engine.scoring import render
@@ -35,6 +36,7 @@ INTERRUPTED = {  # what a Ctrl-C leaves, by command, and how to carry on
            "the rest",
     "sample": "the files may be incomplete; run the same command again to write them whole",
     "init": "the files written so far are kept; remove the folder and run it again",
+    "export": "nothing was written (an export is moved into place only when it is whole)",
 }
 DEMO_DB = "leadrules-demo.db"
 DEFAULT_DB = "leadrules.db"
@@ -359,9 +361,10 @@ def sample(n_leads: int, seed: int, out: Path, old_n_leads: int | None):
               help="Lead profiles: lead_id plus one column (or JSON key) per field.")
 @click.option("--events", "events_file", metavar="FILE",
               help="Events: event_id, lead_id, type, ts plus one column per property.")
-@click.option("--input-format", "input_format", type=click.Choice(["csv", "jsonl"]),
+@click.option("--input-format", "input_format", type=click.Choice(["csv", "jsonl", "parquet"]),
               help="Read the files as this format instead of going by their names.")
-@click.option("--format", "old_input_format", type=click.Choice(["csv", "jsonl"]), hidden=True,
+@click.option("--format", "old_input_format", type=click.Choice(["csv", "jsonl", "parquet"]),
+              hidden=True,
               callback=lambda ctx, param, value: _renamed(value, "ingest --format",
                                                           "--input-format"))
 @click.option("--rules", type=click.Path(dir_okay=False, path_type=Path),
@@ -394,11 +397,13 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
                    input_format: str | None, rules: Path | None, rejects_file: Path | None,
                    max_rejects: int | None, quiet: bool, old_input_format: str | None,
                    **reading):
-    """Import leads and events from CSV or JSON Lines files into the store.
+    """Import leads and events from CSV, JSON Lines or Parquet into the store.
 
     Files ending in .csv or .jsonl (also .ndjson), optionally .gz, or - for
-    stdin. Events whose id is stored already are skipped, so importing a file
-    twice adds nothing; events without an event_id get one from their content.
+    stdin; Parquet files (.parquet) or folders of them, as `export --parquet`
+    writes them (pip install 'leadrules[dask]'). Events whose id is stored
+    already are skipped, so importing a file twice adds nothing; events
+    without an event_id get one from their content.
     Bad rows are rejected with file, line, column and reason, and the good rows
     are still imported. An interrupted import (Ctrl-C, a crash) is resumed by
     running the same command again.
@@ -415,6 +420,7 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
       leadrules ingest --leads export.csv --mapping crm.toml --rules b2b.rules
       leadrules ingest --events de.csv --encoding cp1252 --date-format '%d.%m.%Y' \\
           --timezone Europe/Berlin --decimal-comma --missing 'Select,NaN'
+      leadrules ingest --leads export/leads --events export/events
     """
     # Imported here, not at the top (as in demo, sample, dry-run and explain), so that the
     # commands that do not need them start faster.
@@ -465,6 +471,33 @@ def _new_store_removed_on_failure(db: Path):
         store.close()
 
 
+@main.command(name="export")
+@db_option
+@click.option("--parquet", "parquet_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, metavar="DIR", help="The folder to write (replaced if it is an "
+                                                  "earlier export).")
+@click.option("--partitions", type=click.IntRange(min=1), metavar="N",
+              help="Files per table  [default: one per 250,000 events, at least 4]")
+def export_command(db: Path, parquet_dir: Path, partitions: int | None):
+    """Write the store's leads and events as Parquet, partitioned by lead.
+
+    All of a lead's events are in one partition (CRC-32 of the lead_id modulo
+    the number of partitions), sorted by (lead_id, ts, event_id), for
+    `run --engine dask` or another engine; `ingest` reads the files back.
+    docs/scale.md has the schema. Needs pip install 'leadrules[dask]'.
+
+    \b
+    Example:
+      leadrules export --parquet export/ --db crm.db
+      leadrules run rulesets/b2b.rules --engine dask --events export/ --out results/
+    """
+    parquet = load_distributed("parquet")
+    with _existing_store(db) as store:
+        done = parquet.export_store(store, parquet_dir, partitions)
+    click.echo(f"Exported {done.leads:,} leads and {done.events:,} events from {db} to "
+               f"{done.path}/ in {done.partitions} partitions ({done.seconds:.1f} s)")
+
+
 # Evaluation ------------------------------------------------------------------------------------
 
 @main.command(name="run")
@@ -474,8 +507,19 @@ def _new_store_removed_on_failure(db: Path):
 @click.option("--full", is_flag=True,
               help="Replay every lead, even when an earlier run of these rules could be reused.")
 @workers_option
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True,
+              help="local: the store's leads here; dask: a Parquet export (--events) on Dask.")
+@click.option("--events", "events_dir", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="--engine dask: the folder `export --parquet` wrote.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="--engine dask: a Dask scheduler (tcp://host:8786); default: a local "
+                   "cluster of --workers processes.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="--engine dask: write the results as Parquet here instead of into --db.")
 def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool,
-                workers: int | None):
+                workers: int | None, engine: str, events_dir: Path | None,
+                scheduler: str | None, out: Path | None):
     """Score every lead of the store and save the results.
 
     The first run of a ruleset replays every lead. Later runs of the same
@@ -484,11 +528,19 @@ def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool,
     spell ending, a window closing, an SLA deadline); the results equal a full
     run's. Prints leads per stage and what changed since the previous run.
 
+    With --engine dask, every lead of a Parquet export (`leadrules export
+    --parquet`) is replayed on a Dask cluster, partition by partition, and the
+    results go into the store as one full run, or into --out as Parquet.
+
     \b
     Examples:
       leadrules run rulesets/b2b.rules
       leadrules run rulesets/b2b.rules --db crm.db --as-of 2026-04-01
+      leadrules run rulesets/b2b.rules --engine dask --events export/ --out results/
     """
+    if engine == "dask" or events_dir or scheduler or out:
+        return _run_dask(rules_file, db, as_of_text, workers, engine, events_dir, scheduler,
+                         out)
     rules = _compile(rules_file)
     as_of, source = _as_of(as_of_text)
     with _existing_store(db) as store:
@@ -499,6 +551,40 @@ def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool,
                    f"{run.seconds:.2f} s")
         click.echo(f"Changes:  {render.changes(run)}")
         click.echo("\nFunnel\n" + render.funnel(rules.stages, dict(store.funnel(rules.hash))))
+
+
+def _run_dask(rules_file: Path, db: Path, as_of_text: str | None, workers: int | None,
+              engine: str, events_dir: Path | None, scheduler: str | None, out: Path | None):
+    """`run --engine dask`: the summary of a local run, or where the Parquet went."""
+    if engine != "dask":
+        raise UsageError("--events, --scheduler and --out go with --engine dask")
+    if events_dir is None:
+        raise UsageError("--engine dask needs --events DIR, a folder `export --parquet` wrote")
+    dask_run = load_distributed("dask_run")
+    ruleset = dsl.load(rules_file)
+    rules = compile_ruleset(ruleset)
+    as_of, source = _as_of(as_of_text)
+    with contextlib.ExitStack() as stack:
+        store = None if out is not None else stack.enter_context(_existing_store(db))
+        bar = stack.enter_context(Progress("Scoring", unit="leads"))
+        done = dask_run.run_on_dask(ruleset, rules, events_dir, as_of, scheduler=scheduler,
+                                    workers=workers, out=out, store=store,
+                                    on_plan=lambda leads: setattr(bar, "total", leads),
+                                    progress=bar.update)
+        bar.close()
+        click.echo(f"Rules:    \"{rules.name}\" from {rules.path} (content {rules.hash[:12]})")
+        click.echo(f"As of:    {format_timestamp(as_of)} ({source})")
+        begin = "connect" if scheduler else "start the cluster"
+        click.echo(f"Dask:     {done.partitions} partitions of {events_dir} on {done.workers} "
+                   f"workers at {done.scheduler}; {done.events:,} events in {done.seconds:.2f} s "
+                   f"(+{done.startup:.1f} s to {begin})")
+        if done.run is not None:
+            click.echo(f"Run {done.run.run_id}:    {render.run_mode(done.run)} (no checkpoints)")
+            click.echo(f"Changes:  {render.changes(done.run)}")
+        else:
+            click.echo(f"Wrote:    {done.leads:,} leads' results, stage moves, actions and SLA "
+                       f"outcomes to {out}/")
+        click.echo("\nFunnel\n" + render.funnel(rules.stages, done.stages))
 
 
 def _run_with_progress(store: Store, rules, as_of: int, full: bool = False,

@@ -246,7 +246,8 @@ UNUSABLE = [
     pytest.param([], "nothing to ingest; give --leads FILE, --events FILE, or both",
                  id="nothing"),
     pytest.param(["--leads", "leads.csv", "--events", "adir"],
-                 "adir: is a directory, not a file", id="directory"),
+                 "adir: a folder without .parquet files; give a CSV or JSON Lines file, or a "
+                 "folder of Parquet files", id="directory"),
     pytest.param(["--leads", "leads.csv", "--events", "short.csv.gz"],
                  "short.csv.gz: cannot read: the gzip data ends early (the file is truncated)",
                  id="truncated-gzip-header"),

@@ -120,7 +120,7 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
     if on_plan:
         on_plan(mode, planned)
     workers = default_workers() if workers is None else workers
-    tally = _Tally(old)
+    tally = Tally(old)
     with contextlib.ExitStack() as stack:
         if worth_forking(store, planned, workers):  # forks before writing
             if incremental:  # the leads to replay, in consecutive chunks
@@ -214,7 +214,7 @@ def _score(rules: CompiledRuleset, source: Iterable, as_of: int, full: bool = Fa
         yield part
 
 
-class _Tally:
+class Tally:
     """What the parts of a run add up to, and how they differ from the stored results."""
 
     def __init__(self, old: dict[str, tuple]):

@@ -30,7 +30,7 @@ from leadrules.engine.store.mapping import (
     timestamp,
 )
 from leadrules.engine.store.records import ImportState
-from leadrules.engine.store.sources import Bad, Row, Source
+from leadrules.engine.store.sources import STDIN, Bad, Row, Source
 from leadrules.engine.store.store import Store
 from leadrules.engine.values import READERS
 
@@ -133,12 +133,13 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
     jobs = []
     try:
         if leads is not None:
-            jobs.append(("leads", Source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin,
-                                         options.for_kind("leads")),
+            jobs.append(("leads", open_source(leads, LEAD_COLUMNS, LEAD_NESTED, format, stdin,
+                                              options.for_kind("leads")),
                          Convert.leads(options, types, placeholders)))
         if events is not None:
-            jobs.append(("events", Source(events, EVENT_COLUMNS, EVENT_NESTED, format, stdin,
-                                          options.for_kind("events")), Convert.events(options)))
+            jobs.append(("events", open_source(events, EVENT_COLUMNS, EVENT_NESTED, format,
+                                               stdin, options.for_kind("events")),
+                         Convert.events(options)))
         _check_mapped(options, [(kind, source) for kind, source, _ in jobs])
         for _, source, convert in jobs:
             convert.watch_commas = source.delimiter == ";" and not options.decimal_comma
@@ -153,6 +154,23 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
     finally:
         for _, source, _ in jobs:
             source.close()
+
+
+def open_source(path: str | Path, required: tuple[str, ...], nested: tuple[str, ...],
+                format: str | None = None, stdin: BinaryIO | None = None,
+                options: ReadOptions | None = None):
+    """A `Source`, or for Parquet (`format`, a folder, or a name ending in .parquet) a
+    `ParquetSource` (engine.store.parquet_source), which yields the same rows."""
+    if format == "parquet" or (format is None and path != STDIN and (
+            Path(path).is_dir() or str(path).lower().endswith(".parquet"))):
+        try:
+            from leadrules.engine.store.parquet_source import ParquetSource
+        except ImportError as error:  # pyarrow, with the `dask` extra: only for Parquet
+            if (error.name or "").split(".")[0] != "pyarrow":
+                raise
+            raise UsageError("Parquet files need pyarrow: pip install 'leadrules[dask]'") from None
+        return ParquetSource(path, required, nested, options)
+    return Source(path, required, nested, format, stdin, options)
 
 
 @attrs.define
@@ -446,7 +464,7 @@ def read_leads(path: str | Path, format: str | None = None,
                options: ReadOptions | None = None) -> list[LeadRow]:
     """Every lead profile of a file, in file order; InputErrors if any row is bad."""
     options = options or ReadOptions()
-    return _read_all(Source(path, LEAD_COLUMNS, LEAD_NESTED, format, options=options),
+    return _read_all(open_source(path, LEAD_COLUMNS, LEAD_NESTED, format, options=options),
                      Convert.leads(options, types))
 
 
@@ -454,7 +472,7 @@ def read_events(path: str | Path, format: str | None = None,
                 options: ReadOptions | None = None) -> list[Event]:
     """Every event of a file, in file order; InputErrors if any row is bad."""
     options = options or ReadOptions()
-    return _read_all(Source(path, EVENT_COLUMNS, EVENT_NESTED, format, options=options),
+    return _read_all(open_source(path, EVENT_COLUMNS, EVENT_NESTED, format, options=options),
                      Convert.events(options))
 
 

@@ -1,4 +1,5 @@
-"""Open input files (CSV or JSON Lines, plain or gzip, a path or `-` for stdin) and read rows.
+"""Open input files (CSV or JSON Lines, plain or gzip, a path or `-` for stdin; Parquet, a
+file or a folder, with the `dask` extra) and read rows.
 
 A reader yields one item per data row, in file order: a `Row` (cells by column name, values
 stripped, empty ones dropped) or a `Bad` (a row that could not be read at all, with the reason).
@@ -25,7 +26,7 @@ import attrs
 from leadrules.dsl.errors import UsageError, reading
 from leadrules.engine.store.mapping import ReadOptions, sniff_delimiter
 
-FORMATS = ("csv", "jsonl")
+FORMATS = ("csv", "jsonl", "parquet")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _FINGERPRINT_BYTES = 1 << 16
