@@ -8,7 +8,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -23,9 +22,6 @@ from leadrules.engine.scoring.evaluate import evaluate, event_rows
 from leadrules.engine.scoring.run import RunReport, run_rules
 from leadrules.engine.store import render as store_render
 from leadrules.engine.store.store import Store
-
-if TYPE_CHECKING:
-    pass
 
 DEMO_DB = "leadrules-demo.db"
 DEFAULT_DB = "leadrules.db"
@@ -256,7 +252,10 @@ def _replace(path: Path, text: str) -> None:
               help="Random seed; the same seed gives the same files.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to write leads.csv and events.csv into.")
-def sample(n_leads: int, seed: int, out: Path):
+@click.option("--outcomes", is_flag=True,
+              help="Also write outcomes.csv: whether each lead converts after the sample's "
+              "year (1, 0, or empty for unknown), for `leadrules backtest`.")
+def sample(n_leads: int, seed: int, out: Path, outcomes: bool):
     """Generate realistic sample leads and events as CSV.
 
     German and English B2B profiles, a year of marketing and sales events with
@@ -264,14 +263,17 @@ def sample(n_leads: int, seed: int, out: Path):
     as real exports have.
 
     \b
-    Example:
+    Examples:
       leadrules sample --leads 10000 --seed 7 --out data/
+      leadrules sample --leads 300 --outcomes --out data/
     """
     from leadrules.engine.sample.generator import write_sample
 
-    files = write_sample(out, n_leads, seed)
+    files = write_sample(out, n_leads, seed, outcomes=outcomes)
     click.echo(f"Wrote {files.leads} leads to {files.leads_path}")
     click.echo(f"Wrote {files.events} events to {files.events_path}")
+    if files.outcomes_path is not None:
+        click.echo(f"Wrote {files.leads} outcomes to {files.outcomes_path}")
 
 
 @main.command(name="ingest")
@@ -317,7 +319,7 @@ def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
     if rejects_file is not None and not rejects_file.resolve().parent.is_dir():
         raise UsageError(f"{rejects_file}: its directory does not exist (--rejects)")
     types = field_types(dsl.load(rules)) if rules is not None else None
-    with Store(db) as store, _IngestProgress(quiet) as progress:
+    with Store(db) as store, store_render.IngestProgress(quiet) as progress:
         outcome = ingest(store, leads_file, events_file, format=input_format, types=types,
                         max_rejects=max_rejects, progress=progress.update)
         if rejects_file is not None:
@@ -444,21 +446,73 @@ def dry_run(rules_file: Path, leads_file: str, events_file: str, lead_id: str | 
     click.echo(render.leads_text(map(render.lead_dict, results), output))
 
 
-def _sample_leads(leads_file: str, events_file: str, only: str | None):
-    """(lead_id, profile, events) of sample files, by lead_id; leads of events included."""
-    from leadrules.engine.store.ingest import read_events, read_leads
+@main.command()
+@click.argument("rules_file", metavar="RULES", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--leads", "leads_file", metavar="FILE",
+              help="Score sample files instead of the store (with --events).")
+@click.option("--events", "events_file", metavar="FILE", help="Sample events (with --leads).")
+@click.option("--outcomes", "outcomes_file", metavar="FILE",
+              help="Known outcomes: CSV or JSON Lines with lead_id and an outcome column.")
+@click.option("--outcome-column", metavar="NAME",
+              help="The column of --outcomes with the outcome  [default: converted]")
+@click.option("--outcome", "outcome_text", metavar="'reached STAGE within N days'",
+              help="Instead of --outcomes: what the store's own history did after --as-of.")
+@as_of_option
+@click.option("--handover", metavar="STAGE",
+              help="The stage where leads go to sales: its precision and recall.")
+@click.option("--format", "output", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report with a ROC curve and a lift chart to this file.")
+@workers_option
+def backtest(rules_file: Path, db: Path, leads_file: str | None, events_file: str | None,
+             outcomes_file: str | None, outcome_column: str | None, outcome_text: str | None,
+             as_of_text: str | None, handover: str | None, output: str, html_file: Path | None,
+             workers: int | None):
+    """Measure how well the rules rank leads whose outcome is known.
 
-    profiles: dict[str, dict] = {}
-    for lead_id, profile in read_leads(leads_file):
-        profiles.setdefault(lead_id, {}).update(profile)
-    by_lead: dict[str, list] = {}
-    for event in read_events(events_file):
-        by_lead.setdefault(event.lead_id, []).append(event)
-        profiles.setdefault(event.lead_id, {})
-    if only is not None and only not in profiles:
-        raise UsageError(f"no lead {only!r} in {leads_file} or {events_file}")
-    return [(lead, profiles[lead], by_lead.get(lead, [])) for lead in sorted(profiles)
-            if only is None or lead == only]
+    Scores every lead (nothing is written) and compares with outcomes:
+    from a file (1/0, true/false, yes/no, or the date of the conversion;
+    an empty cell is unknown), or from the store's own later history with
+    --outcome 'reached STAGE within N days' and a past --as-of. Reports the
+    base rate, ROC AUC of score, fit and priority, lift and capture by
+    decile, conversion per band, grade, priority cell, label and stage, the
+    hand-over stage's precision and recall, and warnings where a worse band
+    or grade converts better. docs/backtest.md explains each figure.
+
+    Exit status: 0; 1 when outcome rows are bad (each is named, nothing is
+    measured); 2 for bad usage.
+
+    \b
+    Examples:
+      leadrules backtest rulesets/b2b.rules --outcomes crm-export.csv --outcome-column Converted
+      leadrules backtest rulesets/b2b.rules --as-of 2026-06-01 \\
+          --outcome 'reached Customer within 90 days' --handover SalesLead --html bt.html
+    """
+    from leadrules.engine.backtest import measure, render as bt_render
+
+    rules = _compile(rules_file)
+    as_of, source = _as_of(as_of_text)
+    outcome = measure.outcome_of(rules, outcomes_file, outcome_column, outcome_text,
+                                 as_of if as_of_text is not None else None)
+    options = dict(as_of_source=source, handover=handover)
+    if (leads_file is None) != (events_file is None):
+        raise UsageError("--leads and --events go together")
+    if leads_file is not None:
+        found = measure.measure_sample(rules, _sample_leads(leads_file, events_file, None),
+                                       outcome, as_of, source=f"{leads_file} and {events_file}",
+                                       **options)
+    else:
+        with _existing_store(db) as store, _progress(store.lead_count(), "Scoring") as bar:
+            found = measure.measure_store(rules, store, outcome, as_of, source=f"the store {db}",
+                                          workers=workers, progress=bar.update, **options)
+    if html_file is not None:
+        from leadrules.engine.backtest.html import write_html
+
+        write_html(html_file, found)
+    click.echo({"json": bt_render.to_json, "markdown": bt_render.markdown}.get(
+        output, bt_render.text)(found), nl=False)
 
 
 @main.command()
@@ -654,6 +708,12 @@ def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float
     sys.exit(1 if outcome.failed or below else 0)
 
 
+def _sample_leads(leads_file: str, events_file: str, only: str | None):
+    from leadrules.engine.store.ingest import read_sample  # here: dry-runs only need it
+
+    return read_sample(leads_file, events_file, only)
+
+
 def _compile(path: Path):
     return compile_ruleset(dsl.load(path))
 
@@ -714,34 +774,6 @@ def _progress(length: int, label: str):
     """A progress bar on a terminal; silent when output is piped."""
     return click.progressbar(length=length, label=label, file=sys.stderr,
                              show_pos=True) if sys.stderr.isatty() else _NoProgress()
-
-
-class _IngestProgress:
-    """One line on a terminal, redrawn per batch: file, share read, rows, rows per second."""
-
-    def __init__(self, quiet: bool):
-        self.active = not quiet and sys.stderr.isatty()
-        self.started: dict[str, float] = {}
-        self.drawn = False
-
-    def __enter__(self) -> _IngestProgress:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.drawn:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-
-    def update(self, kind: str, source, rows: int) -> None:
-        if not self.active:
-            return
-        started = self.started.setdefault(source.name, time.perf_counter())
-        elapsed = time.perf_counter() - started
-        share = f" {100 * source.position / source.size:3.0f}%" if source.size else ""
-        rate = f", {rows / elapsed:,.0f} rows/s" if elapsed > 0 else ""
-        sys.stderr.write(f"\r{kind} {source.name}:{share} {rows:,} rows{rate}\033[K")
-        sys.stderr.flush()
-        self.drawn = True
 
 
 class _NoProgress:

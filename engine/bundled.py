@@ -20,3 +20,8 @@ def ruleset_path(name: str = "b2b") -> Path:
 def sample_paths() -> tuple[Path, Path]:
     """The bundled demo sample: (leads.csv, events.csv)."""
     return _path("sample", "leads.csv"), _path("sample", "events.csv")
+
+
+def sample_outcomes_path() -> Path:
+    """The demo sample's outcomes (`leadrules sample --outcomes`), for `leadrules backtest`."""
+    return _path("sample", "outcomes.csv")

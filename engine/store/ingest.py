@@ -339,3 +339,20 @@ def _read_all(source: Source, convert) -> list:
     if rejects:
         raise InputErrors(rejects)
     return records
+
+
+def read_sample(leads_file: str, events_file: str, only: str | None = None
+                ) -> list[tuple[str, dict[str, str], list[Event]]]:
+    """(lead_id, profile, events) of sample files (a dry-run's), by lead_id, the leads that
+    only the events name included; only the lead `only` if given. InputErrors for bad rows."""
+    profiles: dict[str, dict] = {}
+    for lead_id, profile in read_leads(leads_file):
+        profiles.setdefault(lead_id, {}).update(profile)
+    by_lead: dict[str, list] = {}
+    for event in read_events(events_file):
+        by_lead.setdefault(event.lead_id, []).append(event)
+        profiles.setdefault(event.lead_id, {})
+    if only is not None and only not in profiles:
+        raise UsageError(f"no lead {only!r} in {leads_file} or {events_file}")
+    return [(lead, profiles[lead], by_lead.get(lead, [])) for lead in sorted(profiles)
+            if only is None or lead == only]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -123,3 +125,31 @@ def _status(status: str) -> str:
     # A running import that is not running any more was interrupted; the store cannot
     # tell the two apart, so it says both.
     return "running/interrupted" if status == "running" else status
+
+
+class IngestProgress:
+    """One line on a terminal, redrawn per batch: file, share read, rows, rows per second."""
+
+    def __init__(self, quiet: bool):
+        self.active = not quiet and sys.stderr.isatty()
+        self.started: dict[str, float] = {}
+        self.drawn = False
+
+    def __enter__(self) -> IngestProgress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+    def update(self, kind: str, source, rows: int) -> None:
+        if not self.active:
+            return
+        started = self.started.setdefault(source.name, time.perf_counter())
+        elapsed = time.perf_counter() - started
+        share = f" {100 * source.position / source.size:3.0f}%" if source.size else ""
+        rate = f", {rows / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+        sys.stderr.write(f"\r{kind} {source.name}:{share} {rows:,} rows{rate}\033[K")
+        sys.stderr.flush()
+        self.drawn = True

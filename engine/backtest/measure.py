@@ -1,0 +1,63 @@
+"""A back-test from start to end, as the commands ask for it: the outcome chosen, every lead
+scored (a store's or sample files'), the figures computed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from leadrules.dsl.errors import UsageError
+from leadrules.engine.backtest.outcomes import Outcomes, Reached, read_outcomes
+from leadrules.engine.backtest.report import Backtest, backtest
+from leadrules.engine.backtest.scored import Collector, collect, collect_store
+from leadrules.engine.scoring.compiler import CompiledRuleset
+from leadrules.engine.scoring.evaluate import event_rows
+from leadrules.engine.store.store import Store
+
+
+def outcome_of(rules: CompiledRuleset, path: str | Path | None, column: str | None,
+               reached: str | None, as_of: int | None) -> Outcomes | Reached:
+    """The outcomes file read, or the time split `reached` describes (`as_of` is None when no
+    as-of time was given)."""
+    if (path is None) == (reached is None):
+        raise UsageError("give --outcomes FILE (known outcomes) or --outcome 'reached STAGE "
+                         "within N days' (the store's own history after --as-of), one of them")
+    if reached is not None:
+        if column is not None:
+            raise UsageError("--outcome-column goes with --outcomes FILE")
+        return Reached.parse(reached, as_of, rules.stages)
+    return read_outcomes(path, column or "converted")
+
+
+def check_handover(rules: CompiledRuleset, stage: str | None) -> None:
+    if stage is not None and stage not in rules.stages:
+        raise UsageError(f"--handover {stage!r}: no such stage in {rules.path}; stages: "
+                         f"{', '.join(rules.stages) or 'none'}")
+
+
+def measure_sample(rules: CompiledRuleset, sample: list, outcome: Outcomes | Reached,
+                   as_of: int, *, source: str, as_of_source: str,
+                   handover: str | None = None) -> Backtest:
+    """The back-test of sample leads (lead_id, profile, events), as a dry-run reads them."""
+    check_handover(rules, handover)
+    leads = [(lead, profile, event_rows(events)) for lead, profile, events in sample]
+    collector = collect(_collector(rules, handover, outcome), leads, as_of)
+    last = max((rows[-1][1] for *_, rows in leads if rows), default=None)
+    return backtest(collector, outcome, source=source, as_of=as_of, as_of_source=as_of_source,
+                    last_event=last)
+
+
+def measure_store(rules: CompiledRuleset, store: Store, outcome: Outcomes | Reached,
+                  as_of: int, *, source: str, as_of_source: str, handover: str | None = None,
+                  workers: int | None = None, progress: Callable[[int], None] | None = None
+                  ) -> Backtest:
+    """The back-test of every lead of a store, over worker processes as a run is."""
+    check_handover(rules, handover)
+    collector = collect_store(_collector(rules, handover, outcome), store, as_of, workers,
+                              progress)
+    return backtest(collector, outcome, source=source, as_of=as_of, as_of_source=as_of_source,
+                    last_event=store.counts().last_ts)
+
+
+def _collector(rules: CompiledRuleset, handover: str | None, outcome) -> Collector:
+    return Collector((rules,), handover, outcome if isinstance(outcome, Reached) else None)
