@@ -43,6 +43,22 @@ db_option = click.option(
     help="The SQLite store (`leadrules ingest` creates it).")
 
 
+
+
+def outcome_options(command):
+    """--outcomes, --outcome-column and --outcome, for `backtest` and `diff`."""
+    for option in (
+            click.option("--outcome", "outcome_text", metavar="'reached STAGE within N days'",
+                         help="Instead of --outcomes: what the store's history did after "
+                         "--as-of."),
+            click.option("--outcome-column", metavar="NAME",
+                         help="The column of --outcomes with the outcome  [default: converted]"),
+            click.option("--outcomes", "outcomes_file", metavar="FILE",
+                         help="Known outcomes: CSV or JSON Lines of lead_id and an outcome.")):
+        command = option(command)
+    return command
+
+
 class Group(click.Group):
     """The one place where leadrules' own errors become messages and exit codes."""
 
@@ -452,12 +468,7 @@ def dry_run(rules_file: Path, leads_file: str, events_file: str, lead_id: str | 
 @click.option("--leads", "leads_file", metavar="FILE",
               help="Score sample files instead of the store (with --events).")
 @click.option("--events", "events_file", metavar="FILE", help="Sample events (with --leads).")
-@click.option("--outcomes", "outcomes_file", metavar="FILE",
-              help="Known outcomes: CSV or JSON Lines with lead_id and an outcome column.")
-@click.option("--outcome-column", metavar="NAME",
-              help="The column of --outcomes with the outcome  [default: converted]")
-@click.option("--outcome", "outcome_text", metavar="'reached STAGE within N days'",
-              help="Instead of --outcomes: what the store's own history did after --as-of.")
+@outcome_options
 @as_of_option
 @click.option("--handover", metavar="STAGE",
               help="The stage where leads go to sales: its precision and recall.")
@@ -579,11 +590,13 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
               metavar="N", help="Example leads shown per kind of change.")
 @click.option("--sales-from", default="SalesLead", show_default=True, metavar="STAGE",
               help="The first sales stage: a lead there or in a later stage is in sales.")
+@outcome_options
 @workers_option
 def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: Path,
                  leads_file: str | None, events_file: str | None, as_of_text: str | None,
                  output: str, fail_on: tuple[str, ...], examples: int, sales_from: str,
-                 workers: int | None):
+                 outcomes_file: str | None, outcome_column: str | None,
+                 outcome_text: str | None, workers: int | None):
     """Show what a rule change does to every lead: OLD and NEW evaluated on the
     same leads and events, nothing written.
 
@@ -595,12 +608,17 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
     or owner, a stage-to-stage table, the leads that enter or leave sales, and
     example leads with the reason they changed.
 
+    With --outcomes FILE (or --outcome 'reached STAGE within N days' and a
+    past --as-of, judged by OLD's stage moves) also the back-test of both
+    sides: AUC, lift, conversion per band and grade, as `leadrules backtest`.
+
     Exit status: 0; 1 when a --fail-on expression holds (METRIC is one of
     score_changes, fit_changes, grade_changes, band_changes, priority_changes,
     stage_changes, disqualified_changes, label_changes, owner_changes,
     sales_entries, sales_exits, changed_leads; OP one of > >= < <= =; VALUE a
-    count or a percentage of the leads compared); 2 for bad usage or a rule
-    file with errors.
+    count or a percentage of the leads compared; with outcomes also auc, NEW's
+    ROC AUC, and auc_drop, OLD's minus NEW's: 'auc < 0.70', 'auc_drop > 0.01');
+    2 for bad usage or a rule file with errors.
 
     \b
     Examples:
@@ -608,16 +626,23 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
       leadrules diff --base origin/main rulesets/b2b.rules --format markdown
       leadrules diff old.rules new.rules --leads leads.csv --events events.csv \\
           --as-of 2026-04-01 --fail-on 'stage_changes > 5%'
+      leadrules diff old.rules new.rules --outcomes crm.csv --fail-on 'auc_drop > 0.01'
     """
     from leadrules.engine.review import (
         diff_render,  # here, not at the top: the other commands start faster
     )
-    from leadrules.engine.review.diff import Gate, compare, compare_store
+    from leadrules.engine.backtest.measure import outcome_of
+    from leadrules.engine.review.diff import Gate, check_gates, compare, compare_store
+    from leadrules.engine.review.revisions import diff_pair
 
     gates = [Gate.parse(text) for text in fail_on]
-    pair = _diff_pair(old_spec, new_spec, base_rev)
+    check_gates(gates, outcomes_file is not None or outcome_text is not None)
+    pair = diff_pair(old_spec, new_spec, base_rev)
     as_of, source = _as_of(as_of_text)
-    options = dict(as_of_source=source, examples=examples, sales_from=sales_from)
+    outcome = outcome_of(pair.old_rules, outcomes_file, outcome_column, outcome_text,
+                         as_of if as_of_text is not None else None, required=False)
+    options = dict(as_of_source=source, examples=examples, sales_from=sales_from,
+                   outcome=outcome)
     if (leads_file is None) != (events_file is None):
         raise UsageError("--leads and --events go together")
     if leads_file is not None:
@@ -637,32 +662,6 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
     for gate in holding:
         click.echo(gate.describe(found), err=True)
     sys.exit(1 if holding else 0)
-
-
-def _diff_pair(old: str, new: str | None, base: str | None):
-    """Both sides read, checked and compiled; a rule file with errors exits 2, because 1 means
-    that a --fail-on expression held."""
-    from leadrules.engine.review.diff import Pair
-
-    try:
-        sides = _diff_sides(old, new, base)
-        return Pair.of(*(dsl.analyze(s.text, s.name).raise_for_errors() for s in sides))
-    except dsl.RulesError as error:
-        error.exit_code = 2
-        raise
-
-
-def _diff_sides(old: str, new: str | None, base: str | None) -> tuple:
-    from leadrules.engine.review.revisions import read_base, read_file, read_rules
-
-    if base is not None:
-        if new is not None:
-            raise UsageError("--base REV compares one FILE with itself at REV; give one FILE, "
-                             "or OLD and NEW without --base")
-        return read_base(base, old), read_file(old)
-    if new is None:
-        raise UsageError("give OLD and NEW (rule files or REV:PATH), or --base REV and one FILE")
-    return read_rules(old), read_rules(new)
 
 
 @main.command(name="test")

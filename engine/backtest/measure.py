@@ -16,9 +16,14 @@ from leadrules.engine.store.store import Store
 
 
 def outcome_of(rules: CompiledRuleset, path: str | Path | None, column: str | None,
-               reached: str | None, as_of: int | None) -> Outcomes | Reached:
+               reached: str | None, as_of: int | None, required: bool = True
+               ) -> Outcomes | Reached | None:
     """The outcomes file read, or the time split `reached` describes (`as_of` is None when no
-    as-of time was given)."""
+    as-of time was given); None for neither when not `required`."""
+    if path is None and reached is None and not required:
+        if column is not None:
+            raise UsageError("--outcome-column goes with --outcomes FILE")
+        return None
     if (path is None) == (reached is None):
         raise UsageError("give --outcomes FILE (known outcomes) or --outcome 'reached STAGE "
                          "within N days' (the store's own history after --as-of), one of them")

@@ -68,19 +68,23 @@ def ranking_table(report: Backtest) -> tuple[list[str], list[list[str]]]:
 
 
 def decile_table(report: Backtest) -> tuple[list[str], list[list[str]]]:
-    headers = ["decile", *_group(report, ["scores", "leads", "converted", "rate", "lift",
-                                          "captured"])]
-    rows = []
-    for number in range(len(report.figures.deciles)):
-        row = [str(number + 1)]
-        for f in report.sides:
-            d: Decile = f.deciles[number]
-            lift = d.lift(f.base)
-            row += [f"{d.high}" if d.low == d.high else f"{d.low}-{d.high}", amount(d.leads),
-                    amount(d.converted), percent(d.rate),
-                    "n/a" if lift is None else f"{lift:.2f}", percent(d.capture)]
-        rows.append(row)
-    return headers, rows
+    """A row per decile: its scores, leads, conversions, rate, lift and the share of all
+    conversions captured down to it; for two sides only lift and capture, side by side."""
+    if len(report.sides) == 2:
+        old, new = report.sides
+        return (["decile", "old lift", "new lift", "old captured", "new captured"],
+                [[str(a.number), _lift(a, old), _lift(b, new), percent(a.capture),
+                  percent(b.capture)] for a, b in zip(old.deciles, new.deciles)])
+    f = report.figures
+    return (["decile", "scores", "leads", "converted", "rate", "lift", "captured"],
+            [[str(d.number), f"{d.high}" if d.low == d.high else f"{d.low}-{d.high}",
+              amount(d.leads), amount(d.converted), percent(d.rate), _lift(d, f),
+              percent(d.capture)] for d in f.deciles])
+
+
+def _lift(decile: Decile, figures: Figures) -> str:
+    lift = decile.lift(figures.base)
+    return "n/a" if lift is None else f"{lift:.2f}"
 
 
 def rate_table(report: Backtest, kind: str, of: Callable[[Figures], dict]
@@ -197,15 +201,24 @@ def _base_line(report: Backtest) -> str:
 
 def text(report: Backtest) -> str:
     """For a terminal: the facts, then each figure as an aligned table."""
-    width = max(len(name) for name, _ in (*_head(report), ("Base rate", ""))) + 2
-    out = [f"{name + ':':<{width}}{value}" for name, value in _head(report)]
+    return "\n".join(_text(report, _head(report))) + "\n"
+
+
+def text_body(report: Backtest) -> list[str]:
+    """The lines of `text` after the rules and the leads, for `diff`, which names them."""
+    return _text(report, [("Outcome", report.outcome)])
+
+
+def _text(report: Backtest, head: list[tuple[str, str]]) -> list[str]:
+    width = max(len(name) for name, _ in (*head, ("Base rate", ""))) + 2
+    out = [f"{name + ':':<{width}}{value}" for name, value in head]
     out += [f"{'':<{width}}{line}" for line in coverage_lines(report)]
     out += [f"{'Note:':<{width}}{note}" for note in report.notes]
     out.append(f"{'Base rate:':<{width}}{_base_line(report)}")
     for title, body in _sections(report):
         out += ["", title]
         out += [table(*body)] if isinstance(body, tuple) else [f"  {line}" for line in body]
-    return "\n".join(out) + "\n"
+    return out
 
 
 # --- markdown -----------------------------------------------------------------------------------
@@ -219,15 +232,23 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def markdown(report: Backtest) -> str:
     """For a pull request or a wiki page: the facts as a list, each figure as a table."""
-    out = ["### leadrules backtest", ""]
-    out += [f"- **{name}:** {value}" for name, value in _head(report)]
+    return "\n".join(["### leadrules backtest", "", *_markdown(report, _head(report))]) + "\n"
+
+
+def markdown_body(report: Backtest, level: str = "####") -> list[str]:
+    """The lines of `markdown` after the rules and the leads, for `diff`."""
+    return _markdown(report, [("Outcome", report.outcome)], level)
+
+
+def _markdown(report: Backtest, head: list[tuple[str, str]], level: str = "####") -> list[str]:
+    out = [f"- **{name}:** {value}" for name, value in head]
     out += [f"- {line}" for line in coverage_lines(report)]
     out += [f"- **Note:** {note}" for note in report.notes]
     out.append(f"- **Base rate:** {_base_line(report)}")
     for title, body in _sections(report):
-        out += ["", f"#### {title}", ""]
+        out += ["", f"{level} {title}", ""]
         out += [_md_table(*body)] if isinstance(body, tuple) else [f"- {line}" for line in body]
-    return "\n".join(out) + "\n"
+    return out
 
 
 # --- JSON ---------------------------------------------------------------------------------------
