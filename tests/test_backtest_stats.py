@@ -7,7 +7,7 @@ import random
 from fractions import Fraction as F
 
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from leadrules.engine.backtest import stats
 
@@ -27,6 +27,19 @@ def test_auc_equals_scikit_learn_on_data_with_many_ties(seed):
     outcomes = [rng.random() < 0.1 + scores[k] / (distinct * 10) for k in range(n)]
     outcomes[0], outcomes[1] = True, False  # both kinds present
     assert abs(stats.auc(scores, outcomes) - roc_auc_score(outcomes, scores)) < 1e-12
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_roc_points_are_scikit_learns_curve_and_enclose_the_auc(seed):
+    rng = random.Random(seed)
+    scores = [rng.randrange(40) for _ in range(500)]
+    outcomes = [rng.random() < 0.2 + scores[k] / 100 for k in range(500)]
+    points = stats.roc_points(scores, outcomes)
+    fpr, tpr, _ = roc_curve(outcomes, scores, drop_intermediate=False)
+    assert points == list(zip(fpr.tolist(), tpr.tolist()))
+    area = sum((b[0] - a[0]) * (a[1] + b[1]) / 2 for a, b in zip(points, points[1:]))
+    assert abs(area - stats.auc(scores, outcomes)) < 1e-12
+    assert stats.roc_points([1, 2], [True, True]) == []
 
 
 def test_auc_of_decimal_scores_and_a_perfect_ranking():

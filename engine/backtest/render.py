@@ -290,6 +290,7 @@ def _json_figures(f: Figures) -> dict:
         "deciles": [{"decile": d.number, "low": d.low, "high": d.high, "leads": _number(d.leads),
                      "converted": _number(d.converted), "rate": d.rate, "lift": d.lift(f.base),
                      "captured": d.capture} for d in f.deciles],
+        "roc": [{"fpr": x, "tpr": y} for x, y in f.roc],
         "bands": [{"band": k, **_rate(r)} for k, r in f.bands.items()],
         "grades": [{"grade": k, **_rate(r)} for k, r in f.grades.items()],
         "priorities": [{"grade": g, "band": b, **_rate(r)} for (g, b), r in f.priorities.items()],

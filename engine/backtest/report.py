@@ -40,6 +40,7 @@ class Figures:
     fit_auc: float | None
     priority_auc: float | None  # of priority order: A1 first, grade before band, none last
     deciles: tuple[stats.Decile, ...]
+    roc: tuple[tuple[float, float], ...]  # the score's ROC curve, for the HTML
     bands: Mapping  # band (or None) -> Rate, best first
     grades: Mapping
     priorities: Mapping  # (grade, band) -> Rate
@@ -140,6 +141,7 @@ def figures(rules: CompiledRuleset, records: Sequence[tuple], outcomes: Sequence
         auc=stats.auc(column(SCORE), outcomes), fit_auc=stats.auc(column(FIT), outcomes),
         priority_auc=stats.auc([priority_rank(r[GRADE], r[BAND]) for r in records], outcomes),
         deciles=tuple(stats.deciles(column(SCORE), outcomes)),
+        roc=tuple(stats.roc_points(column(SCORE), outcomes)),
         bands=bands, grades=grades,
         priorities=dict(sorted(priorities.items(), key=lambda item: _cell_key(item[0]))),
         labels=dict(sorted(stats.rates(column(LABEL), outcomes).items(),

@@ -52,6 +52,24 @@ def auc(scores: Sequence, outcomes: Sequence[bool]) -> float | None:
     return doubled / (2 * positives * negatives)
 
 
+def roc_points(scores: Sequence, outcomes: Sequence[bool]) -> list[tuple[float, float]]:
+    """The ROC curve: (false positive rate, true positive rate) with the threshold at each
+    distinct score, highest first, after (0, 0); its area is `auc`. Empty when one of the two
+    kinds of lead is missing."""
+    positives = sum(outcomes)
+    negatives = len(outcomes) - positives
+    if not positives or not negatives:
+        return []
+    by_score: dict = defaultdict(lambda: [0, 0])
+    for score, outcome in zip(scores, outcomes):
+        by_score[score][0 if outcome else 1] += 1
+    points, tp, fp = [(0.0, 0.0)], 0, 0
+    for score in sorted(by_score, reverse=True):
+        tp, fp = tp + by_score[score][0], fp + by_score[score][1]
+        points.append((fp / negatives, tp / positives))
+    return points
+
+
 @attrs.frozen
 class Decile:
     """One tenth of the leads, best scores first. `leads` and `converted` are fractions when
