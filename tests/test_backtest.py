@@ -222,3 +222,33 @@ def test_backtest_of_the_bundled_sample_in_a_store_equals_the_files(tmp_path, mo
                               "events.csv", *args).output)
     del store["leads"]["source"], files["leads"]["source"]
     assert store == files
+
+
+@pytest.mark.parametrize("stage, as_of", [("Customer", "2026-06-01"), ("SalesLead", "2026-03-01"),
+                                          ("Lead", "2026-09-15")])
+def test_the_time_splits_one_resumed_replay_equals_two_replays(stage, as_of):
+    from leadrules import dsl
+    from leadrules.engine.backtest.outcomes import Reached
+    from leadrules.engine.backtest.scored import Collector, from_stage, reached
+    from leadrules.engine.events import parse_timestamp
+    from leadrules.engine.scoring.compiler import compile_ruleset
+    from leadrules.engine.scoring.evaluate import event_rows, replay
+    from leadrules.engine.store.ingest import read_sample
+
+    rules = compile_ruleset(dsl.load(ruleset_path()))
+    split = Reached(stage, 90, parse_timestamp(as_of))
+    collector = Collector((rules,), "SalesLead", split)
+    single = Collector((rules,), "SalesLead")
+    stages = from_stage(rules, stage)
+    expected = []
+    for lead, profile, events in read_sample(*sample_paths()):
+        rows = event_rows(events)
+        collector.score(lead, profile, rows, split.as_of)
+        now = replay(rules, lead, profile, rows, split.as_of)
+        later = replay(rules, lead, profile, rows, split.until)
+        single.add((now,))
+        expected.append(None if reached(now.moves, stages) else
+                        reached(later.moves, stages, split.as_of))
+    assert collector.records == single.records
+    assert collector.outcomes == expected
+    assert expected.count(True) > 0 and expected.count(None) > 0

@@ -157,7 +157,7 @@ def coverage_lines(report: Backtest) -> list[str]:
     return lines
 
 
-def _sections(report: Backtest) -> list[tuple[str, tuple | list[str]]]:
+def sections(report: Backtest) -> list[tuple[str, tuple | list[str]]]:
     """(title, a table's (headers, rows) or lines of text) in the order every format shows."""
     found: list[tuple[str, tuple | list[str]]] = [
         ("Ranking (ROC AUC: 0.5 is chance, 1.0 ranks every converted lead first)",
@@ -182,7 +182,7 @@ def _sections(report: Backtest) -> list[tuple[str, tuple | list[str]]]:
     return found
 
 
-def _head(report: Backtest) -> list[tuple[str, str]]:
+def head(report: Backtest) -> list[tuple[str, str]]:
     rules = [(f"{side or 'Rules'}".capitalize(), f"{f.rules_path} (\"{f.rules_name}\")")
              for side, f in zip(_sides(report), report.sides)]
     return [*rules,
@@ -191,7 +191,7 @@ def _head(report: Backtest) -> list[tuple[str, str]]:
             ("Outcome", report.outcome)]
 
 
-def _base_line(report: Backtest) -> str:
+def base_line(report: Backtest) -> str:
     base = report.figures.base
     return (f"{percent(base.rate)}: {base.converted:,} of {base.leads:,} measured leads "
             "converted")
@@ -201,7 +201,7 @@ def _base_line(report: Backtest) -> str:
 
 def text(report: Backtest) -> str:
     """For a terminal: the facts, then each figure as an aligned table."""
-    return "\n".join(_text(report, _head(report))) + "\n"
+    return "\n".join(_text(report, head(report))) + "\n"
 
 
 def text_body(report: Backtest) -> list[str]:
@@ -214,8 +214,8 @@ def _text(report: Backtest, head: list[tuple[str, str]]) -> list[str]:
     out = [f"{name + ':':<{width}}{value}" for name, value in head]
     out += [f"{'':<{width}}{line}" for line in coverage_lines(report)]
     out += [f"{'Note:':<{width}}{note}" for note in report.notes]
-    out.append(f"{'Base rate:':<{width}}{_base_line(report)}")
-    for title, body in _sections(report):
+    out.append(f"{'Base rate:':<{width}}{base_line(report)}")
+    for title, body in sections(report):
         out += ["", title]
         out += [table(*body)] if isinstance(body, tuple) else [f"  {line}" for line in body]
     return out
@@ -232,7 +232,7 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def markdown(report: Backtest) -> str:
     """For a pull request or a wiki page: the facts as a list, each figure as a table."""
-    return "\n".join(["### leadrules backtest", "", *_markdown(report, _head(report))]) + "\n"
+    return "\n".join(["### leadrules backtest", "", *_markdown(report, head(report))]) + "\n"
 
 
 def markdown_body(report: Backtest, level: str = "####") -> list[str]:
@@ -244,8 +244,8 @@ def _markdown(report: Backtest, head: list[tuple[str, str]], level: str = "####"
     out = [f"- **{name}:** {value}" for name, value in head]
     out += [f"- {line}" for line in coverage_lines(report)]
     out += [f"- **Note:** {note}" for note in report.notes]
-    out.append(f"- **Base rate:** {_base_line(report)}")
-    for title, body in _sections(report):
+    out.append(f"- **Base rate:** {base_line(report)}")
+    for title, body in sections(report):
         out += ["", f"{level} {title}", ""]
         out += [_md_table(*body)] if isinstance(body, tuple) else [f"- {line}" for line in body]
     return out
