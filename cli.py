@@ -476,11 +476,13 @@ def dry_run(rules_file: Path, leads_file: str, events_file: str, lead_id: str | 
               default="text", show_default=True)
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report with a ROC curve and a lift chart to this file.")
+@click.option("--suggest", is_flag=True, help="Also fit the rules' points to the outcomes and "
+              "print the change as a diff, for review (needs leadrules[suggest]).")
 @workers_option
 def backtest(rules_file: Path, db: Path, leads_file: str | None, events_file: str | None,
              outcomes_file: str | None, outcome_column: str | None, outcome_text: str | None,
              as_of_text: str | None, handover: str | None, output: str, html_file: Path | None,
-             workers: int | None):
+             suggest: bool, workers: int | None):
     """Measure how well the rules rank leads whose outcome is known.
 
     Scores every lead (nothing is written) and compares with outcomes:
@@ -507,7 +509,7 @@ def backtest(rules_file: Path, db: Path, leads_file: str | None, events_file: st
     as_of, source = _as_of(as_of_text)
     outcome = measure.outcome_of(rules, outcomes_file, outcome_column, outcome_text,
                                  as_of if as_of_text is not None else None)
-    options = dict(as_of_source=source, handover=handover)
+    options = dict(as_of_source=source, handover=handover, suggest=suggest)
     if (leads_file is None) != (events_file is None):
         raise UsageError("--leads and --events go together")
     if leads_file is not None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import attrs
+
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.backtest.outcomes import Outcomes, Reached, read_outcomes
-from leadrules.engine.backtest.report import Backtest, backtest
+from leadrules.engine.backtest.report import Backtest, backtest, measured
 from leadrules.engine.backtest.scored import Collector, collect, collect_store
 from leadrules.engine.scoring.compiler import CompiledRuleset
 from leadrules.engine.scoring.evaluate import event_rows
@@ -42,26 +44,40 @@ def check_handover(rules: CompiledRuleset, stage: str | None) -> None:
 
 def measure_sample(rules: CompiledRuleset, sample: list, outcome: Outcomes | Reached,
                    as_of: int, *, source: str, as_of_source: str,
-                   handover: str | None = None) -> Backtest:
-    """The back-test of sample leads (lead_id, profile, events), as a dry-run reads them."""
+                   handover: str | None = None, suggest: bool = False) -> Backtest:
+    """The back-test of sample leads (lead_id, profile, events), as a dry-run reads them;
+    with `suggest`, the points fitted to the outcomes too."""
     check_handover(rules, handover)
     leads = [(lead, profile, event_rows(events)) for lead, profile, events in sample]
     collector = collect(_collector(rules, handover, outcome), leads, as_of)
     last = max((rows[-1][1] for *_, rows in leads if rows), default=None)
-    return backtest(collector, outcome, source=source, as_of=as_of, as_of_source=as_of_source,
-                    last_event=last)
+    found = backtest(collector, outcome, source=source, as_of=as_of, as_of_source=as_of_source,
+                     last_event=last)
+    return _suggested(found, rules, leads, collector, outcome, as_of) if suggest else found
 
 
 def measure_store(rules: CompiledRuleset, store: Store, outcome: Outcomes | Reached,
                   as_of: int, *, source: str, as_of_source: str, handover: str | None = None,
-                  workers: int | None = None, progress: Callable[[int], None] | None = None
-                  ) -> Backtest:
+                  workers: int | None = None, progress: Callable[[int], None] | None = None,
+                  suggest: bool = False) -> Backtest:
     """The back-test of every lead of a store, over worker processes as a run is."""
     check_handover(rules, handover)
     collector = collect_store(_collector(rules, handover, outcome), store, as_of, workers,
                               progress)
-    return backtest(collector, outcome, source=source, as_of=as_of, as_of_source=as_of_source,
-                    last_event=store.counts().last_ts)
+    found = backtest(collector, outcome, source=source, as_of=as_of, as_of_source=as_of_source,
+                     last_event=store.counts().last_ts)
+    if not suggest:
+        return found
+    return _suggested(found, rules, store.iter_lead_rows(types=rules.used), collector, outcome,
+                      as_of)
+
+
+def _suggested(found: Backtest, rules: CompiledRuleset, leads, collector: Collector,
+               outcome, as_of: int) -> Backtest:
+    from leadrules.engine.backtest.suggest import suggest
+
+    known = measured(collector, outcome, as_of)
+    return attrs.evolve(found, suggestion=suggest(rules, leads, known, as_of))
 
 
 def _collector(rules: CompiledRuleset, handover: str | None, outcome) -> Collector:

@@ -182,6 +182,22 @@ def sections(report: Backtest) -> list[tuple[str, tuple | list[str]]]:
     return found
 
 
+def suggestion_lines(report: Backtest) -> tuple[str, tuple, list[str], str] | None:
+    """The suggestion's title, its table of changed points, the AUC lines and the diff."""
+    found = report.suggestion
+    if found is None:
+        return None
+    title = (f"Suggested points: a logistic regression of the {found.leads:,} measured leads' "
+             "outcomes on each rule's points (for review; nothing was changed)")
+    rows = [[str(c.line), c.text, f"{c.old:+d}", f"{c.new:+d}"] for c in found.changes]
+    aucs = [f"AUC of the {name}: {ratio(now)} now, {ratio(then)} with the fitted points" + (
+        ": they rank no better, so they are not suggested" if name in found.not_better else "")
+        for name, (now, then) in (("score", found.auc), ("fit", found.fit_auc))]
+    aucs.append("measured on the leads the points were fitted to: expect less on new leads; "
+                "try it with `leadrules diff` on outcomes it was not fitted to")
+    return title, (["line", "rule", "now", "suggested"], rows), aucs, found.diff
+
+
 def head(report: Backtest) -> list[tuple[str, str]]:
     rules = [(f"{side or 'Rules'}".capitalize(), f"{f.rules_path} (\"{f.rules_name}\")")
              for side, f in zip(_sides(report), report.sides)]
@@ -218,6 +234,10 @@ def _text(report: Backtest, head: list[tuple[str, str]]) -> list[str]:
     for title, body in sections(report):
         out += ["", title]
         out += [table(*body)] if isinstance(body, tuple) else [f"  {line}" for line in body]
+    if found := suggestion_lines(report):
+        title, changes, aucs, diff = found
+        out += ["", title, table(*changes) if changes[1] else "  no points change", "",
+                *(f"  {line}" for line in aucs)] + (["", diff.rstrip("\n")] if diff else [])
     return out
 
 
@@ -248,6 +268,11 @@ def _markdown(report: Backtest, head: list[tuple[str, str]], level: str = "####"
     for title, body in sections(report):
         out += ["", f"{level} {title}", ""]
         out += [_md_table(*body)] if isinstance(body, tuple) else [f"- {line}" for line in body]
+    if found := suggestion_lines(report):
+        title, changes, aucs, diff = found
+        out += ["", f"{level} {title}", "", _md_table(*changes) if changes[1] else
+                "No points change.", "", *(f"- {line}" for line in aucs)]
+        out += ["", "```diff", diff.rstrip("\n"), "```"] if diff else []
     return out
 
 
@@ -260,7 +285,15 @@ def to_json(report: Backtest) -> str:
 
 def json_data(report: Backtest) -> dict:
     c = report.coverage
+    found = report.suggestion
+    suggestion = None if found is None else {
+        "leads": found.leads, "auc": {"now": found.auc[0], "suggested": found.auc[1]},
+        "fit_auc": {"now": found.fit_auc[0], "suggested": found.fit_auc[1]},
+        "not_better": list(found.not_better),
+        "changes": [{"line": c.line, "rule": c.text, "now": c.old, "suggested": c.new}
+                    for c in found.changes], "diff": found.diff}
     return {
+        **({} if suggestion is None else {"suggestion": suggestion}),
         "leads": {"source": report.source, "as_of": format_timestamp(report.as_of),
                   "as_of_source": report.as_of_source, "scored": c.scored,
                   "measured": c.measured, "no_outcome": c.no_outcome, "empty_outcomes": c.empty,

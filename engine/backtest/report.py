@@ -75,6 +75,7 @@ class Backtest:
     coverage: Coverage
     sides: tuple[Figures, ...]
     notes: tuple[str, ...] = ()
+    suggestion: object = None  # engine.backtest.suggest.Suggestion, with --suggest
 
     @property
     def figures(self) -> Figures:
@@ -84,13 +85,11 @@ class Backtest:
 def backtest(collector: Collector, outcomes: Outcomes | Reached, *, source: str, as_of: int,
              as_of_source: str, last_event: int | None = None) -> Backtest:
     """The figures of each side of `collector`'s records against `outcomes`."""
+    known, outcomes = _known(collector, outcomes, as_of)
     if isinstance(outcomes, Reached):
-        known = collector.outcomes
         coverage = _split_coverage(collector, known)
         describe = outcomes.describe
     else:
-        outcomes = outcomes.before(as_of) if outcomes.dates else outcomes
-        known = [outcomes.known.get(r[LEAD_ID]) for r in collector.records[0]]
         coverage = _file_coverage(collector, outcomes, known)
         describe = f"the outcomes in {outcomes.describe}"
     keep = [k for k, outcome in enumerate(known) if outcome is not None]
@@ -102,6 +101,22 @@ def backtest(collector: Collector, outcomes: Outcomes | Reached, *, source: str,
                   for rules, records in zip(collector.sides, collector.records))
     return Backtest(source, as_of, as_of_source, describe, coverage, sides,
                     _notes(outcomes, last_event, coverage))
+
+
+def measured(collector: Collector, outcomes: Outcomes | Reached, as_of: int
+             ) -> dict[str, bool]:
+    """The outcome of each lead that has one and is measured, by lead_id."""
+    known, _ = _known(collector, outcomes, as_of)
+    return {r[LEAD_ID]: outcome for r, outcome in zip(collector.records[0], known)
+            if outcome is not None}
+
+
+def _known(collector: Collector, outcomes: Outcomes | Reached, as_of: int) -> tuple[list, object]:
+    """Each record's outcome (None: left out), and the outcomes without those known early."""
+    if isinstance(outcomes, Reached):
+        return collector.outcomes, outcomes
+    outcomes = outcomes.before(as_of) if outcomes.dates else outcomes
+    return [outcomes.known.get(r[LEAD_ID]) for r in collector.records[0]], outcomes
 
 
 def _file_coverage(collector: Collector, outcomes: Outcomes, known: list) -> Coverage:
