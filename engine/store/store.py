@@ -40,6 +40,7 @@ from leadrules.engine.store.schema import (
     RESULT_COLUMNS,
     RESULTS_DUE,
     SCHEMA_VERSION,
+    stage_entries,
 )
 
 if TYPE_CHECKING:
@@ -569,6 +570,9 @@ class Store:
                     self._conn.execute(f"DELETE FROM {table} WHERE ruleset = ?", (key,))
             writer = RunWriter(self._conn, key, run_id, replace=not full)
             yield writer
+            # every lead's entry into its first stage, dated (integers this store made)
+            executescript(self._conn, stage_entries(f"r.ruleset = {int(key)} "
+                                                    f"AND r.run_id = {int(run_id)}"))
             if full:
                 self._conn.execute(RESULTS_DUE)
             totals = "".join(f"{name} = ?, " for name in writer.totals)
