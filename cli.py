@@ -106,7 +106,8 @@ def demo(db: Path, top: int):
 
     Creates (or reuses) a local SQLite file, ingests the sample that ships
     with leadrules (ingesting twice adds nothing), scores every lead as of the
-    last event in the sample, and prints the funnel and the top leads.
+    last event in the sample, and prints the funnel, the top leads, where its
+    HTML report is (beside the database) and the status of each goal.
 
     \b
     Example:
@@ -138,6 +139,10 @@ def demo(db: Path, top: int):
                      r["stage"], r["owner"] or "") for r in store.results(rules.hash, limit=top)]
             click.echo(f"\nTop {len(rows)} leads\n" + report.table(
                 ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "owner"), rows))
+        from leadrules.engine.report.command import demo_summary
+
+        click.echo("\n" + demo_summary(store, dsl.load(bundled.ruleset_path()),
+                                        db.with_name(f"{db.stem}-report.html")))
 
 
 @main.command()
@@ -399,34 +404,141 @@ def _run_with_progress(store: Store, rules, as_of: int, full: bool = False,
             bar.__exit__(None, None, None)
 
 
+rules_option = click.option(
+    "--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), metavar="RULES",
+    help="Export the latest run of these rules  [default: the latest run of any]")
+
+
 @main.command()
 @db_option
+@rules_option
 @click.option("--stage", help="Only leads in this stage.")
 @click.option("--priority", help="Only leads with this priority (A1 ... D4).")
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the N best leads.")
+@click.option("--fields", metavar="F,G", help="Also these profile fields, e.g. title,country,email.")
 @format_option
-def leads(db: Path, stage: str | None, priority: str | None, top: int | None, output: str):
+def leads(db: Path, rules_file: Path | None, stage: str | None, priority: str | None,
+          top: int | None, fields: str | None, output: str):
     """The results of the latest run: every lead, best score first.
 
     Columns: lead_id, score, fit, grade, band, priority, stage, disqualified
-    (the reason, empty if none), owner, label.
+    (the reason, empty if none), owner, label, stage_entered_at (when the lead
+    entered its stage), then the --fields. An unknown --stage or --priority
+    is an error.
 
     \b
     Examples:
       leadrules leads --top 20
-      leadrules leads --stage SalesLead --format csv > to-sales.csv
-      leadrules leads --priority A1 --format json
+      leadrules leads --rules rulesets/b2b.rules --stage SalesLead --format csv > to-sales.csv
+      leadrules leads --priority A1 --fields title,country,email --format json
     """
+    from leadrules.engine.report import exports
+
+    rules = _compile(rules_file) if rules_file is not None else None
+    names = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else ()
     with _existing_store(db) as store:
-        run = store.latest_run()
-        if run is None:
-            raise UsageError(f"{db}: no results yet; score the leads with "
-                             "`leadrules run RULES` first")
-        rows = store.results(run["ruleset_hash"], stage=stage, priority=priority, limit=top)
+        found = exports.lead_export(store, rules, stage=stage, priority=priority, top=top,
+                                    fields=names)
+    run = found.run
     if output == "table":
         click.echo(f"\"{run['ruleset_name']}\" as of {format_timestamp(run['as_of'])} "
-                   f"(run {run['run_id']}); {len(rows):,} leads")
-    click.echo(render.leads_text(({c: r[c] for c in render.LEAD_COLUMNS} for r in rows), output))
+                   f"(run {run['run_id']}); {len(found.rows):,} leads")
+    click.echo(exports.render(found, output), nl=False)
+
+
+@main.command()
+@db_option
+@rules_option
+@click.option("--stage", help="Only leads now in this stage.")
+@click.option("--kind", type=click.Choice(["assign", "enroll", "alert", "sla"]),
+              help="Only actions of this kind; sla: the SLAs open or overdue.")
+@click.option("--since", metavar="RUN|DATE",
+              help="Only what happened after run RUN's as-of, or since DATE.")
+@click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="csv",
+              show_default=True)
+def actions(db: Path, rules_file: Path | None, stage: str | None, kind: str | None,
+            since: str | None, output: str):
+    """Export the actions the rules took (assign, enroll, alert) and the SLAs
+    still open or overdue, for a CRM or an email tool.
+
+    Columns: lead_id, at, kind, value (owner, campaign, alert; for an SLA its
+    outcome: pending or overdue), stage (entered, for `on entering` and SLAs),
+    due (SLAs), lead_stage and owner (now), rule, cause.
+
+    \b
+    Examples:
+      leadrules actions --kind enroll --since 2026-10-01 > nurture.csv
+      leadrules actions --rules rulesets/b2b.rules --kind sla --format json
+      leadrules actions --since 3 --stage SalesLead
+    """
+    from leadrules.engine.report import exports
+
+    rules = _compile(rules_file) if rules_file is not None else None
+    with _existing_store(db) as store:
+        found = exports.action_export(store, rules, stage=stage, kind=kind, since=since)
+    click.echo(exports.render(found, output), nl=False)
+
+
+@main.command(name="report")
+@click.argument("view", type=click.Choice(["funnel", "flow", "conversion", "velocity", "sla",
+                                           "goals", "all"]))
+@click.argument("rules_file", metavar="RULES", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--run", "run_id", type=int, metavar="N",
+              help="The run to report on  [default: the latest run of RULES]")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="The period's first day  [default: the first entry]")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="The period's last day  [default: the run's as-of]")
+@click.option("--period", type=click.Choice(["week", "month", "quarter"]),
+              help="A series: the flow and the cohorts per week, month or quarter.")
+@click.option("--by", metavar="FIELD",
+              help="Break every figure down by a profile field, owner, label, grade, band "
+              "or priority.")
+@click.option("--within", metavar="DAYS", help="Conversion: also the share within DAYS of "
+              "entering, e.g. 30d.")
+@click.option("--cohort", "cohort_stage", metavar="STAGE",
+              help="Conversion: the stage the cohorts entered  [default: the first]")
+@click.option("--target", "target_stage", metavar="STAGE",
+              help="Conversion: the stage they should reach  [default: the last]")
+@click.option("--format", "output", type=click.Choice(["text", "csv", "json", "markdown"]),
+              default="text", show_default=True)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML report with charts to this file.")
+@click.option("--fail-on", type=click.Choice(["behind", "missed"]),
+              help="Goals: exit 1 when a goal is behind or missed (behind), or missed.")
+def report_command(view: str, rules_file: Path, db: Path, run_id: int | None, start, end,
+                   period: str | None, by: str | None, within: str | None,
+                   cohort_stage: str | None, target_stage: str | None, output: str,
+                   html_file: Path | None, fail_on: str | None):
+    """Measure the funnel that `run` scored: flows, stages reached, cohort
+    conversion, velocity, SLAs and goals, from the stored stage history.
+
+    Figures are of one run (the latest of RULES) over a period (the whole
+    history up to the run's as-of by default). docs/reports.md defines each.
+    Exit status 1 with --fail-on when a goal is behind or missed.
+
+    \b
+    Examples:
+      leadrules report funnel rulesets/b2b.rules
+      leadrules report flow rulesets/b2b.rules --from 2026-01-01 --period month
+      leadrules report conversion rulesets/b2b.rules --by country --within 30d
+      leadrules report all rulesets/b2b.rules --format markdown --html report.html
+      leadrules report goals rulesets/b2b.rules --fail-on behind
+    """
+    from leadrules.engine.report.command import report
+
+    with _existing_store(db) as store:
+        outcome = report(store, dsl.load(rules_file), view, run_id=run_id,
+                         start=start and start.date(), end=end and end.date(), period=period,
+                         by=by, within=within, cohort=cohort_stage, target=target_stage,
+                         output=output, html=html_file, fail_on=fail_on)
+    click.echo(outcome.text, nl=False)
+    if html_file is not None:
+        click.echo(f"HTML report: {html_file}", err=True)
+    for line in outcome.failing:
+        click.echo(line, err=True)
+    sys.exit(1 if outcome.failing else 0)
 
 
 @main.command(name="dry-run")

@@ -160,7 +160,7 @@ def _bant(node: ast.BantDecl) -> str:
 
 def _goal(node: ast.Goal) -> str:
     text = (f"goal {_quote(node.name)}: {write(node.measure)} {node.op} "
-            f"{_number(node.target)}{'%' if node.percent else ''}")
+            f"{_number(node.target)}{'%' if node.percent else ''}{_where(node.where)}")
     if node.start is not None:
         return f"{text} between {node.start.isoformat()} and {node.end.isoformat()}"
     return f"{text} by {node.end.isoformat()}" if node.end is not None else text
@@ -197,6 +197,7 @@ _WRITERS = {
     ast.Entered: lambda n: f"entered {write(n.stage)}",
     ast.Conversion: lambda n: f"conversion {write(n.source)} -> {write(n.target)}",
     ast.LeadsIn: lambda n: f"leads in {write(n.stage)}",
+    ast.MedianDays: lambda n: f"median days {write(n.source)} -> {write(n.target)}",
     ast.FieldDecl: lambda n: f"{write(n.name)}: {write(n.type)}",
     # statements
     ast.RulesetName: lambda n: f"ruleset {_quote(n.name)}",

@@ -276,7 +276,7 @@ def test_default_store_is_leadrules_db_in_the_current_directory(cwd):
     info = invoke("store", "info")
     assert info.exit_code == 0
     assert info.stdout.splitlines()[:3] == [
-        "Store:    leadrules.db (schema version 5)",
+        "Store:    leadrules.db (schema version 6)",
         "Leads:    2 (2 known only from events)",
         "Events:   3 (2026-03-14T00:00:00Z .. 2026-03-15T09:00:00Z)"]
 
@@ -303,7 +303,7 @@ def test_db_option_wins_over_the_environment(cwd):
     assert result.stdout.splitlines()[0] == "Imported into opt.db"
     assert sorted(p.name for p in cwd.glob("*.db")) == ["opt.db"]
     info = invoke("store", "info", "--db", "opt.db", env=env)
-    assert info.stdout.splitlines()[0] == "Store:    opt.db (schema version 5)"
+    assert info.stdout.splitlines()[0] == "Store:    opt.db (schema version 6)"
     assert not (cwd / "env.db").exists()
 
 
@@ -930,7 +930,7 @@ def test_store_info_json(cwd):
         (4, "events", "running", 1, 1, 0, 1, 0),
     ]
     assert info == {
-        "path": "crm.db", "schema_version": 5, "leads": 4, "leads_from_events_only": 2,
+        "path": "crm.db", "schema_version": 6, "leads": 4, "leads_from_events_only": 2,
         "events": 7, "first_event": "2026-03-14T09:21:05Z",
         "last_event": "2026-04-01T12:00:00.5Z",
         "event_types": {"page_visit": 3, "email_open": 3, "deal_won": 1}, "runs": 1,

@@ -31,7 +31,7 @@ def test_schema_created_and_version_recorded(tmp_path):
     path = tmp_path / "leads.db"
     with Store(path) as s:
         assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
-            ("data_version", "0"), ("schema_version", "5")]
+            ("data_version", "0"), ("schema_version", "6")]
         names = {r[0] for r in table(s, "SELECT name FROM sqlite_master WHERE type='table'")}
         assert names == {"meta", "leads", "events", "runs", "results", "stage_moves",
                          "actions", "sla", "imports", "rejects", "checkpoints", "rulesets"}
@@ -49,7 +49,7 @@ def test_reopening_keeps_data(tmp_path):
     with Store(str(path)) as s:
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
         assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
-            ("data_version", "1"), ("schema_version", "5")]
+            ("data_version", "1"), ("schema_version", "6")]
 
 
 def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
@@ -63,7 +63,7 @@ def test_version_1_store_is_migrated_keeping_its_data(tmp_path):
             "INSERT INTO events VALUES ('L1', 100, 'e1', 'page_view', '{}', 1);")
     conn.close()
     with Store(path) as s:
-        assert s.schema_version == 5
+        assert s.schema_version == 6
         assert table(s, "SELECT lead_id, version FROM leads") == [("L1", 0)]
         assert s.counts() == StoreCounts(leads=1, events=1, first_ts=100, last_ts=100, runs=0)
         assert s.lead_events("L1") == ({"title": "CEO"}, [ev("e1")])
@@ -90,9 +90,13 @@ def test_version_4_results_are_kept_under_a_ruleset_number(tmp_path):
             "INSERT INTO checkpoints VALUES ('abc123', 'A', x'00', 5, 'e1', 1, x'00');")
     conn.close()
     with Store(path) as s:
-        assert s.schema_version == 5
+        assert s.schema_version == 6
         assert [(r["lead_id"], r["score"]) for r in s.results("abc123")] == [("A", 40)]
-        assert [m["to_stage"] for m in s.details("stage_moves", "abc123")] == ["Lead"]
+        # and version 6 completes the stage history: the entry into the first stage, undated
+        # here, because the lead has no event
+        assert [(m["seq"], m["ts"], m["to_stage"], m["cause"])
+                for m in s.details("stage_moves", "abc123")] == [
+            (0, None, "Name", "profile"), (1, 5, "Lead", "e1")]
         assert table(s, "SELECT ruleset, lead_id, ts FROM checkpoints") == [(1, "A", 5)]
         assert table(s, "SELECT * FROM rulesets") == [(1, "abc123")]
 
@@ -101,12 +105,12 @@ def test_newer_schema_version_is_refused(tmp_path):
     path = tmp_path / "leads.db"
     Store(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     conn.close()
     with pytest.raises(StoreError) as info:
         Store(path)
     assert str(info.value) == (
-        f"{path}: store schema version 6 is newer than this leadrules understands (version 5); "
+        f"{path}: store schema version 7 is newer than this leadrules understands (version 6); "
         "upgrade leadrules to use this store")
 
 
@@ -229,7 +233,10 @@ def test_save_run_round_trip(store):
     assert [r["lead_id"] for r in store.results("abc123", stage="mql", limit=1)] == ["A"]
     assert store.results("abc123", priority="B2")[0]["lead_id"] == "A"
     assert store.funnel("abc123") == [("mql", 2), ("new", 1), ("sql", 1)]
-    assert store.details("stage_moves", "abc123") == [dict(zip(DETAIL_COLUMNS["stage_moves"], moves[0]))]
+    entries = [(lead, 0, None, None, stage, "", "profile")  # no events: undated entries
+               for lead, stage in (("A", "mql"), ("B", "sql"), ("C", "mql"), ("D", "new"))]
+    assert store.details("stage_moves", "abc123") == [
+        dict(zip(DETAIL_COLUMNS["stage_moves"], row)) for row in [entries[0], moves[0], *entries[1:]]]
     assert store.counts().runs == 1
 
 
