@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 
 from leadrules.dsl.errors import UsageError
-from leadrules.engine.backtest import render
+from leadrules.engine.backtest import render, stats
 from leadrules.engine.backtest.report import Backtest
 
 _STYLE = """
@@ -16,7 +16,8 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
 table { border-collapse: collapse; margin: .5em 0; }
 th, td { padding: .25em .7em; border-bottom: 1px solid #ddd; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
-.charts { display: flex; flex-wrap: wrap; gap: 2em; } .charts figure { margin: 0; }
+.charts { display: flex; flex-wrap: wrap; gap: 1.5em; }
+.charts figure { margin: 0; width: 34em; } figcaption { font-size: .85em; color: #555; }
 ul.facts { list-style: none; padding: 0; } .warning { color: #9a3b00; }
 """
 
@@ -28,7 +29,9 @@ def page(report: Backtest) -> str:
     facts += [f"<li><b>Note:</b> {_e(note)}</li>" for note in report.notes]
     facts.append(f"<li><b>Base rate:</b> {_e(render.base_line(report))}</li>")
     body = ["<h1>leadrules backtest</h1>", '<ul class="facts">', *facts, "</ul>",
-            '<div class="charts">', *_charts(report), "</div>"]
+            '<div class="charts">', *(f"<figure>{svg}<figcaption>{_e(caption)}</figcaption>"
+                                      "</figure>" for svg, caption in _charts(report)),
+            "</div>"]
     for title, section in render.sections(report):
         body.append(f"<h2>{_e(title)}</h2>")
         body.append(_table(*section) if isinstance(section, tuple) else "<ul>" + "".join(
@@ -47,21 +50,39 @@ def write_html(path: str | Path, report: Backtest) -> None:
     temporary.replace(path)
 
 
-def _charts(report: Backtest) -> list[str]:
-    """The ROC curve of the score and the lift by decile, of each side, as inline SVG."""
+def _charts(report: Backtest) -> list[tuple[str, str]]:
+    """The ROC curve of the score, the lift and the cumulative capture by decile, of each side,
+    as inline SVG drawn by the funnel report's charts. The ROC curve is read at false positive
+    rates 0, 0.1, ... 1, so that its points stand evenly on the chart's axis."""
     try:
         from leadrules.engine.report import charts
-    except ImportError:  # matplotlib, the optional extra, is not installed
+    except ImportError:  # pragma: no cover - engine.report ships with leadrules
+        charts = None
+    if charts is None or not charts.available():
         raise UsageError("--html draws its charts with matplotlib: pip install "
-                         "'leadrules[report]'") from None
-
-    names = [f.rules_name if len(report.sides) == 1 else side
-             for side, f in zip(("old", "new"), report.sides)]
-    roc = charts.roc_curve({name: f.roc for name, f in zip(names, report.sides)})
-    lift = charts.lift_chart({name: [d.lift(f.base) or 0.0 for d in f.deciles]
-                              for name, f in zip(names, report.sides)})
-    return [f"<figure>{roc}<figcaption>ROC curve of the score</figcaption></figure>",
-            f"<figure>{lift}<figcaption>Lift by decile</figcaption></figure>"]
+                         "'leadrules[report]'")
+    names = ([report.figures.rules_name] if len(report.sides) == 1 else ["old", "new"])
+    sides = list(zip(names, report.sides))
+    grid = [k / 10 for k in range(11)]
+    roc = {f"{name} (AUC {render.ratio(f.auc)})": [stats.roc_at(f.roc, x) for x in grid]
+           for name, f in sides if f.roc}
+    roc["chance"] = grid
+    deciles = [str(d.number) for d in report.figures.deciles]
+    lift = {name: [d.lift(f.base) or 0.0 for d in f.deciles] for name, f in sides}
+    capture = {name: [100 * (d.capture or 0.0) for d in f.deciles] for name, f in sides}
+    return [
+        (charts.line_chart([f"{x:.1f}" for x in grid], roc, fmt=lambda v: f"{v:.1f}",
+                           title="ROC curve of the score", width=5.5),
+         "Going down the ranking: the share of converted leads found (up) against the share of "
+         "the others taken along (across). The higher the curve, the better; the diagonal is "
+         "chance."),
+        (charts.bar_chart(deciles, lift, title="Lift by decile of the score",
+                          fmt=lambda v: f"{v:.2f}", horizontal=False, reference=1.0, width=5.5),
+         "Each tenth of the leads, best scores first: its conversion rate over the base rate "
+         "(the dashed line, 1.0)."),
+        (charts.line_chart(deciles, capture, title="Converted leads captured (%)",
+                           fmt=lambda v: f"{v:.0f}%", width=5.5),
+         "The share of all converted leads in the tenths down to each one.")]
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

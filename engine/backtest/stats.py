@@ -70,6 +70,16 @@ def roc_points(scores: Sequence, outcomes: Sequence[bool]) -> list[tuple[float, 
     return points
 
 
+def roc_at(points: Sequence[tuple[float, float]], fpr: float) -> float:
+    """The ROC curve's true positive rate at a false positive rate, between its points on the
+    straight line that a run of tied scores draws; at a vertical step, the top of it."""
+    best = 0.0
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x0 <= fpr <= x1:
+            best = max(best, y1 if x1 == x0 else y0 + (y1 - y0) * (fpr - x0) / (x1 - x0))
+    return best
+
+
 @attrs.frozen
 class Decile:
     """One tenth of the leads, best scores first. `leads` and `converted` are fractions when
