@@ -92,6 +92,7 @@ def main():
       leadrules run rulesets/b2b.rules    score every lead of the store
       leadrules test rulesets/            run the rule tests
       leadrules diff --base main rulesets/b2b.rules   what a rule change does to the leads
+      leadrules backtest rulesets/b2b.rules --outcomes crm.csv   do the rules rank buyers first?
       leadrules store info
     """
 

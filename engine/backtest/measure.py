@@ -37,6 +37,7 @@ def outcome_of(rules: CompiledRuleset, path: str | Path | None, column: str | No
 
 
 def check_handover(rules: CompiledRuleset, stage: str | None) -> None:
+    """Refuse a --handover stage the rules do not have."""
     if stage is not None and stage not in rules.stages:
         raise UsageError(f"--handover {stage!r}: no such stage in {rules.path}; stages: "
                          f"{', '.join(rules.stages) or 'none'}")

@@ -119,6 +119,7 @@ class Reached:
 
     @classmethod
     def parse(cls, text: str, as_of: int | None, stages: tuple[str, ...]) -> Reached:
+        """`--outcome TEXT` for rules with `stages`; `as_of` None when none was given."""
         found = _REACHED.fullmatch(text)
         if found is None:
             raise UsageError(f"--outcome {text!r}: write 'reached STAGE within N days', like "
@@ -135,6 +136,7 @@ class Reached:
 
     @property
     def until(self) -> int:
+        """The end of the window."""
         return self.as_of + days(self.window)
 
     @property

@@ -18,10 +18,12 @@ MIN_LEADS = 30  # a class with fewer leads is marked as small in the warnings
 # --- numbers as people read them ---------------------------------------------------------------
 
 def percent(value: float | None) -> str:
+    """A rate as a percentage to one decimal; n/a for none."""
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
 def ratio(value: float | None) -> str:
+    """An AUC to three decimals; n/a for none."""
     return "n/a" if value is None else f"{value:.3f}"
 
 
@@ -55,6 +57,7 @@ def _group(report: Backtest, names: Sequence[str]) -> list[str]:
 
 
 def ranking_table(report: Backtest) -> tuple[list[str], list[list[str]]]:
+    """The AUC of score, fit and priority order per side (and the change, for two)."""
     headers = ["ranked by", *_group(report, ["AUC"])]
     rows = [[name, *(ratio(getattr(f, attr)) for f in report.sides)]
             for name, attr in (("score", "auc"), ("fit", "fit_auc"),
@@ -118,6 +121,7 @@ def matrix_table(figures: Figures) -> tuple[list[str], list[list[str]]]:
 
 
 def handover_lines(figures: Figures) -> list[str]:
+    """The hand-over stage's precision, recall and missed conversions, in words."""
     h = figures.handover
     if h is None:
         return []
@@ -128,6 +132,7 @@ def handover_lines(figures: Figures) -> list[str]:
 
 
 def warning_line(w: NonMonotone) -> str:
+    """A non-monotone pair with both classes' counts, its p-value and what to make of it."""
     small = [name for name, rate in ((w.better, w.better_rate), (w.worse, w.worse_rate))
              if rate.leads < MIN_LEADS]
     caveat = ("likely chance" if w.likely_chance else "unlikely to be chance")
@@ -141,6 +146,7 @@ def warning_line(w: NonMonotone) -> str:
 
 
 def coverage_lines(report: Backtest) -> list[str]:
+    """How many leads are measured, and each reason some were left out, with its count."""
     c = report.coverage
     lines = [f"{c.measured:,} of {c.scored:,} scored leads have an outcome: these are measured"]
     left = [(c.no_outcome, "has no row in the outcomes", "have no row in the outcomes"),
@@ -152,8 +158,9 @@ def coverage_lines(report: Backtest) -> list[str]:
     lines += [f"{_leads(n)} {one if n == 1 else many}: left out" for n, one, many in left if n]
     if c.unknown:
         more = ", ..." if c.unknown > len(c.unknown_examples) else ""
-        lines.append(f"{c.unknown:,} outcome{'s' * (c.unknown != 1)} of leads that were not "
-                     f"scored (not in the data): ignored ({', '.join(c.unknown_examples)}{more})")
+        what = "outcome is of a lead" if c.unknown == 1 else "outcomes are of leads"
+        lines.append(f"{c.unknown:,} {what} not in the data: ignored "
+                     f"({', '.join(c.unknown_examples)}{more})")
     return lines
 
 
@@ -199,6 +206,7 @@ def suggestion_lines(report: Backtest) -> tuple[str, tuple, list[str], str] | No
 
 
 def head(report: Backtest) -> list[tuple[str, str]]:
+    """(name, value) of the facts on top: the rules, the leads, the outcome."""
     rules = [(f"{side or 'Rules'}".capitalize(), f"{f.rules_path} (\"{f.rules_name}\")")
              for side, f in zip(_sides(report), report.sides)]
     return [*rules,
@@ -208,6 +216,7 @@ def head(report: Backtest) -> list[tuple[str, str]]:
 
 
 def base_line(report: Backtest) -> str:
+    """The base rate in words."""
     base = report.figures.base
     return (f"{percent(base.rate)}: {base.converted:,} of {base.leads:,} measured leads "
             "converted")
@@ -284,6 +293,7 @@ def to_json(report: Backtest) -> str:
 
 
 def json_data(report: Backtest) -> dict:
+    """What `to_json` writes, as data (diff's JSON puts it under `outcomes`)."""
     c = report.coverage
     found = report.suggestion
     suggestion = None if found is None else {

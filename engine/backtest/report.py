@@ -79,6 +79,7 @@ class Backtest:
 
     @property
     def figures(self) -> Figures:
+        """The figures of the one ruleset, or of NEW."""
         return self.sides[-1]
 
 
