@@ -288,3 +288,41 @@ def test_leads_export_api_orders_by_score(db):
     with Store(db) as store:
         found = exports.lead_export(store, None, top=2)
     assert [r["lead_id"] for r in found.rows] == ["A", "B"]
+
+
+def test_a_schema_5_store_gets_its_stage_history_completed(tmp_path):
+    """The migration dates each lead's entry at its first event by its run's as-of, and a
+    disqualification by the profile then too; a lead without events keeps an undated entry."""
+    import sqlite3
+
+    from leadrules.engine.store.schema import _SCHEMA_1, MIGRATIONS
+
+    path = tmp_path / "v5.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_SCHEMA_1)
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        for version in (1, 2, 3, 4):
+            conn.executescript(MIGRATIONS[version])
+        conn.executescript(
+            "INSERT INTO meta VALUES ('schema_version', '5');"
+            "INSERT INTO rulesets VALUES (1, 'abc');"
+            "INSERT INTO runs (ruleset_hash, as_of, created_at, data_version, mode) "
+            "VALUES ('abc', 500, 'now', 0, 'full');"
+            "INSERT INTO leads (lead_id, profile, origin) VALUES ('A', '{}', 'file'), "
+            "('B', '{}', 'file'), ('C', '{}', 'file');"
+            "INSERT INTO events VALUES ('A', 100, 'a1', 'visit', '{}', 0), "
+            "('A', 50, 'a0', 'visit', '{}', 0), ('A', 900, 'a9', 'visit', '{}', 0), "
+            "('B', 70, 'b1', 'visit', '{}', 0);"
+            "INSERT INTO results (ruleset, lead_id, run_id, stage) VALUES (1, 'A', 1, 'Lead'), "
+            "(1, 'B', 1, 'Disqualified'), (1, 'C', 1, 'Name');"
+            "INSERT INTO stage_moves VALUES (1, 'A', 1, 100, 'Name', 'Lead', 'line 3: x', 'a1'), "
+            "(1, 'B', 1, NULL, 'Name', 'Disqualified', 'line 4: y', 'profile');")
+    conn.close()
+    with Store(path) as store:
+        assert store.schema_version == 6
+        moves = [(m["lead_id"], m["seq"], m["ts"], m["from_stage"], m["to_stage"], m["cause"])
+                 for m in store.details("stage_moves", "abc")]
+    assert moves == [("A", 0, 50, None, "Name", "a0"), ("A", 1, 100, "Name", "Lead", "a1"),
+                     ("B", 0, 70, None, "Name", "b1"),
+                     ("B", 1, 70, "Name", "Disqualified", "profile"),
+                     ("C", 0, None, None, "Name", "profile")]

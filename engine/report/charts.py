@@ -46,8 +46,9 @@ def _svg(figure) -> str:
     return re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
 
 
-def _plain(ax, title: str) -> None:
-    ax.set_title(title, loc="left", fontsize=10, fontweight="bold")
+def _plain(figure, ax, title: str) -> None:
+    """The title at the figure's left edge (over the labels too, so a long one fits)."""
+    figure.suptitle(title, x=0.01, ha="left", fontsize=10, fontweight="bold")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 
@@ -59,7 +60,8 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], 
     """Bars per category, one bar per series side by side, each labelled with its value;
     `colors`: one per category (for one series); `reference` draws a dashed line (a target)."""
     n = max(len(series), 1)
-    height = max(1.6, 0.32 * len(categories) * n + 0.9) if horizontal else 3.2
+    per_bar = 0.32 if n == 1 else 0.2
+    height = max(1.6, per_bar * len(categories) * n + 0.9) if horizontal else 3.2
     figure, ax = _figure(width, height)
     step = 0.8 / n
     places = list(range(len(categories)))
@@ -70,6 +72,7 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], 
         bars = (ax.barh(offsets, values, height=step, color=fill, label=name) if horizontal
                 else ax.bar(offsets, values, width=step, color=fill, label=name))
         ax.bar_label(bars, labels=[fmt(v) for v in values], padding=2, fontsize=8)
+    (ax.xaxis if horizontal else ax.yaxis).set_major_formatter(_formatter(fmt))
     if horizontal:
         ax.set_yticks(places, categories)
         ax.invert_yaxis()
@@ -83,7 +86,7 @@ def bar_chart(categories: Sequence[str], series: Mapping[str, Sequence[float]], 
                                                    linewidth=1)
     if len(series) > 1:
         ax.legend(frameon=False, fontsize=8)
-    _plain(ax, title)
+    _plain(figure, ax, title)
     return _svg(figure)
 
 
@@ -108,7 +111,7 @@ def line_chart(x: Sequence[str], series: Mapping[str, Sequence[float | None]], *
     ax.margins(y=0.2)
     if len(series) > 1:
         ax.legend(frameon=False, fontsize=8)
-    _plain(ax, title)
+    _plain(figure, ax, title)
     return _svg(figure)
 
 
@@ -132,7 +135,7 @@ def funnel_chart(stages: Sequence[str], counts: Sequence[int], *, title: str,
     ax.invert_yaxis()
     ax.set_xticks([])
     ax.spines["bottom"].set_visible(False)
-    _plain(ax, title)
+    _plain(figure, ax, title)
     return _svg(figure)
 
 

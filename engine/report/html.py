@@ -51,7 +51,8 @@ def write(path: Path, scope: Scope, figures: Sequence[Figure]) -> None:
 def page(scope: Scope, figures: Sequence[Figure]) -> str:
     """The whole HTML document."""
     body = []
-    for figure in figures:
+    # goals first: whether they are on track is the first question
+    for figure in sorted(figures, key=lambda f: f.view != "goals"):
         chart = _chart(figure)
         body.append(f"<section id=\"{figure.view}\"><h2>{html.escape(figure.title)}</h2>"
                     + (f"<figure>{chart}</figure>" if chart else "") + _table(figure)
@@ -145,7 +146,7 @@ def _goals(figure: Figure) -> str | None:
     progress = [_progress(r) for r in rows]
     return charts.bar_chart(
         [r["goal"] for r in rows], {"progress": progress},
-        title="Goals: actual as a share of the target (for 'at most' goals: target ÷ actual)",
+        title="Goals: actual ÷ target (for an 'at most' goal, target ÷ actual)",
         fmt=lambda v: f"{100 * v:.0f}%", colors=[charts.STATUS_COLORS[r["status"]]
                                                  for r in rows], reference=1.0)
 
