@@ -252,3 +252,23 @@ def test_the_time_splits_one_resumed_replay_equals_two_replays(stage, as_of):
     assert collector.records == single.records
     assert collector.outcomes == expected
     assert expected.count(True) > 0 and expected.count(None) > 0
+
+
+def test_dated_conversions_all_before_the_as_of_time_are_explained(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text("lead_id,converted\nL01,2026-01-20\nL02,no\nL03,0\n", encoding="utf-8")
+    found = small("--outcomes", path)
+    assert found["base"] == {"leads": 2, "converted": 0, "rate": 0.0}
+    assert found["auc"]["score"] is None
+    assert found["notes"] == [
+        "every conversion dated in the outcomes is on or before the as-of time (2026-02-01), so "
+        "none is measured: give --as-of a day before the conversions the rules should have "
+        "foreseen"]
+
+
+def test_a_window_past_the_last_event_is_noted():
+    found = small("--outcome", "reached Customer within 60 days", "--as-of", "2026-03-01")
+    assert found["notes"] == [
+        "the window ends 2026-04-30, after the last event in the data (2026-03-20): leads that "
+        "reach the stage after that count as not converted"]
+    assert small("--outcome", "reached Customer within 10 days")["notes"] == []

@@ -100,8 +100,12 @@ def backtest(collector: Collector, outcomes: Outcomes | Reached, *, source: str,
     measured = [bool(known[k]) for k in keep]
     sides = tuple(figures(rules, [records[k] for k in keep], measured, collector.handover)
                   for rules, records in zip(collector.sides, collector.records))
-    return Backtest(source, as_of, as_of_source, describe, coverage, sides,
-                    _notes(outcomes, last_event, coverage))
+    notes = _notes(outcomes, last_event, coverage)
+    if coverage.converted_before and not sides[0].base.converted:
+        notes += (f"every conversion dated in the outcomes is on or before the as-of time "
+                  f"({format_timestamp(as_of)[:10]}), so none is measured: give --as-of a day "
+                  "before the conversions the rules should have foreseen",)
+    return Backtest(source, as_of, as_of_source, describe, coverage, sides, notes)
 
 
 def measured(collector: Collector, outcomes: Outcomes | Reached, as_of: int
