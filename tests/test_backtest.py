@@ -86,8 +86,8 @@ def test_outcomes_of_none_of_the_leads(tmp_path):
     result = invoke("backtest", *SMALL, "--outcomes", path)
     assert result.exit_code == 2
     assert result.stderr == (f"error: no lead of {DATA / 'leads.csv'} and {DATA / 'events.csv'}"
-                             f" has an outcome in the outcomes in {path}, column converted: are "
-                             "its lead_id values the store's?\n")
+                             f" has an outcome in {path}, column converted: do its lead_id "
+                             "values match the leads'?\n")
 
 
 # --- every figure of the small file, by hand ----------------------------------------------------
@@ -247,7 +247,7 @@ def test_the_time_splits_one_resumed_replay_equals_two_replays(stage, as_of):
         now = replay(rules, lead, profile, rows, split.as_of)
         later = replay(rules, lead, profile, rows, split.until)
         single.add((now,))
-        expected.append(None if reached(now.moves, stages) else
+        expected.append(None if now.stage in stages or reached(now.moves, stages) else
                         reached(later.moves, stages, split.as_of))
     assert collector.records == single.records
     assert collector.outcomes == expected
@@ -272,3 +272,12 @@ def test_a_window_past_the_last_event_is_noted():
         "the window ends 2026-04-30, after the last event in the data (2026-03-20): leads that "
         "reach the stage after that count as not converted"]
     assert small("--outcome", "reached Customer within 10 days")["notes"] == []
+
+
+def test_a_time_split_where_every_lead_is_there_already():
+    result = invoke("backtest", *SMALL[:-1], "2026-04-01", "--outcome",
+                    "reached Name within 30 days")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: no lead of {DATA / 'leads.csv'} and {DATA / 'events.csv'}"
+                             " is measured: each one was in Name or a later stage by the as-of "
+                             "time already; choose an earlier --as-of\n")

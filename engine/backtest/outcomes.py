@@ -111,7 +111,8 @@ _REACHED = re.compile(r"\s*reached\s+([A-Za-z_][A-Za-z0-9_]*)\s+within\s+(\d+)\s
 class Reached:
     """`reached STAGE within N days`: the outcome of a lead scored as of `as_of` is whether the
     rules' own replay of the store's events takes it into STAGE (or a stage after it) in the
-    N days after `as_of`. Leads in STAGE or beyond at `as_of` already are left out."""
+    N days after `as_of`. Leads in STAGE or beyond at `as_of`, or that passed through it
+    before, are left out."""
 
     stage: str
     window: int  # days

@@ -95,8 +95,7 @@ def backtest(collector: Collector, outcomes: Outcomes | Reached, *, source: str,
         describe = f"the outcomes in {outcomes.describe}"
     keep = [k for k, outcome in enumerate(known) if outcome is not None]
     if not keep:
-        raise UsageError(f"no lead of {source} has an outcome in {describe}"
-                         + (": are its lead_id values the store's?" if coverage.unknown else ""))
+        raise UsageError(_nothing_measured(source, outcomes, coverage))
     measured = [bool(known[k]) for k in keep]
     sides = tuple(figures(rules, [records[k] for k in keep], measured, collector.handover)
                   for rules, records in zip(collector.sides, collector.records))
@@ -106,6 +105,14 @@ def backtest(collector: Collector, outcomes: Outcomes | Reached, *, source: str,
                   f"({format_timestamp(as_of)[:10]}), so none is measured: give --as-of a day "
                   "before the conversions the rules should have foreseen",)
     return Backtest(source, as_of, as_of_source, describe, coverage, sides, notes)
+
+
+def _nothing_measured(source: str, outcomes: Outcomes | Reached, coverage: Coverage) -> str:
+    if isinstance(outcomes, Reached):
+        return (f"no lead of {source} is measured: each one was in {outcomes.stage} or a later "
+                "stage by the as-of time already; choose an earlier --as-of")
+    return (f"no lead of {source} has an outcome in {outcomes.describe}"
+            + (": do its lead_id values match the leads'?" if coverage.unknown else ""))
 
 
 def measured(collector: Collector, outcomes: Outcomes | Reached, as_of: int

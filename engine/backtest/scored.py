@@ -90,7 +90,7 @@ class Collector:
     def split_outcome(self, now: LeadResult, later: Iterable[StageChange]) -> bool | None:
         """None when the lead is in the outcome's stage (or beyond) by the as-of time already;
         else whether a later move took it there."""
-        if reached(now.moves, self.split_stages):
+        if now.stage in self.split_stages or reached(now.moves, self.split_stages):
             return None
         return reached(later, self.split_stages, self.split.as_of)
 
