@@ -43,8 +43,6 @@ db_option = click.option(
     help="The SQLite store (`leadrules ingest` creates it).")
 
 
-
-
 def outcome_options(command):
     """--outcomes, --outcome-column and --outcome, for `backtest` and `diff`."""
     for option in (
