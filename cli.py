@@ -37,6 +37,8 @@ INTERRUPTED = {  # what a Ctrl-C leaves, by command, and how to carry on
     "sample": "the files may be incomplete; run the same command again to write them whole",
     "init": "the files written so far are kept; remove the folder and run it again",
     "export": "nothing was written (an export is moved into place only when it is whole)",
+    "report": "nothing was written (an HTML report is written whole or not at all)",
+    "backtest": "nothing was written (an HTML report is written whole or not at all)",
 }
 DEMO_DB = "leadrules-demo.db"
 DEFAULT_DB = "leadrules.db"
@@ -69,6 +71,52 @@ db_option = click.option(
     "--db", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DB,
     envvar="LEADRULES_DB", show_default=True, show_envvar=True,
     help="The SQLite store (`leadrules ingest` creates it).")
+
+
+def outcome_options(command):
+    """--outcomes, --outcome-column and --outcome, for `backtest` and `diff`."""
+    for option in (
+            click.option("--outcome", "outcome_text", metavar="'reached STAGE within N days'",
+                         help="Instead of --outcomes: what the store's history did after "
+                         "--as-of."),
+            click.option("--outcome-column", metavar="NAME",
+                         help="The column of --outcomes with the outcome  [default: converted]"),
+            click.option("--outcomes", "outcomes_file", metavar="FILE",
+                         help="Known outcomes: CSV or JSON Lines of lead_id and an outcome.")):
+        command = option(command)
+    return command
+
+
+def reading_options(command):
+    """How to read a CRM export (docs/ingest.md): the options of `ingest`, and of `backtest`
+    for its outcomes file; the command takes them as `**reading`, for `read_options`."""
+    for option in reversed(_READING):
+        command = option(command)
+    return command
+
+
+_READING = [
+    click.option("--map", "columns", metavar="'COLUMN=NAME,...'",
+                 help="Read these columns as these names: 'Prospect ID=lead_id,Lead "
+                      "Origin=origin'."),
+    click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
+                 help="A TOML file of [columns], [set] and the options below (docs/ingest.md)."),
+    click.option("--set", "sets", metavar="NAME=VALUE", multiple=True,
+                 help="Give every row this value: --set type=mql_first_contact."),
+    click.option("--delimiter", metavar="D",
+                 help="CSV delimiter: , ; tab | (default: told from the header line)."),
+    click.option("--encoding", metavar="NAME",
+                 help="The files' encoding: utf-8 (default), cp1252..."),
+    click.option("--date-format", "date_formats", metavar="PATTERN", multiple=True,
+                 help="strftime pattern of `ts` (and of date fields with --rules), like "
+                      "'%d.%m.%Y %H:%M'; several are tried in order, then ISO 8601; `unix` for "
+                      "seconds since 1970."),
+    click.option("--timezone", "timezone_name", metavar="ZONE",
+                 help="IANA zone of times without an offset, like Europe/Berlin (default UTC)."),
+    click.option("--decimal-comma", is_flag=True, help="Numbers are written 1.200,50."),
+    click.option("--missing", metavar="'A,B'",
+                 help="Cell texts that mean no value: 'Select,NaN'."),
+]
 
 
 class Group(click.Group):
@@ -117,6 +165,7 @@ def main():
       leadrules run rulesets/b2b.rules    score every lead of the store
       leadrules test rulesets/            run the rule tests
       leadrules diff --base main rulesets/b2b.rules   what a rule change does to the leads
+      leadrules backtest rulesets/b2b.rules --outcomes crm.csv   do the rules rank buyers first?
       leadrules store info
     """
 
@@ -131,7 +180,8 @@ def demo(db: Path, top: int):
 
     Creates (or reuses) a local SQLite file, ingests the sample that ships
     with leadrules (ingesting twice adds nothing), scores every lead as of the
-    last event in the sample, and prints the funnel and the top leads.
+    last event in the sample, and prints the funnel, the top leads, where its
+    HTML report is (beside the database) and the status of each goal.
 
     \b
     Example:
@@ -163,6 +213,10 @@ def demo(db: Path, top: int):
                      r["stage"], r["owner"] or "") for r in store.results(rules.hash, limit=top)]
             click.echo(f"\nTop {len(rows)} leads\n" + report.table(
                 ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "owner"), rows))
+        from leadrules.engine.report.command import demo_summary
+
+        click.echo("\n" + demo_summary(store, dsl.load(bundled.ruleset_path()),
+                                        db.with_name(f"{db.stem}-report.html")))
 
 
 @main.command()
@@ -337,7 +391,10 @@ def _replace(path: Path, text: str) -> None:
               help="Random seed; the same seed gives the same files.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to write leads.csv and events.csv into.")
-def sample(n_leads: int, seed: int, out: Path, old_n_leads: int | None):
+@click.option("--outcomes", is_flag=True,
+              help="Also write outcomes.csv: whether each lead converts after the sample's "
+              "year (1, 0, or empty for unknown), for `leadrules backtest`.")
+def sample(n_leads: int, seed: int, out: Path, old_n_leads: int | None, outcomes: bool):
     """Generate realistic sample leads and events as CSV.
 
     German and English B2B profiles, a year of marketing and sales events with
@@ -345,14 +402,17 @@ def sample(n_leads: int, seed: int, out: Path, old_n_leads: int | None):
     as real exports have.
 
     \b
-    Example:
+    Examples:
       leadrules sample --count 10000 --seed 7 --out data/
+      leadrules sample --count 300 --outcomes --out data/
     """
     from leadrules.engine.sample.generator import write_sample
 
-    files = write_sample(out, old_n_leads or n_leads, seed)
+    files = write_sample(out, old_n_leads or n_leads, seed, outcomes=outcomes)
     click.echo(f"Wrote {files.leads} leads to {files.leads_path}")
     click.echo(f"Wrote {files.events} events to {files.events_path}")
+    if files.outcomes_path is not None:
+        click.echo(f"Wrote {files.leads} outcomes to {files.outcomes_path}")
 
 
 @main.command(name="ingest")
@@ -375,23 +435,7 @@ def sample(n_leads: int, seed: int, out: Path, old_n_leads: int | None):
                    "in the files' encoding.")
 @click.option("--max-rejects", type=click.IntRange(min=0), metavar="N",
               help="Stop once more than N rows are rejected (what came before stays imported).")
-@click.option("--map", "columns", metavar="'COLUMN=NAME,...'",
-              help="Read these columns as these names: 'Prospect ID=lead_id,Lead Origin=origin'.")
-@click.option("--mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="A TOML file of [columns], [set] and the options below (docs/ingest.md).")
-@click.option("--set", "sets", metavar="NAME=VALUE", multiple=True,
-              help="Give every row this value: --set type=mql_first_contact.")
-@click.option("--delimiter", metavar="D", help="CSV delimiter: , ; tab | (default: told "
-              "from the header line).")
-@click.option("--encoding", metavar="NAME", help="The files' encoding: utf-8 (default), cp1252...")
-@click.option("--date-format", "date_formats", metavar="PATTERN", multiple=True,
-              help="strftime pattern of `ts` (and of date fields with --rules), like "
-                   "'%d.%m.%Y %H:%M'; several are tried in order, then ISO 8601; `unix` for "
-                   "seconds since 1970.")
-@click.option("--timezone", "timezone_name", metavar="ZONE",
-              help="IANA zone of times without an offset, like Europe/Berlin (default UTC).")
-@click.option("--decimal-comma", is_flag=True, help="Numbers are written 1.200,50.")
-@click.option("--missing", metavar="'A,B'", help="Cell texts that mean no value: 'Select,NaN'.")
+@reading_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 def ingest_command(db: Path, leads_file: str | None, events_file: str | None,
                    input_format: str | None, rules: Path | None, rejects_file: Path | None,
@@ -603,35 +647,142 @@ def _run_with_progress(store: Store, rules, as_of: int, full: bool = False,
             bar.close()
 
 
+rules_option = click.option(
+    "--rules", "rules_file", type=click.Path(dir_okay=False, path_type=Path), metavar="RULES",
+    help="Export the latest run of these rules  [default: the latest run of any]")
+
+
 @main.command()
 @db_option
+@rules_option
 @click.option("--stage", help="Only leads in this stage.",
               shell_complete=lambda ctx, param, incomplete: _complete(ctx, "stage", incomplete))
 @click.option("--priority", help="Only leads with this priority (A1 ... D4).")
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the N best leads.")
+@click.option("--fields", metavar="F,G", help="Also these profile fields, e.g. title,country,email.")
 @format_option
-def leads(db: Path, stage: str | None, priority: str | None, top: int | None, output: str):
+def leads(db: Path, rules_file: Path | None, stage: str | None, priority: str | None,
+          top: int | None, fields: str | None, output: str):
     """The results of the latest run: every lead, best score first.
 
     Columns: lead_id, score, fit, grade, band, priority, stage, disqualified
-    (the reason, empty if none), owner, label.
+    (the reason, empty if none), owner, label, stage_entered_at (when the lead
+    entered its stage), then the --fields. An unknown --stage or --priority
+    is an error.
 
     \b
     Examples:
       leadrules leads --top 20
-      leadrules leads --stage SalesLead --format csv > to-sales.csv
-      leadrules leads --priority A1 --format json
+      leadrules leads --rules rulesets/b2b.rules --stage SalesLead --format csv > to-sales.csv
+      leadrules leads --priority A1 --fields title,country,email --format json
     """
+    from leadrules.engine.report import exports
+
+    rules = _compile(rules_file) if rules_file is not None else None
+    names = tuple(f.strip() for f in fields.split(",") if f.strip()) if fields else ()
     with _existing_store(db) as store:
-        run = store.latest_run()
-        if run is None:
-            raise UsageError(f"{db}: no results yet; score the leads with "
-                             "`leadrules run RULES` first")
-        rows = store.results(run["ruleset_hash"], stage=stage, priority=priority, limit=top)
+        found = exports.lead_export(store, rules, stage=stage, priority=priority, top=top,
+                                    fields=names)
+    run = found.run
     if output == "text":
         click.echo(f"\"{run['ruleset_name']}\" as of {format_timestamp(run['as_of'])} "
-                   f"(run {run['run_id']}); {len(rows):,} leads")
-    click.echo(render.leads_text(({c: r[c] for c in render.LEAD_COLUMNS} for r in rows), output))
+                   f"(run {run['run_id']}); {len(found.rows):,} leads")
+    click.echo(exports.render(found, output), nl=False)
+
+
+@main.command()
+@db_option
+@rules_option
+@click.option("--stage", help="Only leads now in this stage.")
+@click.option("--kind", type=click.Choice(["assign", "enroll", "alert", "sla"]),
+              help="Only actions of this kind; sla: the SLAs open or overdue.")
+@click.option("--since", metavar="RUN|DATE",
+              help="Only what happened after run RUN's as-of, or since DATE.")
+@click.option("--format", "output", type=OutputFormat(["text", "csv", "json", "markdown"]),
+              default="csv", show_default=True)
+def actions(db: Path, rules_file: Path | None, stage: str | None, kind: str | None,
+            since: str | None, output: str):
+    """Export the actions the rules took (assign, enroll, alert) and the SLAs
+    still open or overdue, for a CRM or an email tool.
+
+    Columns: lead_id, at, kind, value (owner, campaign, alert; for an SLA its
+    outcome: pending or overdue), stage (entered, for `on entering` and SLAs),
+    due (SLAs), lead_stage and owner (now), rule, cause.
+
+    \b
+    Examples:
+      leadrules actions --kind enroll --since 2026-10-01 > nurture.csv
+      leadrules actions --rules rulesets/b2b.rules --kind sla --format json
+      leadrules actions --since 3 --stage SalesLead
+    """
+    from leadrules.engine.report import exports
+
+    rules = _compile(rules_file) if rules_file is not None else None
+    with _existing_store(db) as store:
+        found = exports.action_export(store, rules, stage=stage, kind=kind, since=since)
+    click.echo(exports.render(found, output), nl=False)
+
+
+@main.command(name="report")
+@click.argument("view", type=click.Choice(["funnel", "flow", "conversion", "velocity", "sla",
+                                           "goals", "all"]))
+@click.argument("rules_file", metavar="RULES", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--run", "run_id", type=int, metavar="N",
+              help="The run to report on  [default: the latest run of RULES]")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="The period's first day  [default: the first entry]")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
+              help="The period's last day  [default: the run's as-of]")
+@click.option("--period", type=click.Choice(["week", "month", "quarter"]),
+              help="A series: the flow and the cohorts per week, month or quarter.")
+@click.option("--by", metavar="FIELD",
+              help="Break every figure down by a profile field, owner, label, grade, band "
+              "or priority.")
+@click.option("--within", metavar="DAYS", help="Conversion: also the share within DAYS of "
+              "entering, e.g. 30d.")
+@click.option("--cohort", "cohort_stage", metavar="STAGE",
+              help="Conversion: the stage the cohorts entered  [default: the first]")
+@click.option("--target", "target_stage", metavar="STAGE",
+              help="Conversion: the stage they should reach  [default: the last]")
+@click.option("--format", "output", type=click.Choice(["text", "csv", "json", "markdown"]),
+              default="text", show_default=True)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML report with charts to this file.")
+@click.option("--fail-on", type=click.Choice(["behind", "missed"]),
+              help="Goals: exit 1 when a goal is behind or missed (behind), or missed.")
+def report_command(view: str, rules_file: Path, db: Path, run_id: int | None, start, end,
+                   period: str | None, by: str | None, within: str | None,
+                   cohort_stage: str | None, target_stage: str | None, output: str,
+                   html_file: Path | None, fail_on: str | None):
+    """Measure the funnel that `run` scored: flows, stages reached, cohort
+    conversion, velocity, SLAs and goals, from the stored stage history.
+
+    Figures are of one run (the latest of RULES) over a period (the whole
+    history up to the run's as-of by default). docs/reports.md defines each.
+    Exit status 1 with --fail-on when a goal is behind or missed.
+
+    \b
+    Examples:
+      leadrules report funnel rulesets/b2b.rules
+      leadrules report flow rulesets/b2b.rules --from 2026-01-01 --period month
+      leadrules report conversion rulesets/b2b.rules --by country --within 30d
+      leadrules report all rulesets/b2b.rules --format markdown --html report.html
+      leadrules report goals rulesets/b2b.rules --fail-on behind
+    """
+    from leadrules.engine.report.command import report
+
+    with _existing_store(db) as store:
+        outcome = report(store, dsl.load(rules_file), view, run_id=run_id,
+                         start=start and start.date(), end=end and end.date(), period=period,
+                         by=by, within=within, cohort=cohort_stage, target=target_stage,
+                         output=output, html=html_file, fail_on=fail_on)
+    click.echo(outcome.text, nl=False)
+    if html_file is not None:
+        click.echo(f"HTML report: {html_file}", err=True)
+    for line in outcome.failing:
+        click.echo(line, err=True)
+    sys.exit(1 if outcome.failing else 0)
 
 
 @main.command(name="dry-run")
@@ -671,6 +822,82 @@ def _sample_leads(leads_file: str, events_file: str, only: str | None):
     from leadrules.engine.store.ingest import sample_leads
 
     return sample_leads(leads_file, events_file, only)
+
+
+@main.command()
+@click.argument("rules_file", metavar="RULES", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--leads", "leads_file", metavar="FILE",
+              help="Score sample files instead of the store (with --events).")
+@click.option("--events", "events_file", metavar="FILE", help="Sample events (with --leads).")
+@outcome_options
+@as_of_option
+@click.option("--handover", metavar="STAGE",
+              help="The stage where leads go to sales: its precision and recall.")
+@click.option("--format", "output", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report with a ROC curve and a lift chart to this file.")
+@click.option("--suggest", is_flag=True, help="Also fit the rules' points to the outcomes and "
+              "print the change as a diff, for review (needs leadrules[suggest]).")
+@workers_option
+@reading_options
+def backtest(rules_file: Path, db: Path, leads_file: str | None, events_file: str | None,
+             outcomes_file: str | None, outcome_column: str | None, outcome_text: str | None,
+             as_of_text: str | None, handover: str | None, output: str, html_file: Path | None,
+             suggest: bool, workers: int | None, **reading):
+    """Measure how well the rules rank leads whose outcome is known.
+
+    Scores every lead (nothing is written) and compares with outcomes:
+    from a file (1/0, true/false, yes/no, or the date of the conversion;
+    an empty cell is unknown), or from the store's own later history with
+    --outcome 'reached STAGE within N days' and a past --as-of. Reports the
+    base rate, ROC AUC of score, fit and priority, lift and capture by
+    decile, conversion per band, grade, priority cell, label and stage, the
+    hand-over stage's precision and recall, and warnings where a worse band
+    or grade converts better. docs/backtest.md explains each figure.
+
+    The outcomes file is read as `ingest` reads a CRM export, with the same
+    options (--map, --mapping, --delimiter, --encoding, --missing, --date-format,
+    --timezone; docs/ingest.md).
+
+    Exit status: 0; 1 when outcome rows are bad (each is named, nothing is
+    measured); 2 for bad usage.
+
+    \b
+    Examples:
+      leadrules backtest rulesets/b2b.rules --outcomes crm-export.csv --outcome-column Converted
+      leadrules backtest rulesets/b2b.rules --as-of 2026-06-01 \\
+          --outcome 'reached Customer within 90 days' --handover SalesLead --html bt.html
+    """
+    from leadrules.engine.backtest import measure
+    from leadrules.engine.backtest import render as bt_render
+
+    rules = _compile(rules_file)
+    as_of, source = _as_of(as_of_text)
+    from leadrules.engine.store.mapping import read_options
+
+    outcome = measure.outcome_of(rules, outcomes_file, outcome_column, outcome_text,
+                                 as_of if as_of_text is not None else None,
+                                 options=read_options(**reading))
+    options = dict(as_of_source=source, handover=handover, suggest=suggest)
+    if (leads_file is None) != (events_file is None):
+        raise UsageError("--leads and --events go together")
+    if leads_file is not None:
+        found = measure.measure_sample(rules, _sample_leads(leads_file, events_file, None),
+                                       outcome, as_of, source=f"{leads_file} and {events_file}",
+                                       **options)
+    else:
+        with _existing_store(db) as store, \
+                Progress("Scoring", store.lead_count(), "leads") as bar:
+            found = measure.measure_store(rules, store, outcome, as_of, source=f"the store {db}",
+                                          workers=workers, progress=bar.update, **options)
+    if html_file is not None:
+        from leadrules.engine.backtest.html import write_html
+
+        write_html(html_file, found)
+    click.echo({"json": bt_render.to_json, "markdown": bt_render.markdown}.get(
+        output, bt_render.text)(found), nl=False)
 
 
 @main.command()
@@ -741,11 +968,13 @@ def explain(lead_id: str, rules_file: Path, db: Path, leads_file: str | None,
               metavar="N", help="Example leads shown per kind of change.")
 @click.option("--sales-from", default="SalesLead", show_default=True, metavar="STAGE",
               help="The first sales stage: a lead there or in a later stage is in sales.")
+@outcome_options
 @workers_option
 def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: Path,
                  leads_file: str | None, events_file: str | None, as_of_text: str | None,
                  output: str, fail_on: tuple[str, ...], examples: int, sales_from: str,
-                 workers: int | None):
+                 outcomes_file: str | None, outcome_column: str | None,
+                 outcome_text: str | None, workers: int | None):
     """Show what a rule change does to every lead: OLD and NEW evaluated on the
     same leads and events, nothing written.
 
@@ -757,12 +986,17 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
     or owner, a stage-to-stage table, the leads that enter or leave sales, and
     example leads with the reason they changed.
 
+    With --outcomes FILE (or --outcome 'reached STAGE within N days' and a
+    past --as-of, judged by OLD's stage moves) also the back-test of both
+    sides: AUC, lift, conversion per band and grade, as `leadrules backtest`.
+
     Exit status: 0; 1 when a --fail-on expression holds (METRIC is one of
     score_changes, fit_changes, grade_changes, band_changes, priority_changes,
     stage_changes, disqualified_changes, label_changes, owner_changes,
     sales_entries, sales_exits, changed_leads; OP one of > >= < <= =; VALUE a
-    count or a percentage of the leads compared); 2 for bad usage or a rule
-    file with errors.
+    count or a percentage of the leads compared; with outcomes also auc, NEW's
+    ROC AUC, and auc_drop, OLD's minus NEW's: 'auc < 0.70', 'auc_drop > 0.01');
+    2 for bad usage or a rule file with errors.
 
     \b
     Examples:
@@ -770,16 +1004,23 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
       leadrules diff --base origin/main rulesets/b2b.rules --format markdown
       leadrules diff old.rules new.rules --leads leads.csv --events events.csv \\
           --as-of 2026-04-01 --fail-on 'stage_changes > 5%'
+      leadrules diff old.rules new.rules --outcomes crm.csv --fail-on 'auc_drop > 0.01'
     """
+    from leadrules.engine.backtest.measure import outcome_of
     from leadrules.engine.review import (
         diff_render,  # here, not at the top: the other commands start faster
     )
-    from leadrules.engine.review.diff import Gate, compare, compare_store
+    from leadrules.engine.review.diff import Gate, check_gates, compare, compare_store
+    from leadrules.engine.review.revisions import diff_pair
 
     gates = [Gate.parse(text) for text in fail_on]
-    pair = _diff_pair(old_spec, new_spec, base_rev)
+    check_gates(gates, outcomes_file is not None or outcome_text is not None)
+    pair = diff_pair(old_spec, new_spec, base_rev)
     as_of, source = _as_of(as_of_text)
-    options = dict(as_of_source=source, examples=examples, sales_from=sales_from)
+    outcome = outcome_of(pair.old_rules, outcomes_file, outcome_column, outcome_text,
+                         as_of if as_of_text is not None else None, required=False)
+    options = dict(as_of_source=source, examples=examples, sales_from=sales_from,
+                   outcome=outcome)
     if (leads_file is None) != (events_file is None):
         raise UsageError("--leads and --events go together")
     if leads_file is not None:
@@ -800,32 +1041,6 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
     for gate in holding:
         click.echo(gate.describe(found), err=True)
     sys.exit(1 if holding else 0)
-
-
-def _diff_pair(old: str, new: str | None, base: str | None):
-    """Both sides read, checked and compiled; a rule file with errors exits 2, because 1 means
-    that a --fail-on expression held."""
-    from leadrules.engine.review.diff import Pair
-
-    try:
-        sides = _diff_sides(old, new, base)
-        return Pair.of(*(dsl.analyze(s.text, s.name).raise_for_errors() for s in sides))
-    except dsl.RulesError as error:
-        error.exit_code = 2
-        raise
-
-
-def _diff_sides(old: str, new: str | None, base: str | None) -> tuple:
-    from leadrules.engine.review.revisions import read_base, read_file, read_rules
-
-    if base is not None:
-        if new is not None:
-            raise UsageError("--base REV compares one FILE with itself at REV; give one FILE, "
-                             "or OLD and NEW without --base")
-        return read_base(base, old), read_file(old)
-    if new is None:
-        raise UsageError("give OLD and NEW (rule files or REV:PATH), or --base REV and one FILE")
-    return read_rules(old), read_rules(new)
 
 
 @main.command(name="test")

@@ -309,15 +309,25 @@ class LeadsIn:
 
 
 @node
+class MedianDays:
+    """Goal measure `median days FROM -> TO`: the median of the days leads took from entering
+    FROM to entering TO."""
+    source: Name
+    target: Name
+
+
+@node
 class Goal:
-    """`goal "NAME": MEASURE OP VALUE [between DATE and DATE | by DATE]`."""
+    """`goal "NAME": MEASURE OP VALUE [where COND] [between DATE and DATE | by DATE]`; `where`
+    counts only the leads for which COND holds."""
     name: str
-    measure: Union[Entered, Conversion, LeadsIn]
+    measure: Union[Entered, Conversion, LeadsIn, MedianDays]
     op: str
     target: Union[int, Decimal]
     percent: bool = False
     start: date | None = None
     end: date | None = None
+    where: Condition | None = None
 
 
 @node

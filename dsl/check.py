@@ -79,7 +79,8 @@ def declared_once(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
 EVENT_NAMES = {ast.ScoreRule: ("event",), ast.OnEvent: ("event",), ast.BantDecl: ("source", "resets"),
                ast.ActivityExcludes: ("names",), ast.Sla: ("event",), ast.CountWithin: ("event",)}
 STAGE_NAMES = {ast.StageMove: ("source", "target"), ast.OnEntering: ("stage",), ast.Sla: ("stage",),
-               ast.Entered: ("stage",), ast.LeadsIn: ("stage",), ast.Conversion: ("source", "target")}
+               ast.Entered: ("stage",), ast.LeadsIn: ("stage",), ast.Conversion: ("source", "target"),
+               ast.MedianDays: ("source", "target")}
 
 
 def _names(ruleset: ast.Ruleset, table: dict) -> Iterator[ast.Name]:
@@ -116,7 +117,8 @@ def stages_known(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
 CONDITIONS = {ast.ScoreRule: ("where", True), ast.OnEvent: ("where", True),
               ast.FitRule: ("cond", False), ast.Classify: ("cond", False),
               ast.Disqualify: ("cond", False), ast.OnCondition: ("cond", False),
-              ast.OnEntering: ("cond", False), ast.BantDecl: ("reset_where", True)}
+              ast.OnEntering: ("cond", False), ast.BantDecl: ("reset_where", True),
+              ast.Goal: ("where", False)}
 
 
 def _conditions(ruleset: ast.Ruleset) -> Iterator[tuple[object, bool]]:
@@ -289,6 +291,16 @@ def goals_possible(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
                          if goal.percent else "a conversion is a percentage",
                          hint="write e.g. conversion Lead -> SalesLead >= 20%" if not goal.percent
                          else "remove the %")
+        for node in walk(goal.where) if goal.where is not None else ():
+            if isinstance(node, UNSTORED):
+                yield _error("bad-goal", node, f"a goal's where cannot read "
+                             f"{_describe_operand(node)}: goals count leads by what a run "
+                             "stores", hint="use fields, score, fit, grade, band, priority, "
+                             "stage or days in stage")
+
+
+# What a goal's `where` cannot read: the run stores no event counts or activity times.
+UNSTORED = (ast.DaysSinceActivity, ast.CountWithin)
 
 
 DECLARATIONS = (ast.RulesetName, ast.EventsDecl, ast.ActivityExcludes, ast.FieldsDecl,

@@ -201,7 +201,7 @@ def _bant(node: ast.BantDecl) -> str:
 
 def _goal(node: ast.Goal) -> str:
     text = (f"goal {_quote(node.name)}: {write(node.measure)} {node.op} "
-            f"{_number(node.target)}{'%' if node.percent else ''}")
+            f"{_number(node.target)}{'%' if node.percent else ''}{_where(node.where)}")
     if node.start is not None:
         return f"{text} between {node.start.isoformat()} and {node.end.isoformat()}"
     return f"{text} by {node.end.isoformat()}" if node.end is not None else text
@@ -235,9 +235,10 @@ _WRITERS = {
     ast.OnCondition: lambda n: f"if {write(n.cond)}",
     ast.OnEvent: lambda n: f"on {write(n.event)}{_where(n.where)}",
     ast.OnActivity: lambda n: "on any activity",
-    ast.Entered: lambda n: f"entered {n.stage.text}",
+    ast.Entered: lambda n: f"entered {n.stage.text}",  # stage names are plain words, never quoted
     ast.Conversion: lambda n: f"conversion {n.source.text} -> {n.target.text}",
     ast.LeadsIn: lambda n: f"leads in {n.stage.text}",
+    ast.MedianDays: lambda n: f"median days {n.source.text} -> {n.target.text}",
     ast.FieldDecl: lambda n: f"{write(n.name)}: {write(n.type)}",
     # statements
     ast.RulesetName: lambda n: f"ruleset {_quote(n.name)}",

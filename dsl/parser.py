@@ -356,10 +356,10 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def goal_decl(self, meta, items):
-        name, measure, op, target, percent, period = items
+        name, measure, op, target, percent, where, period = items
         start, end = period or (None, None)
         return ast.Goal(_unquote(name), measure, str(op), _number(target), percent is not None,
-                        start, end, span=self.span(meta))
+                        start, end, where, span=self.span(meta))
 
     @v_args(meta=True)
     def entered(self, meta, items):
@@ -368,6 +368,10 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def conversion(self, meta, items):
         return ast.Conversion(self.name(items[0]), self.name(items[1]), span=self.span(meta))
+
+    @v_args(meta=True)
+    def median_days(self, meta, items):
+        return ast.MedianDays(self.name(items[0]), self.name(items[1]), span=self.span(meta))
 
     @v_args(meta=True)
     def leads_in(self, meta, items):

@@ -97,3 +97,8 @@ def _where_installed(parts: tuple[str, ...]) -> str | None:
             return (f"the bundled {name or 'rulesets/'} is {file_path(name) if name else _path()}"
                     "; `leadrules init DIR` starts a repository with rulesets/ in it")
     return None
+
+
+def sample_outcomes_path() -> Path:
+    """The demo sample's outcomes (`leadrules sample --outcomes`), for `leadrules backtest`."""
+    return _path("sample", "outcomes.csv")

@@ -1,7 +1,10 @@
-"""Plain-text tables for the terminal, as every command prints them."""
+"""Tables as every command prints them: text for the terminal, Markdown, CSV and JSON."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from typing import Iterable, Sequence
 
 BAR_WIDTH = 30
@@ -40,3 +43,20 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]],
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
     align = ["---:" if n else ":---" for n in numeric]
     return "\n".join([line(headers), "|" + "|".join(align) + "|", *map(line, rows)])
+
+
+def rows_text(columns: Sequence[str], rows: Iterable[dict], output: str) -> str:
+    """Rows (dicts with these columns) in an output format of the CLI's one set: text, csv,
+    json or markdown; ends with a newline."""
+    rows = list(rows)
+    if output == "json":
+        return json.dumps([{c: r[c] for c in columns} for r in rows], ensure_ascii=False,
+                          indent=1) + "\n"
+    if output == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([["" if r[c] is None else r[c] for c in columns] for r in rows])
+        return out.getvalue()
+    cells = [[r[c] for c in columns] for r in rows]
+    return (markdown_table if output == "markdown" else table)(columns, cells) + "\n"

@@ -30,6 +30,7 @@ def golden(name: str, actual: str) -> str:
 
 def mask(output: str, db: Path) -> str:
     output = output.replace(str(db.resolve()), "<DB>")
+    output = output.replace(str(db.resolve().parent), "<DIR>")
     return re.sub(r"from \S+b2b\.rules", "from <RULES>/b2b.rules", output)
 
 

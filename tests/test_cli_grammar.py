@@ -46,13 +46,16 @@ def test_leads_formats_are_the_one_set_and_table_still_means_text(scored):
     assert invoke("leads", "--top", 2, "--format", "table").stdout == text.stdout
     assert text.stdout.splitlines()[1].split() == [
         "lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified", "owner",
-        "label"]
+        "label", "stage_entered_at"]
     markdown = invoke("leads", "--top", 2, "--format", "markdown").stdout.splitlines()
     assert markdown == [
-        "| lead_id | score | fit | grade | band | priority | stage | disqualified | owner | label |",
-        "|:---|---:|---:|:---|---:|:---|:---|:---|:---|:---|",
-        "| L000067 | 150 | 60 | B | 1 | B1 | Customer |  | Vertrieb DACH | hot |",
-        "| L000255 | 150 | 60 | B | 1 | B1 | Lead |  | Vertrieb DACH | hot |"]
+        "| lead_id | score | fit | grade | band | priority | stage | disqualified | owner | label "
+        "| stage_entered_at |",
+        "|:---|---:|---:|:---|---:|:---|:---|:---|:---|:---|:---|",
+        "| L000067 | 150 | 60 | B | 1 | B1 | Customer |  | Vertrieb DACH | hot "
+        "| 2026-07-28T08:07:15Z |",
+        "| L000255 | 150 | 60 | B | 1 | B1 | Lead |  | Vertrieb DACH | hot "
+        "| 2026-07-27T12:18:59Z |"]
     wrong = invoke("leads", "--format", "xml")
     assert wrong.exit_code == 2
     assert "'xml' is not one of 'text', 'csv', 'json', 'markdown'" in wrong.stderr

@@ -214,8 +214,9 @@ def test_a_bad_fail_on_expression_is_a_usage_error(cwd, expression, problem):
     assert result.stderr == (
         f"error: --fail-on {expression!r}: {problem}; metrics: score_changes, fit_changes, "
         "grade_changes, band_changes, priority_changes, stage_changes, disqualified_changes, "
-        "label_changes, owner_changes, sales_entries, sales_exits, changed_leads; operators: > "
-        ">= < <= =; a value is a count or a percentage of the leads compared\n")
+        "label_changes, owner_changes, sales_entries, sales_exits, changed_leads, auc, auc_drop; "
+        "operators: > >= < <= =; a value is a count or a percentage of the leads compared, or "
+        "for auc and auc_drop a number like 0.7\n")
     assert result.stdout == ""
 
 

@@ -23,9 +23,10 @@ def test_docs_lists_the_bundled_files_and_the_topics(elsewhere):
     result = invoke("docs")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[:6] == [f"Bundled files: {bundled.rulesets_dir()}", "  b2b.rules", "  b2b.tests",
-                         "  datasette.yaml", "  sample/events.csv", "  sample/leads.csv"]
-    assert lines[6] == f"Docs: {bundled.docs_dir()}"
+    assert lines[:7] == [f"Bundled files: {bundled.rulesets_dir()}", "  b2b.rules", "  b2b.tests",
+                         "  datasette.yaml", "  sample/events.csv", "  sample/leads.csv",
+                         "  sample/outcomes.csv"]
+    assert lines[7] == f"Docs: {bundled.docs_dir()}"
     assert "  language       The `.rules` language" in lines
     assert "  datasette      Datasette: browsing the store" in lines
 

@@ -163,7 +163,7 @@ def test_bundled_ruleset_parses_completely():
     kinds = [type(s).__name__ for s in ruleset.statements]
     assert {kind: kinds.count(kind) for kind in sorted(set(kinds))} == {
         "ActivityExcludes": 1, "BantDecl": 1, "Classify": 9, "Disqualify": 3, "EventsDecl": 1,
-        "FieldsDecl": 1, "FitRule": 7, "Goal": 1, "InactivityRule": 2, "OnEntering": 3,
+        "FieldsDecl": 1, "FitRule": 7, "Goal": 6, "InactivityRule": 2, "OnEntering": 3,
         "RulesetName": 1, "ScoreBounds": 1, "ScoreRule": 6, "Sla": 1, "StageMove": 8,
         "StagesDecl": 1}
 
@@ -197,23 +197,23 @@ def _parse_in_child(cache_home, **more_env):
 
 
 def test_the_parser_is_cached_in_the_users_cache_directory_and_read_back(tmp_path):
-    assert _parse_in_child(tmp_path) == ("47 True", "")
+    assert _parse_in_child(tmp_path) == ("52 True", "")
     (cached,) = (tmp_path / "leadrules").glob("grammar-*.cache")
     made = cached.stat().st_mtime_ns
     for kept in (tmp_path / "leadrules").glob("rules-*.pickle"):
         kept.unlink()  # so that the file is parsed again, with the cached parser
-    assert _parse_in_child(tmp_path) == ("47 True", "")
+    assert _parse_in_child(tmp_path) == ("52 True", "")
     assert cached.stat().st_mtime_ns == made  # read, not built again
 
 
 def test_a_rule_file_parsed_before_is_read_back_without_the_parser(tmp_path):
-    assert _parse_in_child(tmp_path) == ("47 True", "")
+    assert _parse_in_child(tmp_path) == ("52 True", "")
     (kept,) = (tmp_path / "leadrules").glob("rules-*.pickle")
     made = kept.stat().st_mtime_ns
-    assert _parse_in_child(tmp_path) == ("47 False", "")  # neither Lark nor the parser imported
+    assert _parse_in_child(tmp_path) == ("52 False", "")  # neither Lark nor the parser imported
     assert kept.stat().st_mtime_ns == made
     kept.write_bytes(b"not statements\n")
-    assert _parse_in_child(tmp_path) == ("47 True", "")
+    assert _parse_in_child(tmp_path) == ("52 True", "")
     assert kept.read_bytes() != b"not statements\n"
 
 
@@ -236,16 +236,16 @@ def test_a_damaged_cache_file_is_built_again_silently(tmp_path):
     cached.write_bytes(b"not a parser\n")
     for kept in (tmp_path / "leadrules").glob("rules-*.pickle"):
         kept.unlink()  # so that the file is parsed again, with the damaged parser file
-    assert _parse_in_child(tmp_path) == ("47 True", "")
+    assert _parse_in_child(tmp_path) == ("52 True", "")
     assert cached.read_bytes() != b"not a parser\n"
 
 
 def test_no_cache_when_leadrules_no_cache_is_set_or_the_directory_cannot_be_made(tmp_path):
-    assert _parse_in_child(tmp_path, LEADRULES_NO_CACHE="1") == ("47 True", "")
+    assert _parse_in_child(tmp_path, LEADRULES_NO_CACHE="1") == ("52 True", "")
     assert not (tmp_path / "leadrules").exists()
     blocked = tmp_path / "a-file"
     blocked.write_text("")
-    assert _parse_in_child(blocked) == ("47 True", "")  # a file where the directory would be
+    assert _parse_in_child(blocked) == ("52 True", "")  # a file where the directory would be
 
 
 def test_a_new_install_forgets_cached_parsers_unused_for_30_days(tmp_path):
@@ -259,7 +259,7 @@ def test_a_new_install_forgets_cached_parsers_unused_for_30_days(tmp_path):
         path.write_text("x")
     os.utime(stale, (month_ago, month_ago))
     os.utime(other, (month_ago, month_ago))
-    assert _parse_in_child(tmp_path) == ("47 True", "")
+    assert _parse_in_child(tmp_path) == ("52 True", "")
     assert (stale.exists(), recent.exists(), other.exists()) == (False, True, True)
     assert len(list(folder.glob("grammar-*.cache"))) == 2  # the recent one, and this one's
 
@@ -272,6 +272,6 @@ def test_kept_statements_unused_for_30_days_are_forgotten_when_new_ones_are_kept
     for path in (stale, recent):
         path.write_text("x")
     os.utime(stale, (month_ago, month_ago))
-    assert _parse_in_child(tmp_path) == ("47 True", "")
+    assert _parse_in_child(tmp_path) == ("52 True", "")
     assert (stale.exists(), recent.exists()) == (False, True)
     assert len(list(folder.glob("rules-*.pickle"))) == 2

@@ -15,6 +15,7 @@ from leadrules.engine.store.store import Store
 DATA = Path(__file__).parent / "data" / "explain"
 RULES = Path(__file__).parent.parent / "rulesets" / "b2b.rules"
 AS_OF = "2026-04-01"
+LEAD_ENTERED = "2026-03-20T09:00:00Z"  # when L1 entered Lead, its stage at AS_OF
 
 
 def golden(name: str, actual: str) -> str:
@@ -212,7 +213,8 @@ def test_leads_filters_and_formats(cwd):
     top = invoke("leads", "--db", "crm.db", "--top", "1", "--format", "csv")
     assert list(csv.reader(io.StringIO(top.stdout))) == [
         ["lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified", "owner",
-         "label"], ["L1", "70", "80", "A", "2", "A2", "Lead", "", "Vertrieb DACH", "hot"]]
+         "label", "stage_entered_at"],
+        ["L1", "70", "80", "A", "2", "A2", "Lead", "", "Vertrieb DACH", "hot", LEAD_ENTERED]]
     staged = invoke("leads", "--db", "crm.db", "--stage", "Disqualified", "--format", "json")
     assert [(r["lead_id"], r["disqualified"]) for r in json.loads(staged.stdout)] == [
         ("L2", "student")]

@@ -124,11 +124,31 @@ def ingest(store, profile, events, rnd):
 
 
 def stored(store):
+    """The stored results and details, without what the store adds to what the replay gives
+    (`entries` checks it): the entries into the first stage (move 0), and the time of a
+    disqualification by the profile."""
     results = store.current_results(RULES.hash)
-    details = {table: [tuple(row[c] for c in columns)
-                       for row in store.details(table, RULES.hash)]
+    details = {table: [tuple(None if c == "ts" and row["cause"] == "profile" else row[c]
+                             for c in columns)
+                       for row in store.details(table, RULES.hash)
+                       if table != "stage_moves" or row["seq"] > 0]
                for table, columns in DETAIL_COLUMNS.items()}
     return results, details
+
+
+def entries(store, profile, events, as_of):
+    """Each lead's stored entry into its first stage is dated at its first event by as-of."""
+    want = []
+    for lead in sorted(set(profile) | {e.lead_id for e in events}):
+        first = min(((e.ts, e.event_id) for e in events if e.lead_id == lead and e.ts <= as_of),
+                    default=(None, "profile"))
+        want.append((lead, first[0], None, RULES.first_stage, first[1]))
+    assert [(m["lead_id"], m["ts"], m["from_stage"], m["to_stage"], m["cause"])
+            for m in store.details("stage_moves", RULES.hash) if m["seq"] == 0] == want
+    dated = {lead: ts for lead, ts, *_ in want}
+    for m in store.details("stage_moves", RULES.hash):
+        if m["seq"] > 0 and m["cause"] == "profile":
+            assert m["ts"] == dated[m["lead_id"]]
 
 
 def evaluated(results):
@@ -151,6 +171,7 @@ def test_a_store_run_gives_the_same_results_whatever_the_ingest_order(scenario, 
             ingest(store, profile, events, rnd)
             run_rules(store, RULES, as_of)
             found.append(stored(store))
+            entries(store, profile, events, as_of)
     assert found[0] == found[1]
     assert found[0][0] == want[0]
     assert found[0][1] == want[1]
@@ -173,3 +194,4 @@ def test_an_incremental_run_after_more_events_equals_a_full_run(scenario, rnd, e
         report = run_rules(store, RULES, as_of)
         assert report.mode == "incremental"
         assert stored(store) == evaluated(expected(profile, events, as_of))
+        entries(store, profile, events, as_of)

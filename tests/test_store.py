@@ -98,7 +98,11 @@ def test_version_4_results_are_kept_under_a_ruleset_number(tmp_path):
     with Store(path) as s:
         assert s.schema_version == SCHEMA_VERSION
         assert [(r["lead_id"], r["score"]) for r in s.results("abc123")] == [("A", 40)]
-        assert [m["to_stage"] for m in s.details("stage_moves", "abc123")] == ["Lead"]
+        # and version 7 completes the stage history: the entry into the first stage, undated
+        # here, because the lead has no event
+        assert [(m["seq"], m["ts"], m["to_stage"], m["cause"])
+                for m in s.details("stage_moves", "abc123")] == [
+            (0, None, "Name", "profile"), (1, 5, "Lead", "e1")]
         assert table(s, "SELECT ruleset, lead_id, ts FROM checkpoints") == [(1, "A", 5)]
         assert table(s, "SELECT ruleset, hash FROM rulesets") == [(1, "abc123")]
 
@@ -236,7 +240,10 @@ def test_save_run_round_trip(store):
     assert [r["lead_id"] for r in store.results("abc123", stage="mql", limit=1)] == ["A"]
     assert store.results("abc123", priority="B2")[0]["lead_id"] == "A"
     assert store.funnel("abc123") == [("mql", 2), ("new", 1), ("sql", 1)]
-    assert store.details("stage_moves", "abc123") == [dict(zip(DETAIL_COLUMNS["stage_moves"], moves[0]))]
+    entries = [(lead, 0, None, None, stage, "", "profile")  # no events: undated entries
+               for lead, stage in (("A", "mql"), ("B", "sql"), ("C", "mql"), ("D", "new"))]
+    assert store.details("stage_moves", "abc123") == [
+        dict(zip(DETAIL_COLUMNS["stage_moves"], row)) for row in [entries[0], moves[0], *entries[1:]]]
     assert store.counts().runs == 1
 
 

@@ -115,8 +115,10 @@ def test_after_a_change_of_the_rules_the_views_show_the_version_that_ran_last(tm
 def test_the_other_latest_views_and_the_run_log(tmp_path):
     store, _ = _store(tmp_path)
     assert _rows(store, "SELECT ruleset, lead_id, time, from_stage, to_stage, cause "
-                        "FROM latest_stage_moves") == [
-        ("Trade Fair 2027", "L1", "2026-03-02T00:00:00.25Z", "Name", "Lead", "e2")]
+                        "FROM latest_stage_moves") == [  # with each lead's entry into Name
+        ("Trade Fair 2027", "L1", "2026-03-01T09:30:00Z", None, "Name", "e1"),
+        ("Trade Fair 2027", "L1", "2026-03-02T00:00:00.25Z", "Name", "Lead", "e2"),
+        ("Trade Fair 2027", "L2", "2026-03-01T12:00:00Z", None, "Name", "e3")]
     assert _rows(store, "SELECT lead_id, time, type, ingested_at FROM lead_events "
                         "WHERE event_id = 'e1'") == [
         ("L1", "2026-03-01T09:30:00Z", "visit", "2026-04-01T00:00:00Z")]

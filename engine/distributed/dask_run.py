@@ -195,7 +195,9 @@ def _replay_bucket(bucket: Bucket, *, ruleset: Ruleset, as_of: int, out: str | N
     if rules is None:
         _COMPILED.clear()  # one ruleset at a time is what runs
         rules = _COMPILED[ruleset.source] = compile_ruleset(ruleset)
-    leads, events = read_bucket(bucket, rules.used)
+    # Every type, not just the ones rules react to: a lead's first event of any type is when
+    # it entered its first stage (the stored history a local run completes in SQL).
+    leads, events = read_bucket(bucket)
     rows = replay_partition(rules, leads, events, as_of, ordered=True)
     if out is None:
         return rows

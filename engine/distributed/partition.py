@@ -72,13 +72,29 @@ def replay_partition(rules: CompiledRuleset, leads: Iterable[tuple[str, str]],
     out = PartitionRows()
     results, details, stages = out.results, out.details, out.stages
     for lead_id, profile, rows in merge_leads(leads, events):
+        first = next(rows, None)  # the lead's first event: when it entered its first stage
+        rows = itertools.chain((first,), rows) if first is not None else rows
         result = replay(rules, lead_id, read_stored(profile), rows, as_of)
         results.append(result_row(result))
+        moves = []
         for table, row in detail_rows(result):
-            details[table].append(row)
+            (moves if table == "stage_moves" else details[table]).append(row)
+        details["stage_moves"] += entered(lead_id, first if first and first[1] <= as_of else None,
+                                          moves, result.stage)
         out.events += result.events
         stages[result.stage] += 1
     return out
+
+
+def entered(lead_id: str, first: tuple | None, moves: list[tuple], stage: str) -> list[tuple]:
+    """A lead's stage moves (DETAIL_COLUMNS["stage_moves"]) with its history completed as the
+    store completes it (`engine.store.schema.stage_entries`, in SQL): move 0 into its first
+    stage, dated at its first event at or before the as-of time (`first`; without one, undated
+    and caused by its profile), and the undated moves the profile made dated then too."""
+    ts, cause = (first[1], first[2]) if first is not None else (None, "profile")
+    into = moves[0][3] if moves else stage  # the stage move 1 left, or the one it is in
+    return [(lead_id, 0, ts, None, into, "", cause),
+            *((m[0], m[1], ts, *m[3:]) if m[2] is None else m for m in moves)]
 
 
 def merge_leads(leads: Iterable[tuple[str, str]], events: Iterable[tuple]

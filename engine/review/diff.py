@@ -21,6 +21,9 @@ import attrs
 from leadrules.dsl import ast
 from leadrules.dsl.errors import UsageError
 from leadrules.dsl.format import write
+from leadrules.engine.backtest.outcomes import Outcomes, Reached
+from leadrules.engine.backtest.report import Backtest, backtest
+from leadrules.engine.backtest.scored import Collector
 from leadrules.engine.events import format_timestamp
 from leadrules.engine.scoring.compiler import (
     DISQUALIFIED,
@@ -348,65 +351,93 @@ class DiffReport:
     moves: Mapping[tuple[str, str], int]  # (old stage, new stage) -> leads
     sales: Sales
     examples: Mapping[str, tuple[Example, ...]]
+    outcomes: Backtest | None = None  # with --outcomes or a time split: OLD's and NEW's figures
 
     def rule_changes(self) -> list[RulePair]:
         return [p for p in self.rules if p.status != "unchanged"]
 
-    def metrics(self) -> dict[str, int]:
+    def metrics(self) -> dict[str, int | float | None]:
         """What `--fail-on` can test, by name."""
-        found = {f"{name}_changes": self.changed[name] for name in FIELDS}
+        found: dict = {f"{name}_changes": self.changed[name] for name in FIELDS}
         found.update(sales_entries=self.sales.entries, sales_exits=self.sales.exits,
                      changed_leads=self.changed["any"])
+        if self.outcomes is not None:
+            old, new = (side.auc for side in self.outcomes.sides)
+            found.update(auc=new, auc_drop=None if old is None or new is None else old - new)
         return found
 
 
 def compare(pair: Pair, leads: Iterable[tuple[str, Mapping, list]], as_of: int, *,
             source: str, as_of_source: str, examples: int = 3, sales_from: str = "SalesLead",
-            progress: Callable[[int], None] | None = None) -> DiffReport:
+            progress: Callable[[int], None] | None = None,
+            outcome: Outcomes | Reached | None = None, last_event: int | None = None
+            ) -> DiffReport:
     """Replay every lead (lead_id, profile, rows in replay order) under both rulesets as of
-    `as_of` and report what differs; `progress(n)` after each n leads."""
-    tally = _Tally(pair, sales_from, examples)
-    done = 0
+    `as_of` and report what differs; `progress(n)` after each n leads. With an `outcome`, the
+    back-test figures of both sides too, with `sales_from` as the hand-over stage."""
+    tally = _Tally(pair, sales_from, examples, _keeper(pair, sales_from, outcome))
+    done, last = 0, None
     for lead_id, profile, rows in leads:
         tally.compare(lead_id, profile, rows, as_of)
         done += 1
+        if rows and (last is None or rows[-1][1] > last):
+            last = rows[-1][1]
         if progress and done % 1000 == 0:
             progress(1000)
     if progress and done % 1000:
         progress(done % 1000)
-    return _report(tally, as_of, source, as_of_source)
+    return _report(tally, as_of, source, as_of_source, outcome,
+                   last if last_event is None else last_event)
 
 
 def compare_store(pair: Pair, store: Store, as_of: int, *, source: str, as_of_source: str,
                   examples: int = 3, sales_from: str = "SalesLead", workers: int | None = None,
-                  progress: Callable[[int], None] | None = None) -> DiffReport:
+                  progress: Callable[[int], None] | None = None,
+                  outcome: Outcomes | Reached | None = None) -> DiffReport:
     """`compare` of every lead of a store; a large store is split over `workers` processes
     (default: one per core, at most 4), like a full run."""
     workers = default_workers() if workers is None else workers
+    last = store.counts().last_ts
     if not worth_forking(store, store.lead_count(), workers):
         return compare(pair, store.iter_lead_rows(types=pair.used), as_of, source=source,
                        as_of_source=as_of_source, examples=examples, sales_from=sales_from,
-                       progress=progress)
-    tally = _Tally(pair, sales_from, examples)
+                       progress=progress, outcome=outcome, last_event=last)
+    keep = _keeper(pair, sales_from, outcome)
+    tally = _Tally(pair, sales_from, examples, keep)
     with contextlib.ExitStack() as stack:
-        for part in over_spans(store, _compare_span, (pair, as_of, sales_from, examples),
+        for part in over_spans(store, _compare_span, (pair, as_of, sales_from, examples, keep),
                                workers, stack):
             tally.merge(part)
             if progress:
                 progress(part.compared)
-    return _report(tally, as_of, source, as_of_source)
+    return _report(tally, as_of, source, as_of_source, outcome, last)
 
 
 def _compare_span(store: Store, span: tuple, job: tuple) -> _Tally:
-    pair, as_of, sales_from, examples = job
-    tally = _Tally(pair, sales_from, examples)
+    pair, as_of, sales_from, examples, keep = job
+    tally = _Tally(pair, sales_from, examples, None if keep is None else keep.empty())
     for lead_id, profile, rows in store.iter_lead_rows(types=pair.used, span=span):
         tally.compare(lead_id, profile, rows, as_of)
     return tally
 
 
-def _report(tally: _Tally, as_of: int, source: str, as_of_source: str) -> DiffReport:
+def _keeper(pair: Pair, sales_from: str, outcome: Outcomes | Reached | None
+            ) -> Collector | None:
+    """What keeps both sides' results for a back-test, when there are outcomes."""
+    if outcome is None:
+        return None
+    sides = (pair.old_rules, pair.new_rules)
+    handover = sales_from if any(sales_from in rules.stages for rules in sides) else None
+    return Collector(sides, handover, outcome if isinstance(outcome, Reached) else None)
+
+
+def _report(tally: _Tally, as_of: int, source: str, as_of_source: str,
+            outcome: Outcomes | Reached | None = None, last_event: int | None = None
+            ) -> DiffReport:
     pair = tally.pair
+    measured = None if tally.keep is None else backtest(
+        tally.keep, outcome, source=source, as_of=as_of, as_of_source=as_of_source,
+        last_event=last_event)
     return DiffReport(
         old_name=pair.old.path, new_name=pair.new.path, old_title=pair.old_rules.name,
         new_title=pair.new_rules.name, source=source, as_of=as_of, as_of_source=as_of_source,
@@ -418,14 +449,14 @@ def _report(tally: _Tally, as_of: int, source: str, as_of_source: str) -> DiffRe
         stages=tally.stages(), moves=dict(sorted(tally.moves.items())),
         sales=attrs.evolve(tally.sales, entries=tally.kinds["entered_sales"],
                            exits=tally.kinds["left_sales"]),
-        examples=tally.examples(as_of))
+        examples=tally.examples(as_of), outcomes=measured)
 
 
 class _Tally:
     """Counts over the leads compared so far, and the best example candidates of each kind."""
 
-    def __init__(self, pair: Pair, sales_from: str, examples: int):
-        self.pair, self.limit = pair, examples
+    def __init__(self, pair: Pair, sales_from: str, examples: int, keep: Collector | None = None):
+        self.pair, self.limit, self.keep = pair, examples, keep
         self.order = pair.stage_order()
         self.sales = Sales(sales_from, _sales_stages(pair.old_rules, sales_from),
                            _sales_stages(pair.new_rules, sales_from))
@@ -438,8 +469,11 @@ class _Tally:
 
     def compare(self, lead_id: str, profile: Mapping, rows: list, as_of: int) -> None:
         """Replay one lead under both rulesets and count the difference."""
-        self.add(lead_id, profile, rows, replay(self.pair.old_rules, lead_id, profile, rows, as_of),
-                 replay(self.pair.new_rules, lead_id, profile, rows, as_of))
+        old = replay(self.pair.old_rules, lead_id, profile, rows, as_of)
+        new = replay(self.pair.new_rules, lead_id, profile, rows, as_of)
+        self.add(lead_id, profile, rows, old, new)
+        if self.keep is not None:
+            self.keep.offer(lead_id, profile, rows, (old, new))
 
     def merge(self, other: _Tally) -> None:
         """Add the counts and example candidates of another part of the leads."""
@@ -449,6 +483,8 @@ class _Tally:
         self.kinds += other.kinds
         self.deltas += other.deltas
         self.moves += other.moves
+        if self.keep is not None:
+            self.keep.merge(other.keep)
         for kind, best in other.best.items():
             for (size, lead_id), payload in best:
                 self._offer(kind, -size, lead_id, payload)
@@ -668,8 +704,10 @@ def _day(ts: int | None) -> str:
 
 # --- gates --------------------------------------------------------------------------------------
 
-METRICS = (*(f"{name}_changes" for name in FIELDS), "sales_entries", "sales_exits",
+COUNTED = (*(f"{name}_changes" for name in FIELDS), "sales_entries", "sales_exits",
            "changed_leads")
+MEASURED = ("auc", "auc_drop")  # of the back-test: NEW's ROC AUC, and OLD's minus NEW's
+METRICS = (*COUNTED, *MEASURED)
 _OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
         "<=": lambda a, b: a <= b, "=": lambda a, b: a == b}
 _GATE = re.compile(r"\s*([a-z_]+)\s*(>=|<=|>|<|=)\s*(\d+(?:\.\d+)?)\s*(%?)\s*")
@@ -677,7 +715,8 @@ _GATE = re.compile(r"\s*([a-z_]+)\s*(>=|<=|>|<|=)\s*(\d+(?:\.\d+)?)\s*(%?)\s*")
 
 @attrs.frozen
 class Gate:
-    """`--fail-on METRIC OP VALUE`: a count of leads, or a percentage of the leads compared."""
+    """`--fail-on METRIC OP VALUE`: a count of leads, or a percentage of the leads compared;
+    or, with outcomes, NEW's ROC AUC (`auc < 0.70`) or how far it fell (`auc_drop > 0.01`)."""
 
     metric: str
     op: str
@@ -692,21 +731,50 @@ class Gate:
                     "write METRIC OP VALUE, like 'stage_changes > 5%' or 'sales_exits > 0'")
             raise UsageError(f"--fail-on {text!r}: {what}; metrics: {', '.join(METRICS)}; "
                              f"operators: {' '.join(_OPS)}; a value is a count or a percentage "
-                             "of the leads compared")
+                             "of the leads compared, or for auc and auc_drop a number like 0.7")
+        if found[1] in MEASURED and found[4]:
+            raise UsageError(f"--fail-on {text!r}: {found[1]} is a number from 0 to 1 (like "
+                             "0.7), not a percentage")
         return cls(found[1], found[2], Decimal(found[3]), bool(found[4]))
+
+    @property
+    def measured(self) -> bool:
+        """Whether the gate tests a back-test figure, which needs outcomes."""
+        return self.metric in MEASURED
 
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.value}{'%' if self.percent else ''}"
 
     def holds(self, report: DiffReport) -> bool:
-        count = report.metrics()[self.metric]
-        measured = _share(count, report.compared) if self.percent else count
+        """Whether the gate's condition is true; an AUC that cannot be computed (no converted
+        leads, or no others) holds, so that a CI gate never passes unmeasured."""
+        value = report.metrics()[self.metric]
+        if self.measured:
+            return value is None or _OPS[self.op](Decimal(repr(value)), self.value)
+        measured = _share(value, report.compared) if self.percent else value
         return _OPS[self.op](measured, self.value)
 
     def describe(self, report: DiffReport) -> str:
+        if self.measured:
+            old, new = (side.auc for side in report.outcomes.sides)
+            if old is None or new is None:
+                return (f"fail-on: {self} holds: the AUC cannot be computed: the measured leads "
+                        "need converted ones and others")
+            if self.metric == "auc":
+                return f"fail-on: {self} holds: NEW's AUC is {new:.3f} (OLD's {old:.3f})"
+            return (f"fail-on: {self} holds: AUC {old:.3f} (old) → {new:.3f} (new), "
+                    f"a drop of {old - new:.3f}")
         count = report.metrics()[self.metric]
         return (f"fail-on: {self} holds: {count:,} of {report.compared:,} leads "
                 f"({_share(count, report.compared):.1f}%)")
+
+
+def check_gates(gates: Iterable[Gate], outcomes: bool) -> None:
+    """Refuse AUC gates without outcomes to measure them with."""
+    for gate in gates:
+        if gate.measured and not outcomes:
+            raise UsageError(f"--fail-on '{gate}' needs outcomes: --outcomes FILE, or --outcome "
+                             "'reached STAGE within N days' with --as-of")
 
 
 def _share(count: int, total: int) -> Decimal:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
+from leadrules.engine.backtest import render as outcomes_render
 from leadrules.engine.events import format_timestamp
 from leadrules.engine.review.diff import FIELDS, KINDS, DiffReport, Example, Gate, Quoted, RulePair
 from leadrules.engine.tables import markdown_table, table
@@ -115,6 +116,9 @@ def text(report: DiffReport) -> str:
         headers, rows = _stage_rows(report)
         out += ["", "Stages (a row per old stage, a column per new stage)", table(headers, rows)]
     out += _text_examples(report)
+    if report.outcomes is not None:
+        out += ["", "Outcomes: how OLD and NEW rank the leads whose outcome is known", "",
+                *outcomes_render.text_body(report.outcomes)]
     return "\n".join(out) + "\n"
 
 
@@ -192,6 +196,9 @@ def markdown(report: DiffReport, gates: Sequence[Gate] = ()) -> str:
         out += ["#### Stages (a row per old stage, a column per new stage)", "",
                 markdown_table(headers, rows, [False, *[True] * (len(headers) - 1)]), ""]
     out += _md_examples(report)
+    if report.outcomes is not None:
+        out += ["", "#### Outcomes: how OLD and NEW rank the leads whose outcome is known", "",
+                *outcomes_render.markdown_body(report.outcomes, "#####")]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -250,7 +257,10 @@ def to_json(report: DiffReport, gates: Sequence[Gate] = ()) -> str:
         "examples": {kind: [_json_example(e) for e in report.examples.get(kind, ())]
                      for kind in KINDS},
         "fail_on": [{"gate": str(g), "holds": g.holds(report),
-                     "leads": report.metrics()[g.metric]} for g in gates],
+                     ("value" if g.measured else "leads"): report.metrics()[g.metric]}
+                    for g in gates],
+        **({} if report.outcomes is None else
+           {"outcomes": outcomes_render.json_data(report.outcomes)}),
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 

@@ -92,3 +92,27 @@ def _git(args: list[str], name: str, text: bool = True):
                              "there is no revision to read")
         raise UsageError(message.strip() or f"git {args[0]} failed")
     return done.stdout
+
+
+def diff_pair(old: str, new: str | None, base: str | None):
+    """Both sides of `diff` read, checked and compiled; a rule file with errors exits 2,
+    because 1 means that a --fail-on expression held."""
+    from leadrules.engine.review.diff import Pair
+
+    try:
+        sides = _diff_sides(old, new, base)
+        return Pair.of(*(dsl.analyze(s.text, s.name).raise_for_errors() for s in sides))
+    except dsl.RulesError as error:
+        error.exit_code = 2
+        raise
+
+
+def _diff_sides(old: str, new: str | None, base: str | None) -> tuple[RuleText, RuleText]:
+    if base is not None:
+        if new is not None:
+            raise UsageError("--base REV compares one FILE with itself at REV; give one FILE, "
+                             "or OLD and NEW without --base")
+        return read_base(base, old), read_file(old)
+    if new is None:
+        raise UsageError("give OLD and NEW (rule files or REV:PATH), or --base REV and one FILE")
+    return read_rules(old), read_rules(new)

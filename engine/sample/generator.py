@@ -132,10 +132,13 @@ class SampleFiles:
     events_path: Path
     leads: int
     events: int
+    outcomes_path: Path | None = None
 
 
-def write_sample(out_dir: Path, leads: int, seed: int, end: datetime = DEFAULT_END) -> SampleFiles:
-    """Write leads.csv and events.csv for `leads` leads over the 365 days before `end`.
+def write_sample(out_dir: Path, leads: int, seed: int, end: datetime = DEFAULT_END,
+                 outcomes: bool = False) -> SampleFiles:
+    """Write leads.csv and events.csv for `leads` leads over the 365 days before `end`, and
+    with `outcomes` outcomes.csv: whether each lead converts in the months after `end`.
 
     The bytes depend only on (leads, seed, end). Example: `write_sample(Path("sample"), 300, 1)`.
     """
@@ -147,8 +150,7 @@ def write_sample(out_dir: Path, leads: int, seed: int, end: datetime = DEFAULT_E
     cal = _Calendar.ending(end)
     people = [_make_lead(rng) for _ in range(leads)]
     events: list[tuple] = []
-    for num, lead in enumerate(people):
-        _lead_events(rng, cal, num, lead, events)
+    engagement = [_lead_events(rng, cal, num, lead, events) for num, lead in enumerate(people)]
     anonymous = max(3, leads // 8)
     events.extend(_anonymous(rng, cal, leads, anonymous))
     events.sort(key=itemgetter(0))
@@ -161,7 +163,28 @@ def write_sample(out_dir: Path, leads: int, seed: int, end: datetime = DEFAULT_E
     plan = _file_plan(rng, len(events))
     _write_csv(events_path, EVENT_COLUMNS, _event_rows(cal, events, lead_ids, plan))
     repeats = sum(len(rows) for rows in plan[1].values())
-    return SampleFiles(leads_path, events_path, leads, len(events) + repeats)
+    outcomes_path = None
+    if outcomes:
+        outcomes_path = out_dir / "outcomes.csv"
+        _write_csv(outcomes_path, ("lead_id", "converted"),
+                   _outcome_rows(seed, people, engagement, lead_ids))
+    return SampleFiles(leads_path, events_path, leads, len(events) + repeats, outcomes_path)
+
+
+_UNKNOWN_OUTCOME = 0.03  # leads the outcome export says nothing about
+
+
+def _outcome_rows(seed: int, people: list[_Lead], engagement: list[float], lead_ids: list[str]):
+    """(lead_id, 1, 0 or empty): whether a lead buys after the sample's year, drawn from the
+    same hidden sales fit and engagement that drive its sales storyline, with its own random
+    numbers so that leads.csv and events.csv stay what they are without outcomes."""
+    rng = random.Random(f"outcomes:{seed}")
+    for num, (lead, engaged) in enumerate(zip(people, engagement)):
+        if rng.random() < _UNKNOWN_OUTCOME:
+            yield lead_ids[num], ""
+            continue
+        chance = 0.003 if lead.rejection else 0.01 + 0.5 * lead.fit * engaged ** 1.5
+        yield lead_ids[num], "1" if rng.random() < chance else "0"
 
 
 def _ms(moment: datetime) -> int:
@@ -339,15 +362,24 @@ def _email(rng: random.Random, domain: str, title: str, german: bool) -> tuple[s
     return f"{local}@{domain}", False
 
 
-def _lead_events(rng: random.Random, cal: _Calendar, num: int, lead: _Lead, out: list) -> None:
-    """Append one lead's marketing history and, if it gets that far, its sales storyline."""
+def _lead_events(rng: random.Random, cal: _Calendar, num: int, lead: _Lead, out: list) -> float:
+    """Append one lead's marketing history and, if it gets that far, its sales storyline;
+    return its engagement (0 to 1)."""
     if rng.random() < _SILENT_SHARE:
-        return
+        return 0.0
     count = min(_MAX_EVENTS, 1 + int(rng.lognormvariate(_MU, _SIGMA)))
     first = 0 if rng.random() < 0.45 else rng.randrange(cal.last_day)
     marketing = _marketing(rng, cal, num, lead, count, first)
     out.extend(marketing)
-    out.extend(_storyline(rng, cal, num, lead, marketing))
+    engagement = _engagement(marketing)
+    out.extend(_storyline(rng, cal, num, lead, marketing, engagement))
+    return engagement
+
+
+def _engagement(marketing: list[tuple]) -> float:
+    """0 to 1: many events, and downloads, webinars and trade shows most."""
+    engaged = sum(1 for e in marketing if e[2] in (_CONTENT, _WEBINAR, _SHOW))
+    return min(1.0, len(marketing) / 25 + engaged / 4)
 
 
 def _marketing(rng: random.Random, cal: _Calendar, num: int, lead: _Lead, count: int,
@@ -391,10 +423,9 @@ def _campaign_moment(rng: random.Random, cal: _Calendar, first: int, webinar: bo
 
 
 def _storyline(rng: random.Random, cal: _Calendar, num: int, lead: _Lead,
-               marketing: list[tuple]) -> list[tuple]:
+               marketing: list[tuple], engagement: float) -> list[tuple]:
     """Sales steps after the lead's marketing began, in time order, cut off at the window's end."""
-    engaged = sum(1 for e in marketing if e[2] in (_CONTENT, _WEBINAR, _SHOW))
-    steps = _sales_steps(rng, lead, min(1.0, len(marketing) / 25 + engaged / 4))
+    steps = _sales_steps(rng, lead, engagement)
     if not steps:
         return []
     times = sorted(e[0] for e in marketing)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Iterable, Sequence
 
 from leadrules.engine.scoring.compiler import DISQUALIFIED
 from leadrules.engine.scoring.run import RunReport
-from leadrules.engine.tables import BAR_WIDTH, markdown_table, table
+from leadrules.engine.tables import BAR_WIDTH, rows_text, table
 
 LEAD_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
                 "owner", "label")
@@ -56,19 +53,7 @@ def funnel(stage_order: Sequence[str], counts: dict[str, int]) -> str:
 
 def leads_text(rows: Iterable[dict], output: str) -> str:
     """Leads (dicts of LEAD_COLUMNS) as text, CSV, JSON or Markdown, without a final newline."""
-    rows = list(rows)
-    if output == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=1)
-    if output == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(LEAD_COLUMNS)
-        writer.writerows([["" if r[c] is None else r[c] for c in LEAD_COLUMNS] for r in rows])
-        return out.getvalue()[:-1]
-    cells = [[r[c] for c in LEAD_COLUMNS] for r in rows]
-    if output == "markdown":
-        return markdown_table(LEAD_COLUMNS, cells)
-    return table(LEAD_COLUMNS, cells)
+    return rows_text(LEAD_COLUMNS, rows, output)[:-1]
 
 
 def lead_dict(result) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # sqlite-utils's create_table cannot say WITHOUT ROWID, so the schema is plain SQL.
 # Version 1, as the first release created it; MIGRATIONS bring it up to SCHEMA_VERSION.
@@ -402,6 +402,36 @@ DROP TABLE checkpoints;
 ALTER TABLE new_checkpoints RENAME TO checkpoints;
 """,
 }
+
+
+def stage_entries(leads: str) -> str:
+    """SQL that completes the stored stage history of the results that `leads` (a condition on
+    results `r`) selects: a move numbered 0 into the lead's first stage, dated at its first stored
+    event at or before the run's as-of (NULL if it has none; the cause is that event's id, or
+    'profile'), and a disqualification by the profile (stored with no time) dated then too.
+
+    The first stage is the one the lead's move 1 left, or its current stage if it never moved, so
+    that the same SQL completes a run and, in the migration, the stores made before."""
+    first = ("(SELECT e.{0} FROM events e WHERE e.lead_id = r.lead_id AND e.ts <= "
+             "(SELECT as_of FROM runs u WHERE u.run_id = r.run_id) ORDER BY e.ts, e.event_id "
+             "LIMIT 1)")
+    return f"""
+INSERT OR REPLACE INTO stage_moves (ruleset, lead_id, seq, ts, from_stage, to_stage, rule, cause)
+    SELECT r.ruleset, r.lead_id, 0, {first.format("ts")}, NULL,
+        coalesce((SELECT m.from_stage FROM stage_moves m WHERE m.ruleset = r.ruleset
+                  AND m.lead_id = r.lead_id AND m.seq = 1), r.stage),
+        '', coalesce({first.format("event_id")}, 'profile')
+    FROM results r WHERE {leads};
+UPDATE stage_moves SET ts = (SELECT f.ts FROM stage_moves f WHERE f.ruleset = stage_moves.ruleset
+        AND f.lead_id = stage_moves.lead_id AND f.seq = 0)
+    WHERE seq > 0 AND ts IS NULL AND (ruleset, lead_id) IN (SELECT r.ruleset, r.lead_id
+        FROM results r WHERE {leads});
+"""
+
+
+# Version 7: the stage history is complete: every lead's entry into its first stage is stored
+# (see stage_entries), and so is the time of a disqualification by the profile.
+MIGRATIONS[6] = stage_entries("1")
 
 RESULT_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
                   "owner", "label", "sla", "bant", "events", "next_due")

@@ -41,6 +41,7 @@ from leadrules.engine.store.schema import (
     RESULT_COLUMNS,
     RESULTS_DUE,
     SCHEMA_VERSION,
+    stage_entries,
 )
 
 if TYPE_CHECKING:
@@ -503,6 +504,34 @@ class Store:
         edges = [None, *sorted(set(cuts)), None]
         return list(zip(edges, edges[1:]))
 
+    def read(self, sql: str, params: Iterable = ()) -> Iterator[tuple]:
+        """The rows of a read-only query (reports compute their figures in SQL this way)."""
+        with self._errors("cannot read the store"):
+            yield from self._conn.execute(sql, tuple(params))
+
+    def scratch(self, script: str, rows: Iterable[tuple] | None = None) -> None:
+        """Statements on TEMP tables, which only this connection sees (a report's working
+        tables): `script`, or one statement executed for each of `rows`."""
+        with self._errors("cannot make a working table"):
+            if rows is None:
+                executescript(self._conn, script)
+                return
+            inside = self._conn.in_transaction
+            self._conn.executemany(script, rows)
+            if not inside and self._conn.in_transaction:
+                self._conn.commit()  # the implicit transaction of the INSERT, into TEMP only
+
+    def ruleset_number(self, ruleset_hash: str) -> int | None:
+        """The number that a ruleset's rows carry, or None if it never ran here."""
+        with self._errors("cannot read rulesets"):
+            return self._ruleset(ruleset_hash)
+
+    def run(self, run_id: int) -> dict | None:
+        """One run as a dict of its `runs` columns, or None."""
+        with self._errors("cannot read runs"):
+            rows = list(self._query("SELECT * FROM runs WHERE run_id = ?", (run_id,)))
+        return rows[0] if rows else None
+
     def _ruleset(self, ruleset_hash: str) -> int | None:
         """The number that a ruleset's rows carry, or None if it never ran here."""
         row = self._conn.execute("SELECT ruleset FROM rulesets WHERE hash = ?",
@@ -574,6 +603,9 @@ class Store:
                     self._conn.execute(f"DELETE FROM {table} WHERE ruleset = ?", (key,))
             writer = RunWriter(self._conn, key, run_id, replace=not full)
             yield writer
+            # every lead's entry into its first stage, dated (integers this store made)
+            executescript(self._conn, stage_entries(f"r.ruleset = {int(key)} "
+                                                    f"AND r.run_id = {int(run_id)}"))
             if full:
                 self._conn.execute(RESULTS_DUE)
             totals = "".join(f"{name} = ?, " for name in writer.totals)

@@ -1,0 +1,61 @@
+"""The conversion (cohort) view: the leads that entered stage X in each period, and the share
+of them that reached stage Y by the run's as-of, and within N days of entering X."""
+
+from __future__ import annotations
+
+from leadrules.engine.report.figure import Figure, columns, share
+from leadrules.engine.report.scope import DAY, Scope, bucket_sql, quote
+
+COLUMNS = columns(("period", "entered in", "text"), ("group", "group", "text"),
+                  ("entered", "entered"), ("reached", "reached"), ("rate", "conversion", "pct"),
+                  ("within", "within"), ("within_rate", "conversion within", "pct"))
+
+
+def stages_of(scope: Scope) -> tuple[str, str]:
+    """X and Y: --cohort and --target, by default the first and the last stage."""
+    return scope.cohort or scope.stages[0], scope.target or scope.stages[-1]
+
+
+def pair_ctes(scope: Scope, source: str, target: str, leads: str = "1",
+              grouped: bool = True) -> str:
+    """A CTE `pairs`: per lead, its group (grp), its first dated entry into `source` (t) and
+    its first entry into `target` at or after that (ty, NULL if none); `leads` filters the
+    leads, and without `grouped` every lead is in the group 'all'. (ty is a lookup per lead in
+    the working table's index: a join with an aggregate would be read once per lead.)"""
+    group = "grp" if grouped else "'all'"
+    return f"""pairs AS (SELECT f.lead_id, {group} AS grp, f.t,
+        (SELECT min(s.entered) FROM report_stays s WHERE s.stage = {quote(target)}
+         AND s.lead_id = f.lead_id AND s.entered >= f.t) AS ty
+        FROM report_firsts f WHERE f.stage = {quote(source)} AND f.t IS NOT NULL AND {leads})"""
+
+
+def cohort_rows(scope: Scope) -> list[dict]:
+    """Per entry period and group: entered X, reached Y, and within --within of entering."""
+    source, target = stages_of(scope)
+    period = scope.period or "month"
+    start = -(1 << 62) if scope.start is None else scope.start
+    within = scope.within if scope.within is not None else 0
+    rows = []
+    for label, grp, entered, reached, fast in scope.rows(f"""
+            WITH {pair_ctes(scope, source, target)}
+            SELECT {bucket_sql(period, 't')} AS label, grp, count(*), count(ty),
+                count(CASE WHEN ty - t <= ? THEN 1 END)
+            FROM pairs WHERE t >= ? AND t < ?
+            GROUP BY label, grp ORDER BY label, grp""", (within, start, scope.end)):
+        row = dict(period=label, group=grp, entered=entered, reached=reached,
+                   rate=share(reached, entered))
+        if scope.within is not None:
+            row.update(within=fast, within_rate=share(fast, entered))
+        rows.append(row)
+    return rows
+
+
+def figures(scope: Scope) -> list[Figure]:
+    """The conversion view as one figure."""
+    source, target = stages_of(scope)
+    shown = tuple(c for c in COLUMNS if (c.key != "group" or scope.by)
+                  and (not c.key.startswith("within") or scope.within is not None))
+    within = "" if scope.within is None else f", and within {scope.within // DAY} days"
+    return [Figure("conversion", f"Conversion: leads that entered {source}, by "
+                   f"{scope.period or 'month'}, and how many reached {target} by the as-of"
+                   f"{within}", shown, tuple(cohort_rows(scope)), chart="cohort")]

@@ -1,0 +1,291 @@
+"""What a report measures over: one run's stored stage history, a period, groups; and the SQL
+that every view shares (stays in stages, period buckets, breakdowns, percentiles)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Iterable, Iterator, Sequence
+
+import attrs
+
+from leadrules.dsl import ast
+from leadrules.dsl.check import suggest
+from leadrules.dsl.errors import UsageError
+from leadrules.engine.events import format_timestamp
+from leadrules.engine.scoring.compiler import DISQUALIFIED, CompiledRuleset
+from leadrules.engine.store.store import Store
+
+DAY = 86_400_000_000
+HOUR = 3_600_000_000
+PERIODS = ("week", "month", "quarter")
+# --by: these name result columns; any other name is a declared profile field
+RESULT_GROUPS = ("owner", "label", "grade", "band", "priority")
+NONE = "(none)"  # the group of leads without a value
+
+
+@attrs.frozen
+class Scope:
+    """One report's inputs. Times are microseconds since the epoch, UTC; the period is
+    [start, end), start None for "since the first entry", end at most just after the as-of."""
+
+    store: Store
+    rules: CompiledRuleset
+    ruleset: ast.Ruleset  # for the goals
+    run: dict
+    key: int  # the ruleset's number in the store's rows
+    start: int | None
+    end: int
+    given: bool  # whether --from or --to was given (the whole history otherwise)
+    period: str | None = None  # week, month or quarter: a series
+    by: str | None = None
+    within: int | None = None  # --within, in microseconds
+    cohort: str | None = None  # the stage a cohort entered (default: the first)
+    target: str | None = None  # the stage it should reach (default: the last)
+
+    @property
+    def as_of(self) -> int:
+        return self.run["as_of"]
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return self.rules.stages or (self.rules.first_stage,)
+
+    @property
+    def at(self) -> int:
+        """The last moment of the period: balances and ages are taken then."""
+        return self.end - 1
+
+    def rows(self, sql: str, params: Sequence = ()) -> Iterator[tuple]:
+        return self.store.read(sql, params)
+
+    def first_entry(self) -> int | None:
+        """The earliest dated entry into a stage: where the whole history starts."""
+        ((first,),) = self.rows("SELECT min(ts) FROM stage_moves WHERE ruleset = ?", (self.key,))
+        return first
+
+    def history_start(self) -> int:
+        """The period's start, or the day of the first entry when none was given."""
+        if self.start is not None:
+            return self.start
+        first = self.first_entry()
+        return day_start(first if first is not None else self.as_of)
+
+    def describe(self) -> str:
+        """The run and the period, as every report states them at the top."""
+        start = self.start if self.start is not None else self.first_entry()
+        period = (f"{day_text(start)} .. {day_text(self.at)}" if start is not None
+                  else "no dated history")
+        whole = "" if self.given else " (the whole history)"
+        return (f"\"{self.rules.name}\", run {self.run['run_id']} as of "
+                f"{format_timestamp(self.as_of)}; period {period}{whole}")
+
+
+def make_scope(store: Store, rules: CompiledRuleset, ruleset: ast.Ruleset, *,
+               run_id: int | None = None, start: dt.date | None = None,
+               end: dt.date | None = None, **options) -> Scope:
+    """A Scope for the latest run of `rules` (or run `run_id`, which must be it), checking
+    every option against the ruleset and the store; bad ones are UsageErrors."""
+    run = _run_of(store, rules, run_id)
+    key = store.ruleset_number(rules.hash)
+    stop = run["as_of"] + 1 if end is None else min(micros(end + dt.timedelta(days=1)),
+                                                   run["as_of"] + 1)
+    begin = None if start is None else micros(start)
+    if begin is not None and begin >= stop:
+        raise UsageError(f"--from {start}: the period starts after it ends "
+                         f"({day_text(stop - 1)}, the run's as-of or --to)")
+    scope = Scope(store, rules, ruleset, run, key, begin, stop, start is not None or
+                  end is not None, **options)
+    _check_options(scope)
+    prepare(scope)
+    return scope
+
+
+def _run_of(store: Store, rules: CompiledRuleset, run_id: int | None) -> dict:
+    latest = store.last_run(rules.hash)
+    if latest is None:
+        raise UsageError(f"{store.path}: no run of {rules.path} in the store (its content "
+                         f"{rules.hash[:12]}); score the leads with `leadrules run "
+                         f"{rules.path}` first")
+    if run_id is None or run_id == latest["run_id"]:
+        return latest
+    run = store.run(run_id)
+    if run is None:
+        raise UsageError(f"--run {run_id}: no such run in {store.path}")
+    if run["ruleset_hash"] != rules.hash:
+        raise UsageError(f"--run {run_id}: that run scored other rules "
+                         f"({run['ruleset_path']}, content {run['ruleset_hash'][:12]})")
+    raise UsageError(f"--run {run_id}: run {latest['run_id']} of the same rules has replaced "
+                     f"its results; reports read the latest run of a ruleset")
+
+
+def _check_options(scope: Scope) -> None:
+    stages = scope.stages
+    for option, stage in (("--cohort", scope.cohort), ("--target", scope.target)):
+        if stage is not None and stage not in stages:
+            raise UsageError(f"{option} {stage}: not a stage of {scope.rules.path}"
+                             f"{_hint(stage, stages)}")
+    if scope.by is not None and scope.by not in (*RESULT_GROUPS, *scope.rules.fields):
+        known = (*RESULT_GROUPS, *scope.rules.fields)
+        raise UsageError(f"--by {scope.by}: not a field of {scope.rules.path} nor one of "
+                         f"{', '.join(RESULT_GROUPS)}{_hint(scope.by, known)}")
+
+
+def _hint(word: str, known: Iterable[str]) -> str:
+    hint = suggest(word, known)
+    return f"; {hint}" if hint else ""
+
+
+# Dates -------------------------------------------------------------------------------------
+
+def micros(day: dt.date) -> int:
+    """Midnight UTC of a date."""
+    return (day - dt.date(1970, 1, 1)).days * DAY
+
+
+def day_start(ts: int) -> int:
+    return ts // DAY * DAY
+
+
+def day_text(ts: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=ts // DAY)).isoformat()
+
+
+def buckets(period: str, start: int, end: int) -> list[tuple[str, int, int]]:
+    """(label, start, end) of each week (from Monday), month or quarter meeting [start, end),
+    clipped to it."""
+    day = dt.date(1970, 1, 1) + dt.timedelta(days=start // DAY)
+    if period == "week":
+        first = day - dt.timedelta(days=day.weekday())
+    elif period == "month":
+        first = day.replace(day=1)
+    else:
+        first = day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    found = []
+    while micros(first) < end:
+        following = _next(period, first)
+        found.append((bucket_label(period, first), max(micros(first), start),
+                      min(micros(following), end)))
+        first = following
+    return found
+
+
+def _next(period: str, day: dt.date) -> dt.date:
+    if period == "week":
+        return day + dt.timedelta(days=7)
+    months = 1 if period == "month" else 3
+    year, month = divmod(day.month - 1 + months, 12)
+    return dt.date(day.year + year, month + 1, 1)
+
+
+def bucket_label(period: str, first: dt.date) -> str:
+    if period == "week":
+        return f"week of {first.isoformat()}"
+    if period == "month":
+        return first.strftime("%Y-%m")
+    return f"{first.year}-Q{(first.month - 1) // 3 + 1}"
+
+
+def bucket_sql(period: str | None, column: str) -> str:
+    """SQL for the label of the bucket that the time in `column` falls in ('all' for none)."""
+    moment = f"{column} / 1000000, 'unixepoch'"
+    if period is None:
+        return "'all'"
+    if period == "week":
+        return f"'week of ' || date({moment}, '-6 days', 'weekday 1')"
+    if period == "month":
+        return f"strftime('%Y-%m', {moment})"
+    return (f"strftime('%Y', {moment}) || '-Q' || "
+            f"((CAST(strftime('%m', {moment}) AS INTEGER) + 2) / 3)")
+
+
+# Shared SQL --------------------------------------------------------------------------------
+
+def prepare(scope: Scope) -> None:
+    """Make this connection's working tables for the scope, from its stored stage history:
+    `report_stays`, each stay of a lead in a stage (lead_id, seq, stage, entered, left_at NULL
+    while it lasts, next_stage, grp: its --by group), a stay ending where the lead's next move
+    begins the next one; and `report_firsts`, per lead and stage its first entry (t, dated
+    entries only, NULL if none) and the number of the move (s). Every view reads them, so the
+    history is read once per report."""
+    group, joins = group_sql(scope)
+    scope.store.scratch(f"""
+DROP TABLE IF EXISTS temp.report_stays;
+DROP TABLE IF EXISTS temp.report_firsts;
+CREATE TEMP TABLE report_stays AS
+    SELECT m.lead_id, m.seq, m.to_stage AS stage, m.ts AS entered, n.ts AS left_at,
+        n.to_stage AS next_stage, {group} AS grp
+    FROM stage_moves m LEFT JOIN stage_moves n ON n.ruleset = m.ruleset
+        AND n.lead_id = m.lead_id AND n.seq = m.seq + 1 {joins}
+    WHERE m.ruleset = {int(scope.key)};
+CREATE INDEX temp.report_stays_stage ON report_stays(stage, lead_id, seq, entered);
+CREATE TEMP TABLE report_firsts AS
+    SELECT stage, lead_id, grp, min(entered) AS t, min(seq) AS s FROM report_stays
+    GROUP BY stage, lead_id;
+CREATE INDEX temp.report_firsts_stage ON report_firsts(stage, lead_id);
+""")
+
+
+def stays(scope: Scope) -> str:
+    """A CTE `stays` over the working table of `prepare`."""
+    return "stays AS (SELECT * FROM report_stays)"
+
+
+def group_sql(scope: Scope, lead: str = "m.lead_id") -> tuple[str, str]:
+    """The SQL of the --by group of the lead in column `lead`, and the joins it needs."""
+    if scope.by is None:
+        return "'all'", ""
+    if scope.by in RESULT_GROUPS:
+        return (f"coalesce(CAST(g_r.{scope.by} AS TEXT), '{NONE}')",
+                f"JOIN results g_r ON g_r.ruleset = {int(scope.key)} AND g_r.lead_id = {lead}")
+    path = "$." + scope.by.replace('"', "")
+    return (f"coalesce(nullif(json_extract(g_l.profile, '{path}'), ''), '{NONE}')",
+            f"JOIN leads g_l ON g_l.lead_id = {lead}")
+
+
+def stage_index(scope: Scope, column: str) -> str:
+    """SQL for the place of the stage in `column` in the funnel (0 for the first); NULL for
+    Disqualified."""
+    cases = " ".join(f"WHEN {quote(s)} THEN {i}" for i, s in enumerate(scope.stages))
+    return f"(CASE {column} {cases} END)"
+
+
+def quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+QUANTILES = (("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p90", 0.9))
+
+
+def quantiles(scope: Scope, ctes: str, values: str, params: Sequence = ()
+              ) -> dict[tuple, dict]:
+    """n, mean and QUANTILES of `values` (SQL giving rows g, k, x, after the CTEs `ctes`, if
+    any) per (g, k), computed by
+    SQLite's sorter: only the rows at the ranks needed come into Python. A percentile p of n
+    sorted values is the value at rank (n - 1) * p, interpolated between its neighbours."""
+    ranks = " OR ".join(f"i = CAST((n - 1) * {p} AS INTEGER) OR i = CAST((n - 1) * {p} AS "
+                        "INTEGER) + 1" for _, p in QUANTILES)
+    found: dict[tuple, dict] = {}
+    for g, k, n, mean, i, x in scope.rows(f"""
+            WITH {ctes + "," if ctes else ""} v(g, k, x) AS ({values}), ranked AS (
+                SELECT g, k, x, row_number() OVER w - 1 AS i, count(*) OVER w2 AS n,
+                    avg(x) OVER w2 AS mean FROM v
+                WINDOW w AS (PARTITION BY g, k ORDER BY x),
+                       w2 AS (PARTITION BY g, k))
+            SELECT g, k, n, mean, i, x FROM ranked WHERE {ranks}""", params):
+        entry = found.setdefault((g, k), {"n": n, "mean": mean, "_at": {}})
+        entry["_at"][i] = x
+    for entry in found.values():
+        at, n = entry.pop("_at"), entry["n"]
+        for name, p in QUANTILES:
+            position = (n - 1) * p
+            low = math.floor(position)
+            value = at[low]
+            if low + 1 < n:
+                value += (at[low + 1] - value) * (position - low)
+            entry[name] = value
+    return found
+
+
+def ordered_stages(scope: Scope, with_disqualified: bool = True) -> list[str]:
+    return [*scope.stages, *([DISQUALIFIED] if with_disqualified else [])]
