@@ -322,17 +322,57 @@ def _covers(earlier, later) -> bool:
 def unreachable_lines(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
     """A grade, band or label line whose condition an earlier line of its kind already covers
     can never be chosen (the first line that holds wins)."""
-    earlier: dict[str, list[ast.Classify]] = {}
+    earlier: dict[str, _Earlier] = {}
     for line in ruleset.of(ast.Classify):
-        before = earlier.setdefault(line.kind, [])
-        cover = next((e for e in before if _covers(e.cond, line.cond)), None)
+        before = earlier.setdefault(line.kind, _Earlier())
+        cover = before.first_cover(line)
         if cover is not None:
             why = "'otherwise'" if cover.cond is None else f"line {cover.span.line}"
             yield _error("unreachable-line", line, f"this {line.kind} line can never be chosen: "
                          f"every lead it matches is already taken by {why}",
                          hint="move it above that line, or change its condition",
                          severity="warning")
-        before.append(line)
+        before.add(line)
+
+
+class _Earlier:
+    """The earlier lines of one kind, indexed so that the first one covering a new line is
+    found without trying them all (thousands of lines would take minutes otherwise): the first
+    `otherwise`, the first line of each condition, and for each `operand >`- or `<`-bound, the
+    lines that were looser than all before them. A line no looser than an earlier one covers
+    nothing that one does not cover first, so the first cover is always one of those."""
+
+    def __init__(self):
+        self.order: dict[int, int] = {}  # id of a line -> its position
+        self.otherwise: ast.Classify | None = None
+        self.same: dict = {}
+        self.loosest: dict[tuple, list[ast.Classify]] = {}
+
+    def add(self, line: ast.Classify) -> None:
+        self.order[id(line)] = len(self.order)
+        if line.cond is None:
+            self.otherwise = self.otherwise or line
+            return
+        self.same.setdefault(line.cond, line)
+        if (bound := _bound(line.cond)) is not None:
+            records = self.loosest.setdefault((bound[0], bound[1][0]), [])
+            if not records or not _covers(records[-1].cond, line.cond):
+                records.append(line)
+
+    def first_cover(self, line: ast.Classify) -> ast.Classify | None:
+        found = [self.otherwise, self.same.get(line.cond) if line.cond is not None else None]
+        bound = _bound(line.cond)
+        records = self.loosest.get((bound[0], bound[1][0]), []) if bound else []
+        low, high = 0, len(records)  # covering is monotone along the records: bisect
+        while low < high:
+            middle = (low + high) // 2
+            if _covers(records[middle].cond, line.cond):
+                high = middle
+            else:
+                low = middle + 1
+        found.append(records[low] if low < len(records) else None)
+        return min((f for f in found if f is not None), key=lambda f: self.order[id(f)],
+                   default=None)
 
 
 def unreachable_stages(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
@@ -340,20 +380,22 @@ def unreachable_stages(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnosti
     decl = next(iter(ruleset.of(ast.StagesDecl)), None)
     if decl is None or not decl.names:
         return
-    moves = ruleset.of(ast.StageMove)
-    reached, frontier = {decl.names[0].text}, [decl.names[0].text]
+    out_of: dict[str | None, list[str]] = {}
+    for move in ruleset.of(ast.StageMove):
+        out_of.setdefault(move.source.text if move.source else None, []).append(move.target.text)
+    first = decl.names[0].text
+    frontier = [first, *out_of.get(None, ())]  # a move out of any stage leaves the first
+    reached = set(frontier)
     while frontier:
-        stage = frontier.pop()
-        for move in moves:
-            if (move.source is None or move.source.text == stage) and \
-                    move.target.text not in reached:
-                reached.add(move.target.text)
-                frontier.append(move.target.text)
+        for target in out_of.get(frontier.pop(), ()):
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
     for name in decl.names[1:]:
         if name.text not in reached:
             yield _error("unreachable-stage", name, f"no chain of moves from "
-                         f"'{decl.names[0].text}' leads into stage '{name.text}'",
-                         hint=f"add a move into it, e.g. stage {decl.names[0].text} -> "
+                         f"'{first}' leads into stage '{name.text}'",
+                         hint=f"add a move into it, e.g. stage {first} -> "
                          f"{name.text} if ...", severity="warning")
 
 
