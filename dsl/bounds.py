@@ -36,7 +36,7 @@ def _span(path: str, offset: int, item) -> Span:
 
 
 def long_lines(lines: list[str], first_line: int, path: str) -> list[Diagnostic]:
-    """A diagnostic for each line of a statement longer than MAX_LINE_CHARS."""
+    """A diagnostic for each line longer than MAX_LINE_CHARS, `first_line` the first's number."""
     return [Diagnostic("line-too-long", f"this line has {len(text):,} characters; a line has at "
                        f"most {MAX_LINE_CHARS:,}",
                        Span(path, first_line + n, MAX_LINE_CHARS + 1, first_line + n,
@@ -74,13 +74,19 @@ def tree_problems(tree: Tree, first_line: int, path: str) -> list[Diagnostic]:
 
 def _number_problem(token: Token, path: str, offset: int) -> Diagnostic | None:
     whole, _, fraction = str(token).lstrip("+-").partition(".")
-    if len(whole.lstrip("0")) <= MAX_WHOLE_DIGITS and len(fraction) <= MAX_FRACTION_DIGITS:
+    digits = len(whole.lstrip("0"))
+    if digits <= MAX_WHOLE_DIGITS and len(fraction) <= MAX_FRACTION_DIGITS:
         return None
     shown = str(token) if len(token) <= 30 else f"{str(token)[:12]}...{str(token)[-6:]}"
-    return Diagnostic("number-too-large", f"the number {shown} has {len(whole):,} digits before "
-                      f"and {len(fraction):,} after its point; a number has at most "
-                      f"{MAX_WHOLE_DIGITS} and {MAX_FRACTION_DIGITS}", _span(path, offset, token),
-                      hint="write a number below 1,000,000,000,000,000")
+    if digits > MAX_WHOLE_DIGITS:
+        message = (f"the number {shown} has {digits:,} digits before its decimal point; a "
+                   f"number has at most {MAX_WHOLE_DIGITS}")
+        hint = "write a number below 1,000,000,000,000,000"
+    else:
+        message = (f"the number {shown} has {len(fraction):,} decimal places; a number has at "
+                   f"most {MAX_FRACTION_DIGITS}")
+        hint = f"round it to {MAX_FRACTION_DIGITS} decimal places"
+    return Diagnostic("number-too-large", message, _span(path, offset, token), hint=hint)
 
 
 def points_problem(points: int) -> tuple[str, str] | None:

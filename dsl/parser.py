@@ -561,12 +561,13 @@ def _build(builder: _Builder, tree):
 def parse_statements(text: str, path: str) -> tuple[list, list[Diagnostic]]:
     """Every statement that parses, in order, and a diagnostic for each that does not. A
     statement past a bound of dsl.bounds (a line, its depth, a list, a number) is not built."""
-    statements, diagnostics = [], []
+    diagnostics = bounds.long_lines(source_lines(text), 1, path)
+    long = {d.span.line for d in diagnostics}
+    statements = []
     for chunk in split_statements(text):
         lines = chunk.text.split("\n")
-        if too_long := bounds.long_lines(lines, chunk.line, path):
-            diagnostics.extend(too_long)
-            continue
+        if long and long & set(range(chunk.line, chunk.line + len(lines))):
+            continue  # reported above
         try:
             tree = _lark().parse(chunk.text)
         except UnexpectedInput as error:
