@@ -17,7 +17,10 @@ from pathlib import Path
 
 import attrs
 
+from click.testing import CliRunner
+
 from leadrules import dsl
+from leadrules.cli import main as cli_main
 from leadrules.dsl.errors import LeadrulesError
 from leadrules.dsl.format import format_source
 from leadrules.engine.review import ruletest, testfile
@@ -334,6 +337,24 @@ class SampleStore:
             run_rules(store, rules, AS_OF, full=True, workers=1)
             run_rules(store, rules, AS_OF + 86_400_000_000, workers=1)  # incremental, a day on
 
+    def cli(self, text: str) -> str | None:
+        """`leadrules check`, `check --format json`, `fmt --check` on the text as a file, and
+        `dry-run` on the sample when it is clean: None, or what went wrong (an exception that
+        escaped, an exit status other than 0, 1 and 2)."""
+        path = self.folder / "fuzz.rules"
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+        runs = [["check", path], ["check", "--format", "json", path], ["fmt", "--check", path],
+                ["dry-run", path, "--leads", DATA / "explain" / "leads.csv", "--events",
+                 DATA / "explain" / "events.csv", "--as-of", "2026-09-21", "--format", "json"]]
+        for args in runs:
+            result = CliRunner().invoke(cli_main, [str(a) for a in args])
+            if result.exit_code not in (0, 1, 2) or not isinstance(
+                    result.exception, (SystemExit, type(None))):
+                return f"leadrules {args[0]} exited {result.exit_code}: {result.exception!r}"
+            if args[0] == "check" and result.exit_code:
+                return None  # not clean: dry-run would only repeat the errors
+        return None
+
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -349,6 +370,9 @@ def check_rules(text: str, leads: list, base: dsl.Ruleset | None = None,
             if _rules_stages(trial, text, leads, base) and store is not None:
                 trial.run("run", "clean-but-failing", lambda: store.run(
                     compile_ruleset(dsl.parse(text, "fuzz.rules"))))
+            if store is not None and trial.finding is None:
+                if problem := store.cli(text):
+                    trial.fail("cli", "exception", problem)
     except Hang as hang:
         return Finding("hang", "rules", str(hang), text)
     return trial.finding
