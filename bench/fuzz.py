@@ -4,7 +4,10 @@ each handled in this process (no subprocess per input), counting exceptions, han
 
     python bench/fuzz.py --files 100000 --rows 100000 --seed 1 --timeout 10 --out fuzz-findings
 
-Exit status 0 when nothing was found, 1 otherwise; every finding's input is written to --out.
+An input is a hang when it takes longer than --timeout seconds plus --per-mb seconds for each MB
+of it: `check` takes time in proportion to a file's length (a 2 MB file, the most a rule file
+may have, some seconds), and what the limit is for is time beyond that. Exit status 0 when
+nothing was found, 1 otherwise; every finding's input is written to --out.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=10_000, help="malformed ingest rows to try")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per input")
+    parser.add_argument("--per-mb", type=float, default=20.0,
+                        help="seconds allowed per MB of an input, on top of --timeout")
     parser.add_argument("--out", type=Path, default=None, help="folder for findings' inputs")
     parser.add_argument("--every", type=int, default=5_000, help="progress every N inputs")
     return parser.parse_args(argv)
@@ -79,7 +84,8 @@ class Tally:
         return "\n".join(lines)
 
 
-def fuzz_rules(rng: random.Random, count: int, timeout: float, tally: Tally, every: int) -> None:
+def fuzz_rules(rng: random.Random, count: int, timeout: float, tally: Tally, every: int,
+               per_mb: float = 20.0) -> None:
     corpus = fuzzing.rule_corpus()
     vocabulary = fuzzing.vocabulary_of(corpus)
     leads = fuzzing.sample_leads()
@@ -90,21 +96,22 @@ def fuzz_rules(rng: random.Random, count: int, timeout: float, tally: Tally, eve
             text = fuzzing.mutate_rules(rng, corpus, vocabulary)
             tally.add("rules", fuzzing.check_rules(
                 text, leads, base if n % DIFF_EVERY == 0 else None, timeout,
-                store if n % RUN_EVERY == 0 else None))
+                store if n % RUN_EVERY == 0 else None, per_mb))
             if n % every == 0:
                 tally.progress("rules")
     finally:
         store.close()
 
 
-def fuzz_tests(rng: random.Random, count: int, timeout: float, tally: Tally, every: int) -> None:
+def fuzz_tests(rng: random.Random, count: int, timeout: float, tally: Tally, every: int,
+               per_mb: float = 20.0) -> None:
     corpus = fuzzing.tests_corpus()
     vocabulary = fuzzing.vocabulary_of([t for t, _ in corpus])
     suites = {rules: fuzzing.suite_of(rules) for _, rules in corpus}
     for n in range(1, count + 1):
         tests, rules = rng.choice(corpus)
         text = fuzzing.mutate_tests(rng, tests, vocabulary)
-        tally.add("tests", fuzzing.check_tests(text, suites[rules], timeout))
+        tally.add("tests", fuzzing.check_tests(text, suites[rules], timeout, per_mb))
         if n % every == 0:
             tally.progress("tests")
 
@@ -140,9 +147,12 @@ def _run(options: argparse.Namespace) -> int:
     tally = Tally(options.out)
     tests = options.files // 10 if options.tests is None else options.tests
     print(f"fuzz: {options.files:,} rule files, {tests:,} test files, {options.rows:,} rows, "
-          f"seed {options.seed}, {options.timeout} s per input", flush=True)
-    fuzz_rules(random.Random(options.seed), options.files, options.timeout, tally, options.every)
-    fuzz_tests(random.Random(options.seed + 1), tests, options.timeout, tally, options.every)
+          f"seed {options.seed}, {options.timeout} s per input and {options.per_mb} s per MB",
+          flush=True)
+    fuzz_rules(random.Random(options.seed), options.files, options.timeout, tally, options.every,
+               options.per_mb)
+    fuzz_tests(random.Random(options.seed + 1), tests, options.timeout, tally, options.every,
+               options.per_mb)
     fuzz_rows(random.Random(options.seed + 2), options.rows, options.timeout, tally,
               options.every)
     print(tally.summary(), flush=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from datetime import date
 from decimal import Decimal
 from typing import Callable, Iterator
@@ -17,17 +18,30 @@ BANT_MEMBERS = ("all", "any", "count", "budget", "authority", "need", "timeline"
 
 
 def walk(node) -> Iterator:
-    """The node and every node below it, depth first, in field order."""
-    yield node
-    if not attrs.has(type(node)):
-        return
-    for field in attrs.fields(type(node)):
-        if field.name == "span":
-            continue
-        value = getattr(node, field.name)
-        for child in value if isinstance(value, tuple) else (value,):
-            if attrs.has(type(child)):
-                yield from walk(child)
+    """The node and every node below it, depth first, in field order. An explicit stack, not
+    recursion: every pass walks every condition, and a generator per level made that cost
+    grow with the depth (and reach Python's recursion limit)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        below = []
+        for name in _child_fields(type(node)):
+            value = getattr(node, name)
+            below.extend(child for child in (value if isinstance(value, tuple) else (value,))
+                         if _is_node(type(child)))
+        stack.extend(reversed(below))
+
+
+@functools.cache
+def _is_node(cls: type) -> bool:
+    return attrs.has(cls)
+
+
+@functools.cache
+def _child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that may hold nodes: all but its span."""
+    return tuple(f.name for f in attrs.fields(cls) if f.name != "span") if attrs.has(cls) else ()
 
 
 def suggest(word: str, known) -> str | None:

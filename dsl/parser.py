@@ -6,6 +6,7 @@ import datetime
 import difflib
 import functools
 import hashlib
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -65,25 +66,18 @@ class Chunk:
     text: str
 
 
+_CODE = re.compile(r'"(?:[^"\\]|\\.)*"?|[#()\[\]]')  # a string (maybe unclosed), or # ( ) [ ]
+_DEPTH = {"(": 1, "[": 1, ")": -1, "]": -1}
+
+
 def code_part(line: str) -> tuple[str, int]:
     """The line without its comment, and the bracket depth it opens (negative if it closes)."""
-    depth, in_string, i = 0, False, 0
-    while i < len(line):
-        ch = line[i]
-        if in_string:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "#":
-            return line[:i], depth
-        elif ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        i += 1
+    depth = 0
+    for match in _CODE.finditer(line):
+        token = match.group()
+        if token == "#":
+            return line[:match.start()], depth
+        depth += _DEPTH.get(token, 0)
     return line, depth
 
 

@@ -20,6 +20,7 @@ import attrs
 from click.testing import CliRunner
 
 from leadrules import dsl
+from leadrules.dsl import statements as kept
 from leadrules.cli import main as cli_main
 from leadrules.dsl.errors import LeadrulesError
 from leadrules.dsl.format import format_source
@@ -282,7 +283,7 @@ def vocabulary_of(texts: list[str]) -> list[str]:
 def time_limit(seconds: float):
     """Raise Hang in the block when it runs longer than `seconds` (main thread, Unix only)."""
     def expired(signum, frame):
-        raise Hang(f"over {seconds} s")
+        raise Hang(f"over {seconds:.1f} s")
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -290,6 +291,25 @@ def time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def parsed_once():
+    """Within the block, each text is parsed once however often `analyze`, `parse` and
+    `format_source` ask for it (they all go through dsl.statements.parse): the oracle asks
+    five times per file, and parsing is most of its time."""
+    real = kept.parse
+    kept.parse = functools.lru_cache(maxsize=4)(real)
+    try:
+        yield
+    finally:
+        kept.parse = real
+
+
+def budget(seconds: float, text: str, per_mb: float) -> float:
+    """The time an input may take: `seconds`, plus `per_mb` for each MB of it, since `check`
+    takes time in proportion to a file's length (a hang is time beyond that)."""
+    return seconds + per_mb * len(text) / 1e6
 
 
 class _Trial:
@@ -360,13 +380,14 @@ class SampleStore:
 
 
 def check_rules(text: str, leads: list, base: dsl.Ruleset | None = None,
-                limit: float = 10.0, store: SampleStore | None = None) -> Finding | None:
+                limit: float = 10.0, store: SampleStore | None = None,
+                per_mb: float = 20.0) -> Finding | None:
     """Everything a user can do with one rule file, asserted sound: `check` (text and JSON),
     `fmt` (same tree, idempotent), and when `check` is clean: compile, evaluate and explain
     the sample leads, diff against `base`, and run on `store`."""
     trial = _Trial(text)
     try:
-        with time_limit(limit):
+        with time_limit(budget(limit, text, per_mb)), parsed_once():
             if _rules_stages(trial, text, leads, base) and store is not None:
                 trial.run("run", "clean-but-failing", lambda: store.run(
                     compile_ruleset(dsl.parse(text, "fuzz.rules"))))
@@ -452,11 +473,12 @@ def suite_of(rules_text: str) -> ruletest.Suite:
     return ruletest.Suite("fuzz.rules", compile_ruleset(ruleset), ruletest.RuleIndex(ruleset))
 
 
-def check_tests(text: str, suite: ruletest.Suite, limit: float = 10.0) -> Finding | None:
+def check_tests(text: str, suite: ruletest.Suite, limit: float = 10.0,
+                per_mb: float = 20.0) -> Finding | None:
     """A rule-test file read (errors located), and when it reads, run and reported."""
     trial = _Trial(text)
     try:
-        with time_limit(limit):
+        with time_limit(budget(limit, text, per_mb)):
             _tests_stages(trial, text, suite)
     except Hang as hang:
         return Finding("hang", "tests", str(hang), text)
