@@ -1,4 +1,4 @@
-"""What a rule may say at most: the bounds `check` reports, so that whatever passes compiles and runs.
+"""What a rule may say at most: the bounds `check` reports, so that what passes compiles and runs.
 
 Each bound is far beyond any real ruleset (docs/language.md lists them with their diagnostics);
 past it, every pass that follows would risk Python's recursion limit, quadratic time, integers

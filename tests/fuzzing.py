@@ -90,7 +90,8 @@ def sample_leads() -> list[tuple[str, dict, list]]:
 
 TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|[0-9][0-9.\-]*|\w+|->|[<>!]=|\s+|.', re.S)
 WEIRD = ["\u00e9", "\u0301", "\u200b", "\u2028", "\u202e", "\ufeff", "\x00", "\x0c", "\r", "\t",
-         "\U0001f600", "\u0130", "\u00df", "\ufb01", "\u0663", "\u00b2", "ǅ", "ﬀ", "\\", '"', "#"]
+         "\U0001f600", "\u0130", "\u00df", "\ufb01", "\u0663", "\u00b2", "ǅ", "ﬀ", "\\", '"',
+         "#"]
 KEYWORDS = ["when", "where", "then", "and", "or", "not", "in", "if", "once", "per", "at", "most",
             "times", "within", "decay", "every", "score", "between", "fit", "grade", "band",
             "label", "otherwise", "stage", "stages", "on", "entering", "any", "activity", "no",
@@ -244,7 +245,7 @@ def _gentle(rng: random.Random, text: str) -> str:
 
 @functools.lru_cache(maxsize=2)
 def _clean(corpus: tuple[str, ...]) -> tuple[str, ...]:
-    """The files of the corpus that `check` calls clean (tests/data/errors has many that are not)."""
+    """The files of the corpus that `check` calls clean (many of tests/data/errors are not)."""
     return tuple(text for text in corpus if not dsl.analyze(text).errors) or corpus
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from leadrules import dsl
 from leadrules.dsl import ast
-from leadrules.dsl.check import Scope
+from leadrules.dsl.check import Scope, walk
 from leadrules.dsl.format import format_source
+from leadrules.dsl.parser import code_part
 from leadrules.engine.events import Event
 from leadrules.engine.review.testfile import analyze_tests
 from leadrules.engine.scoring.compiler import compile_condition, compile_ruleset
@@ -195,3 +196,26 @@ def test_the_largest_points_over_many_events_fit_the_store(tmp_path):
         run_rules(store, rules, T0 + 400 * DAY, full=True, workers=1)
         assert [(r["lead_id"], r["score"]) for r in store.results(rules.hash)] == [
             ("L1", 300_000_000)]
+
+
+def test_walk_goes_any_depth_without_recursion():
+    # every check pass walks every condition; a generator per level made that cost grow with
+    # the depth, and a tree built by hand could pass Python's recursion limit
+    cond = ast.Truthy(ast.Ref(("a",)))
+    for _ in range(10_000):
+        cond = ast.Not(cond)
+    assert sum(1 for _ in walk(cond)) == 10_002
+    assert [type(n).__name__ for n in walk(dsl.parse("fields a: number\nfit +1 if a = 1 or "
+                                                    "not a > 2\n").statements[1])] == [
+        "FitRule", "Or", "Compare", "Ref", "Literal", "Not", "Compare", "Ref", "Literal"]
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('when a where t = "#1" then +1  # note', ('when a where t = "#1" then +1  ', 0)),
+    ('fit +1 if t in ["a\\"(", "b"', ('fit +1 if t in ["a\\"(", "b"', 1)),
+    ('alert "never closed # (', ('alert "never closed # (', 0)),
+    ("stage A -> B if (a or (b and c)) ]", ("stage A -> B if (a or (b and c)) ]", -1)),
+    ("# only a comment (", ("", 0)),
+])
+def test_code_part_splits_off_the_comment_and_counts_brackets(line, expected):
+    assert code_part(line) == expected
