@@ -78,6 +78,7 @@ class Tally:
         lines = [f"{what}: {n:,} inputs, " + ", ".join(
             f"{kinds[(what, kind)]} {kind}" for kind in ("exception", "hang", "clean-but-failing"))
             for what, n in self.inputs.items()]
+        lines += [f"  {what}: {n:,}" for what, n in fuzzing.REACHED.items()]
         lines += [f"  {n} x {what} {kind} in {stage}: {error}"
                   for (what, kind, stage, error), n in self.findings.most_common()]
         lines.append(f"{time.perf_counter() - self.start:.0f} s in all")

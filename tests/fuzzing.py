@@ -3,6 +3,7 @@ decides whether leadrules handled one input soundly. tests/test_fuzz.py and benc
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import io
@@ -20,8 +21,8 @@ import attrs
 from click.testing import CliRunner
 
 from leadrules import dsl
-from leadrules.dsl import statements as kept
 from leadrules.cli import main as cli_main
+from leadrules.dsl import statements as kept
 from leadrules.dsl.errors import LeadrulesError
 from leadrules.dsl.format import format_source
 from leadrules.engine.review import ruletest, testfile
@@ -37,6 +38,11 @@ from leadrules.engine.store.store import Store
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "data"
 AS_OF = 1_790_000_000_000_000  # 2026-09-21, after every sample event
+
+
+# How far inputs got, by what was done with them: a harness whose inputs all fail `check`
+# would prove little (bench/fuzz.py reports these counts).
+REACHED: collections.Counter = collections.Counter()
 
 
 class Hang(BaseException):
@@ -390,9 +396,11 @@ def check_rules(text: str, leads: list, base: dsl.Ruleset | None = None,
     try:
         with time_limit(budget(limit, text, per_mb)), parsed_once():
             if _rules_stages(trial, text, leads, base) and store is not None:
+                REACHED["rule files run on a store"] += 1
                 trial.run("run", "clean-but-failing", lambda: store.run(
                     compile_ruleset(dsl.parse(text, "fuzz.rules"))))
             if store is not None and trial.finding is None:
+                REACHED["rule files through the CLI"] += 1
                 if problem := store.cli(text):
                     trial.fail("cli", "exception", problem)
     except Hang as hang:
@@ -422,7 +430,9 @@ def _rules_stages(trial: _Trial, text: str, leads: list, base) -> bool:
             return False
         trial.run("explain", "clean-but-failing", lambda: explain(rules, result, profile, AS_OF,
                                                                   "fuzz"))
+    REACHED["rule files clean, compiled and evaluated"] += 1
     if base is not None:
+        REACHED["rule files diffed"] += 1
         trial.run("diff", "clean-but-failing", lambda: _diff(base, analysis.ruleset, leads))
     return trial.finding is None
 
@@ -494,6 +504,7 @@ def _tests_stages(trial: _Trial, text: str, suite: ruletest.Suite) -> None:
     trial.run("render", "exception", lambda: [d.render(text) for d in diagnostics])
     if diagnostics:
         return
+    REACHED["rule-test files read cleanly and run"] += 1
     outcomes = trial.run("run-tests", "clean-but-failing",
                          lambda: tuple(ruletest.run_test(t, suite) for t in parsed.tests))
     if outcomes is None:
@@ -592,6 +603,7 @@ def _rows_stages(trial: _Trial, data: bytes, kind: str, fmt: str, rules) -> None
     results = trial.run("read", "exception", lambda: _read_rows(data, required, nested, fmt,
                                                                convert))
     for result in results or ():
+        REACHED["rows rejected" if isinstance(result, list) else "rows taken and evaluated"] += 1
         if isinstance(result, list):
             if not all(r.line >= 1 and r.reason for r in result):
                 trial.fail("read", "exception", f"a reject without a place or reason: {result}")
