@@ -219,3 +219,18 @@ def test_walk_goes_any_depth_without_recursion():
 ])
 def test_code_part_splits_off_the_comment_and_counts_brackets(line, expected):
     assert code_part(line) == expected
+
+
+def test_check_and_fmt_report_a_huge_number_with_its_place(tmp_path):
+    # the commands that raised ValueError on it: check, check --format json, fmt --check
+    from clitools import invoke
+
+    path = tmp_path / "huge.rules"
+    path.write_text("events a\nwhen a then +" + "9" * 5000 + "\n", encoding="utf-8")
+    checked = invoke("check", "--format", "json", path)
+    [problem] = json.loads(checked.stdout)["files"][0]["diagnostics"]
+    assert (checked.exit_code, problem["code"], problem["line"], problem["col"]) == (
+        1, "number-too-large", 2, 13)
+    assert invoke("check", path).exit_code == 1
+    formatted = invoke("fmt", "--check", path)
+    assert formatted.exit_code == 1 and "error[number-too-large]" in formatted.stderr
