@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from decimal import Decimal
 from typing import Union
@@ -9,6 +10,13 @@ from typing import Union
 import attrs
 
 from leadrules.dsl.errors import Span, source_lines
+
+
+@functools.lru_cache(maxsize=4)
+def _lines(source: str) -> tuple[str, ...]:
+    """The lines of a ruleset's text, split once: the compiler asks for the text of every rule,
+    and splitting the whole file each time made compiling quadratic in its length."""
+    return tuple(source_lines(source))
 
 
 def _span():
@@ -403,7 +411,7 @@ class Ruleset:
         """The source text a span covers, continuation lines joined with single spaces."""
         if span is None:
             return ""
-        lines = source_lines(self.source)[span.line - 1:span.end_line]
+        lines = list(_lines(self.source)[span.line - 1:span.end_line])
         if not lines:
             return ""
         lines[-1] = lines[-1][:span.end_col - 1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from datetime import date
 from decimal import Decimal
 from typing import Callable, Iterator
@@ -17,17 +18,30 @@ BANT_MEMBERS = ("all", "any", "count", "budget", "authority", "need", "timeline"
 
 
 def walk(node) -> Iterator:
-    """The node and every node below it, depth first, in field order."""
-    yield node
-    if not attrs.has(type(node)):
-        return
-    for field in attrs.fields(type(node)):
-        if field.name == "span":
-            continue
-        value = getattr(node, field.name)
-        for child in value if isinstance(value, tuple) else (value,):
-            if attrs.has(type(child)):
-                yield from walk(child)
+    """The node and every node below it, depth first, in field order. An explicit stack, not
+    recursion: every pass walks every condition, and a generator per level made that cost
+    grow with the depth (and reach Python's recursion limit)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        below = []
+        for name in _child_fields(type(node)):
+            value = getattr(node, name)
+            below.extend(child for child in (value if isinstance(value, tuple) else (value,))
+                         if _is_node(type(child)))
+        stack.extend(reversed(below))
+
+
+@functools.cache
+def _is_node(cls: type) -> bool:
+    return attrs.has(cls)
+
+
+@functools.cache
+def _child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that may hold nodes: all but its span."""
+    return tuple(f.name for f in attrs.fields(cls) if f.name != "span") if attrs.has(cls) else ()
 
 
 def suggest(word: str, known) -> str | None:
@@ -364,17 +378,57 @@ def _covers(earlier, later) -> bool:
 def unreachable_lines(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
     """A grade, band or label line whose condition an earlier line of its kind already covers
     can never be chosen (the first line that holds wins)."""
-    earlier: dict[str, list[ast.Classify]] = {}
+    earlier: dict[str, _Earlier] = {}
     for line in ruleset.of(ast.Classify):
-        before = earlier.setdefault(line.kind, [])
-        cover = next((e for e in before if _covers(e.cond, line.cond)), None)
+        before = earlier.setdefault(line.kind, _Earlier())
+        cover = before.first_cover(line)
         if cover is not None:
             why = "'otherwise'" if cover.cond is None else f"line {cover.span.line}"
             yield _error("unreachable-line", line, f"this {line.kind} line can never be chosen: "
                          f"every lead it matches is already taken by {why}",
                          hint="move it above that line, or change its condition",
                          severity="warning")
-        before.append(line)
+        before.add(line)
+
+
+class _Earlier:
+    """The earlier lines of one kind, indexed so that the first one covering a new line is
+    found without trying them all (thousands of lines would take minutes otherwise): the first
+    `otherwise`, the first line of each condition, and for each `operand >`- or `<`-bound, the
+    lines that were looser than all before them. A line no looser than an earlier one covers
+    nothing that one does not cover first, so the first cover is always one of those."""
+
+    def __init__(self):
+        self.order: dict[int, int] = {}  # id of a line -> its position
+        self.otherwise: ast.Classify | None = None
+        self.same: dict = {}
+        self.loosest: dict[tuple, list[ast.Classify]] = {}
+
+    def add(self, line: ast.Classify) -> None:
+        self.order[id(line)] = len(self.order)
+        if line.cond is None:
+            self.otherwise = self.otherwise or line
+            return
+        self.same.setdefault(line.cond, line)
+        if (bound := _bound(line.cond)) is not None:
+            records = self.loosest.setdefault((bound[0], bound[1][0]), [])
+            if not records or not _covers(records[-1].cond, line.cond):
+                records.append(line)
+
+    def first_cover(self, line: ast.Classify) -> ast.Classify | None:
+        found = [self.otherwise, self.same.get(line.cond) if line.cond is not None else None]
+        bound = _bound(line.cond)
+        records = self.loosest.get((bound[0], bound[1][0]), []) if bound else []
+        low, high = 0, len(records)  # covering is monotone along the records: bisect
+        while low < high:
+            middle = (low + high) // 2
+            if _covers(records[middle].cond, line.cond):
+                high = middle
+            else:
+                low = middle + 1
+        found.append(records[low] if low < len(records) else None)
+        return min((f for f in found if f is not None), key=lambda f: self.order[id(f)],
+                   default=None)
 
 
 def unreachable_stages(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
@@ -382,20 +436,22 @@ def unreachable_stages(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnosti
     decl = next(iter(ruleset.of(ast.StagesDecl)), None)
     if decl is None or not decl.names:
         return
-    moves = ruleset.of(ast.StageMove)
-    reached, frontier = {decl.names[0].text}, [decl.names[0].text]
+    out_of: dict[str | None, list[str]] = {}
+    for move in ruleset.of(ast.StageMove):
+        out_of.setdefault(move.source.text if move.source else None, []).append(move.target.text)
+    first = decl.names[0].text
+    frontier = [first, *out_of.get(None, ())]  # a move out of any stage leaves the first
+    reached = set(frontier)
     while frontier:
-        stage = frontier.pop()
-        for move in moves:
-            if (move.source is None or move.source.text == stage) and \
-                    move.target.text not in reached:
-                reached.add(move.target.text)
-                frontier.append(move.target.text)
+        for target in out_of.get(frontier.pop(), ()):
+            if target not in reached:
+                reached.add(target)
+                frontier.append(target)
     for name in decl.names[1:]:
         if name.text not in reached:
             yield _error("unreachable-stage", name, f"no chain of moves from "
-                         f"'{decl.names[0].text}' leads into stage '{name.text}'",
-                         hint=f"add a move into it, e.g. stage {decl.names[0].text} -> "
+                         f"'{first}' leads into stage '{name.text}'",
+                         hint=f"add a move into it, e.g. stage {first} -> "
                          f"{name.text} if ...", severity="warning")
 
 

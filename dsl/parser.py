@@ -15,7 +15,7 @@ import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 
-from leadrules.dsl import ast, cache
+from leadrules.dsl import ast, bounds, cache
 from leadrules.dsl.errors import Diagnostic, Span, source_lines
 
 STATEMENT_KEYWORDS = ("ruleset", "events", "activity", "fields", "when", "score", "fit", "grade",
@@ -68,25 +68,18 @@ class Chunk:
     text: str
 
 
+_CODE = re.compile(r'"(?:[^"\\]|\\.)*"?|[#()\[\]]')  # a string (maybe unclosed), or # ( ) [ ]
+_DEPTH = {"(": 1, "[": 1, ")": -1, "]": -1}
+
+
 def code_part(line: str) -> tuple[str, int]:
     """The line without its comment, and the bracket depth it opens (negative if it closes)."""
-    depth, in_string, i = 0, False, 0
-    while i < len(line):
-        ch = line[i]
-        if in_string:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "#":
-            return line[:i], depth
-        elif ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        i += 1
+    depth = 0
+    for match in _CODE.finditer(line):
+        token = match.group()
+        if token == "#":
+            return line[:match.start()], depth
+        depth += _DEPTH.get(token, 0)
     return line, depth
 
 
@@ -174,6 +167,8 @@ class _Builder(Transformer):
         elif text[0] not in "+-":
             self.problem("missing-sign", token, f"points need a sign: {text}",
                          hint=f"write +{text} or -{text}")
+        elif too_many := bounds.points_problem(int(text)):
+            self.problem("too-many-points", token, too_many[0], hint=too_many[1])
         return int(Decimal(text))
 
     def integer(self, token: Token) -> int:
@@ -301,6 +296,8 @@ class _Builder(Transformer):
         if count < 1:
             self.problem("bad-duration", amount, f"a duration of {amount} {unit} is too short",
                          hint=f"write 1 {unit[:-1]} or more")
+        elif too_long := bounds.duration_problem(count, unit):
+            self.problem("bad-duration", amount, too_long[0], hint=too_long[1])
         return ast.Duration(count, unit, span=self.span(meta))
 
     def where(self, items):
@@ -624,23 +621,47 @@ def _build(builder: _Builder, tree):
 
 
 def parse_statements(text: str, path: str) -> tuple[list, list[Diagnostic]]:
-    """Every statement that parses, in order, and a diagnostic for each that does not."""
-    statements, diagnostics = [], []
+    """Every statement that parses, in order, and a diagnostic for each that does not. A
+    statement past a bound of dsl.bounds (a line, its depth, a list, a number) is not built."""
+    diagnostics = bounds.long_lines(source_lines(text), 1, path)
+    long = {d.span.line for d in diagnostics}
+    statements = []
     for chunk in split_statements(text):
+        lines = chunk.text.split("\n")
+        if long and long & set(range(chunk.line, chunk.line + len(lines))):
+            continue  # reported above
         try:
             tree = _lark().parse(chunk.text)
         except UnexpectedInput as error:
             diagnostics.append(_syntax_diagnostic(error, chunk, path))
             continue
-        builder = _Builder(path, chunk.line)
-        statement = _build(builder, tree)
-        if statement is None:
-            diagnostics.append(Diagnostic("too-deep", "this statement is nested too deeply to read",
-                                          Span(path, chunk.line, 1, chunk.line, 2),
-                                          hint="split the condition into simpler rules"))
+        if beyond := bounds.tree_problems(tree, chunk.line, path):
+            diagnostics.extend(beyond)
             continue
-        if builder.diagnostics:
-            diagnostics.extend(builder.diagnostics)
+        statement, found = _statement(tree, chunk, path, lines[-1])
+        if found:
+            diagnostics.extend(found)
         else:
             statements.append(statement)
     return statements, diagnostics
+
+
+def _statement(tree, chunk: Chunk, path: str, last_line: str) -> tuple[object, list[Diagnostic]]:
+    """The statement's node and the problems found building it, its length as `fmt` writes
+    it among them (checked here, so that `fmt` never writes a line `check` would refuse)."""
+    builder = _Builder(path, chunk.line)
+    statement = _build(builder, tree)
+    if statement is None:
+        return None, [Diagnostic("too-deep", "this statement is nested too deeply to read",
+                                 Span(path, chunk.line, 1, chunk.line, 2),
+                                 hint="split the condition into simpler rules")]
+    if builder.diagnostics:
+        return statement, builder.diagnostics
+    from leadrules.dsl.write import write  # here: `check` on a cached file needs no writer
+
+    code, _ = code_part(last_line)
+    comment = last_line[len(code):].strip()
+    length = len(write(statement)) + (len(comment) + 2 if comment else 0)
+    span = statement.span or Span(path, chunk.line, 1, chunk.line, 2)
+    too_long = bounds.statement_too_long(length, span)
+    return statement, [too_long] if too_long else []

@@ -47,12 +47,14 @@ def parse(text: str, path: str) -> tuple[list, list]:
 
 @functools.cache
 def _code() -> bytes:
-    """A digest of what turns text into statements: the parser, the AST and diagnostic
-    classes, the grammar, Lark's version (its `__init__.py`, read, not imported) and Python's.
-    Statements kept by other code are never read."""
+    """A digest of what turns text into statements: the parser, its bounds, the writer that
+    measures statements (`fmt`'s), the AST and diagnostic classes, the grammar, Lark's version
+    (its `__init__.py`, read, not imported) and Python's. Statements kept by other code are
+    never read."""
     digest = hashlib.sha256(sys.version.encode())
     here = Path(__file__).parent
-    sources = [here / name for name in ("parser.py", "ast.py", "errors.py", "grammar.lark")]
+    names = ("parser.py", "bounds.py", "write.py", "ast.py", "errors.py", "grammar.lark")
+    sources = [here / name for name in names]
     lark = importlib.util.find_spec("lark")
     if lark is not None and lark.origin:
         sources.append(Path(lark.origin))

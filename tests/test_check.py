@@ -62,8 +62,10 @@ def test_missing_rule_file_is_a_usage_error():
 
 
 def test_deep_nesting_is_a_located_error_not_a_crash():
-    text = "fields a: number\nfit +1 if " + "not " * 5000 + "a = 1\n"
+    text = "fields a: number\nfit +1 if " + "not " * 2000 + "a = 1\n"
     assert [(d.code, d.span.line) for d in dsl.analyze(text).diagnostics] == [("too-deep", 2)]
+    text = "fields a: number\nfit +1 if " + "not " * 5000 + "a = 1\n"
+    assert [(d.code, d.span.line) for d in dsl.analyze(text).diagnostics] == [("line-too-long", 2)]
 
 
 def test_many_parentheses_and_long_conditions_parse():

@@ -450,9 +450,13 @@ class _Reader:
         number, after = cursor.peek(), cursor.peek(1)
         if what == "fired" and cursor.keyword("once"):
             times = 1
-        elif (what == "fired" and number is not None and number.text.isdigit()
+        elif (what == "fired" and number is not None and number.text.isascii()
+              and number.text.isdigit()  # ascii: '2²' is a digit to isdigit, not to int
               and after is not None and after.text.lower() in ("time", "times")):
             cursor.i += 2
+            if len(number.text) > 9:
+                cursor.fail("bad-value", number, f"a count of {len(number.text)} digits is more "
+                            "than a test's events can fire", hint="write how often it fires")
             times = int(number.text)
             if times == 0:
                 cursor.fail("bad-value", number, "'fired 0 times' is 'not fired'",

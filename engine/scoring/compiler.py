@@ -220,6 +220,8 @@ def _profile_reader(fields: dict[str, Callable]) -> Callable[[Mapping], dict]:
 
 # --- conditions ----------------------------------------------------------------------------
 
+SOURCE_DEPTH = 40  # levels of and / or / not written out as source; deeper ones are closures
+
 _OPS = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
         ">": operator.gt, ">=": operator.ge}
 
@@ -309,13 +311,17 @@ class _ConditionCompiler:
         self.names[name] = value
         return name
 
-    def source(self, node) -> str:
-        """Python source for `node`, with the meaning of its closure, as a bool."""
+    def source(self, node, depth: int = 0) -> str:
+        """Python source for `node`, with the meaning of its closure, as a bool. Past
+        SOURCE_DEPTH levels the rest is one closure: Python's parser refuses source nested
+        some 200 parentheses deep (`check` stops conditions well before, at MAX_DEPTH)."""
+        if depth > SOURCE_DEPTH:
+            return f"{self.name(self.closure(node))}(s)"
         if isinstance(node, (ast.And, ast.Or)):
             joiner = " and " if isinstance(node, ast.And) else " or "
-            return "(" + joiner.join(self.source(item) for item in node.items) + ")"
+            return "(" + joiner.join(self.source(item, depth + 1) for item in node.items) + ")"
         if isinstance(node, ast.Not):
-            return f"(not {self.source(node.item)})"
+            return f"(not {self.source(node.item, depth + 1)})"
         written = self.written(node)
         return written if written is not None else f"{self.name(self.closure(node))}(s)"
 
@@ -623,9 +629,11 @@ class _Compiler:
             compiled.append((m.source.text if m.source else None, triggers, reads,
                              Move(self.ref(m), m.target.text, self.trigger(m.trigger),
                                   *self.on_event(m.trigger))))
-        out = {}
+        out, out_of = {}, {}
+        for number, c in enumerate(compiled):  # by source: thousands of stages stay linear
+            out_of.setdefault(c[0], []).append(number)
         for stage in self.scope.stages:
-            mine = [c for c in compiled if c[0] in (stage, None)]
+            mine = [compiled[n] for n in sorted(out_of.get(stage, []) + out_of.get(None, []))]
             reads = set().union(*(c[2] for c in mine)) - static
             out[stage] = StageMoves(tuple(c[3] for c in mine),
                                     frozenset().union(*(c[1] for c in mine)),

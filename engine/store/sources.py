@@ -333,6 +333,9 @@ class Source:
                                parse_constant=_Number)
         except json.JSONDecodeError as e:
             return Bad(line, f"invalid JSON at column {e.colno}: {e.msg}", text)
+        except RecursionError:  # json's decoder recurses once per [ or {; a row is flat
+            return Bad(line, "invalid JSON: nested too deeply; a row is one object of values",
+                       text)
         if not isinstance(value, dict):
             kind = _JSON_STARTS.get(text.lstrip()[:1], "a number")
             return Bad(line, f"a JSON line must be an object {{...}}, not {kind}", text)
