@@ -99,7 +99,7 @@ def test_a_store_that_cannot_be_opened_is_exit_status_2(tmp_path):
 def test_ctrl_c_is_exit_status_130_with_what_was_kept(scored, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr("leadrules.cli.run_rules", interrupted)
+    monkeypatch.setattr("leadrules.engine.commands.scoring.run_rules", interrupted)
     result = CliRunner().invoke(main, ["run", "--db", "leadrules.db", "--full", "--as-of",
                                        "2026-11-01", str(scored / "rules.rules")])
     assert result.exit_code == 2  # the rules file is not there: checked before anything runs

@@ -101,3 +101,13 @@ def test_the_wheel_ships_the_docs_and_datasettes_metadata(wheel, tmp_path):
                        ("datasette.yaml", "leadrules/rulesets/datasette.yaml")):
         found = Path(_run(script, "docs", "--path", name, cwd=tmp_path).strip())
         assert found.as_posix().endswith("site-packages/" + path) and found.is_file()
+
+
+def test_every_package_of_the_tree_is_listed_for_the_wheel():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+                 ["tool"]["setuptools"]["packages"])
+    found = {".".join(("leadrules", *p.parent.relative_to(ROOT).parts)).rstrip(".")
+             for top in ("dsl", "engine", "rulesets") for p in (ROOT / top).rglob("__init__.py")}
+    assert found | {"leadrules"} == listed
