@@ -371,7 +371,8 @@ def _new_store_removed_on_failure(db: Path):
         empty = not existed and not store.info().imports
         store.close()
         if empty:
-            for path in (db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal")):
+            for path in (db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal"),
+                         db.with_name(db.name + "-import.lock")):
                 path.unlink(missing_ok=True)
         raise
     finally:

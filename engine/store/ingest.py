@@ -21,6 +21,7 @@ from leadrules.dsl import ast
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.errors import InputErrors, Reject
 from leadrules.engine.events import Event, parse_timestamp
+from leadrules.engine.store.importlock import import_lock
 from leadrules.engine.store.mapping import (
     NoSuchTime,
     ReadOptions,
@@ -131,11 +132,13 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
         _check_mapped(options, [source for _, source, _ in jobs])
         budget = _Budget(max_rejects)
         reports: list[FileReport] = []
-        for kind, source, convert in jobs:
-            if budget.exceeded:
-                break
-            reports.append(_import_file(store, kind, source, convert, budget, batch_rows,
-                                        progress, now))
+        with import_lock(store.path, [source.name for _, source, _ in jobs],
+                         store.running_import):
+            for kind, source, convert in jobs:
+                if budget.exceeded:
+                    break
+                reports.append(_import_file(store, kind, source, convert, budget, batch_rows,
+                                            progress, now))
         return IngestReport(tuple(reports), max_rejects)
     finally:
         for _, source, _ in jobs:

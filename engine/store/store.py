@@ -295,13 +295,27 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 ((import_id, r.file, r.line, r.column, r.value, r.reason, r.raw)
                  for r in rejects))
-            self._conn.execute(
+            # Never past a line committed already: a second writer of this import (which the
+            # import lock keeps out) would otherwise count its rows twice.
+            if not self._conn.execute(
                 "UPDATE imports SET line_done = ?, rows = rows + ?, added = added + ?, "
                 "duplicates = duplicates + ?, new_leads = new_leads + ?, "
-                "rejected = rejected + ? WHERE import_id = ?",
+                "rejected = rejected + ? WHERE import_id = ? AND line_done < ?",
                 (line_done, rows, counts.added, counts.duplicates, counts.new_leads,
-                 counts.rejected, import_id))
+                 counts.rejected, import_id, line_done)).rowcount:
+                raise StoreError(f"{self.path}: import {import_id} has committed line "
+                                 f"{line_done} already; another process is importing it")
         return counts
+
+    def running_import(self) -> str | None:
+        """The latest import marked running, as a phrase for messages, or None."""
+        with self._errors("cannot read imports"):
+            row = self._conn.execute(
+                "SELECT import_id, kind, source, rows FROM imports WHERE status = 'running' "
+                "ORDER BY import_id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return f"import {row[0]} of {row[1]} from {row[2]}, {row[3]:,} rows committed so far"
 
     def finish_import(self, import_id: int, status: str, now: int) -> None:
         """Mark an import 'done', or 'stopped' / 'failed' (resumable) when it ended early."""
