@@ -21,6 +21,7 @@ from leadrules.dsl import ast
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.errors import InputErrors, Reject
 from leadrules.engine.events import Event, parse_timestamp
+from leadrules.engine.store import bulk
 from leadrules.engine.store.importlock import import_lock
 from leadrules.engine.store.mapping import (
     NoSuchTime,
@@ -29,8 +30,9 @@ from leadrules.engine.store.mapping import (
     normal_id,
     timestamp,
 )
-from leadrules.engine.store.records import ImportState
+from leadrules.engine.store.records import BatchCounts, ImportState, json_text
 from leadrules.engine.store.sources import Bad, Row, Source
+from leadrules.engine.store.staging import MERGE_MAX_ROWS
 from leadrules.engine.store.store import Store
 from leadrules.engine.values import READERS
 
@@ -189,25 +191,74 @@ def _import_batches(store: Store, kind: str, source: Source, convert, state: Imp
                     totals: _Totals, budget: _Budget, batch_rows: int,
                     progress: Progress | None, now: int) -> str:
     """Read the file after the import's last committed line and commit it batch by batch;
-    returns the status the import ends with."""
+    returns the status the import ends with. Events are staged, and merged into the store
+    whenever as many are staged as it holds (engine/store/staging.py), and at the end."""
+    merging = _Merging(store, totals, batch_rows) if kind == "events" else None
     try:
-        for batch in _batches(source, convert, state.line_done, batch_rows, budget):
-            counts = store.commit_batch(
-                state.import_id, batch.last_line, batch.rows, ingested_at=now,
-                rejects=batch.rejects, **{kind: batch.records})
+        for batch in _batches(_results(kind, source, convert, state.line_done), batch_rows,
+                              budget):
+            records = {"staged" if merging else kind: batch.records}
+            counts = store.commit_batch(state.import_id, batch.last_line, batch.rows,
+                                        ingested_at=now, rejects=batch.rejects, **records)
             totals.add(batch.rows, counts)
+            if merging:
+                merging.staged(len(batch.records))
             if progress is not None:
                 progress(kind, source, totals.rows)
     except UsageError as error:  # the file broke off midway (truncated gzip, a read error)
+        merging and merging.now()
         store.finish_import(state.import_id, "failed", time.time_ns() // 1000)
         if totals.rows > state.rows:
             raise UsageError(f"{error}; the {totals.rows - state.rows:,} rows before were "
                              "imported, and importing the whole file later adds just the rest"
                              ) from None
         raise
+    except BaseException:  # Ctrl-C, say: what is staged is whole batches; store it now
+        merging and merging.now()
+        raise
+    merging and merging.now()
     status = "stopped" if budget.exceeded else "done"
     store.finish_import(state.import_id, status, time.time_ns() // 1000)
     return status
+
+
+class _Merging:
+    """When an events import merges its staged rows: once as many are staged as the store
+    holds (at least a batch, at most MERGE_MAX_ROWS), so that every event is written about
+    twice however large the import, and readers see whole batches as they are merged."""
+
+    def __init__(self, store: Store, totals: _Totals, batch_rows: int):
+        self.store, self.totals, self.batch_rows = store, totals, batch_rows
+        self.stored = store.imported_events()
+        self.pending = 0
+
+    def staged(self, rows: int) -> None:
+        self.pending += rows
+        if self.pending >= min(max(self.batch_rows, self.stored), MERGE_MAX_ROWS):
+            self.now()
+
+    def now(self) -> None:
+        counts = self.store.merge_staged()
+        self.totals.add(0, BatchCounts(counts.added, counts.duplicates, counts.new_leads, 0))
+        self.stored += counts.added
+        self.pending = 0
+
+
+def _results(kind: str, source: Source, convert, line_done: int) -> Iterator[tuple[int, object]]:
+    """(line, record or list of rejects) for each row after `line_done`; events as the
+    tuples the store stages, by the fast path where the file allows it."""
+    if kind == "leads":
+        return ((item.line, _convert(item, source, convert)) for item in source.rows()
+                if item.line > line_done)
+
+    def general(item):
+        result = _convert(item, source, convert)
+        return result if result.__class__ is list else (
+            result.lead_id, result.ts, result.event_id, result.type, json_text(result.props))
+
+    if bulk.usable(source, convert):
+        return bulk.event_rows(source, line_done, general, content_id)
+    return ((item.line, general(item)) for item in source.rows() if item.line > line_done)
 
 
 @attrs.define
@@ -238,21 +289,18 @@ class _Batch:
     last_line: int = 0
 
 
-def _batches(source: Source, convert, line_done: int, batch_rows: int,
+def _batches(results: Iterator[tuple[int, object]], batch_rows: int,
              budget: _Budget) -> Iterator[_Batch]:
-    """The rows after `line_done`, converted, in batches of `batch_rows`.
+    """The rows' results in batches of `batch_rows` rows.
 
     When the rejects exceed the budget, the batch ends with the row that exceeded it and
     no more batches follow.
     """
     batch = _Batch()
-    for item in source.rows():
-        if item.line <= line_done:
-            continue  # committed by an earlier run of this import
+    for line, result in results:
         batch.rows += 1
-        batch.last_line = item.line
-        result = _convert(item, source, convert)
-        if isinstance(result, list):
+        batch.last_line = line
+        if result.__class__ is list:
             batch.rejects.extend(result)
             budget.spend(1)
             if budget.exceeded:

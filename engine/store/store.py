@@ -32,6 +32,7 @@ from leadrules.engine.store.records import (
     span_condition,
     unmarshal,
 )
+from leadrules.engine.store import staging
 from leadrules.engine.store.schema import (
     _SCHEMA_1,
     DETAIL_COLUMNS,
@@ -259,6 +260,8 @@ class Store:
         If it is done, the state says so and the file need not be read again.
         """
         with self._errors("cannot start the import"), self._transaction():
+            staging.create_stage(self._conn)
+            self._merge_staged()  # rows an import staged before its process died
             row = None
             if fingerprint is not None:
                 row = self._conn.execute(
@@ -279,13 +282,18 @@ class Store:
 
     def commit_batch(self, import_id: int, line_done: int, rows: int, *,
                      leads: list[tuple[str, dict[str, str]]] = (), events: list[Event] = (),
-                     rejects: list = (), ingested_at: int = 0) -> BatchCounts:
-        """Write one batch of an import in one transaction: its leads or events, its rejects,
-        and the import's progress. After a crash the store has whole batches only."""
+                     staged: list[tuple] = (), rejects: list = (),
+                     ingested_at: int = 0) -> BatchCounts:
+        """Write one batch of an import in one transaction: its leads, events or `staged`
+        event rows (lead_id, ts, event_id, type, props JSON; `merge_staged` stores them), its
+        rejects, and the import's progress. After a crash the store has whole batches only."""
         with self._errors("cannot write the batch"), self._transaction():
             if leads:
                 lead_counts = self._put_leads(leads)
                 counts = BatchCounts(lead_counts.written, 0, lead_counts.new, 0)
+            elif staged:
+                repeats = staging.stage(self._conn, import_id, ingested_at, staged)
+                counts = BatchCounts(0, repeats, 0, 0)
             else:
                 added = self._put_events(events, ingested_at)
                 counts = BatchCounts(added.added, added.duplicates, added.new_leads, 0)
@@ -306,6 +314,30 @@ class Store:
                 raise StoreError(f"{self.path}: import {import_id} has committed line "
                                  f"{line_done} already; another process is importing it")
         return counts
+
+    def merge_staged(self) -> AddCounts:
+        """Store the staged rows of an import in `events`, in one transaction, and add what
+        they did to the import's counts."""
+        with self._errors("cannot store the staged events"), self._transaction():
+            return self._merge_staged()
+
+    def _merge_staged(self) -> AddCounts:
+        found = staging.staged_import(self._conn)
+        if found is None:
+            return AddCounts(0, 0, 0)
+        counts = staging.merge(self._conn, self._mark_leads)
+        self._conn.execute(
+            "UPDATE imports SET added = added + ?, duplicates = duplicates + ?, "
+            "new_leads = new_leads + ? WHERE import_id = ?",
+            (counts.added, counts.duplicates, counts.new_leads, found[0]))
+        return counts
+
+    def imported_events(self) -> int:
+        """About how many events the store holds, from its imports' counts (a count(*) of
+        `events` reads the whole table)."""
+        with self._errors("cannot read imports"):
+            return self._conn.execute(
+                "SELECT coalesce(sum(added), 0) FROM imports WHERE kind = 'events'").fetchone()[0]
 
     def running_import(self) -> str | None:
         """The latest import marked running, as a phrase for messages, or None."""
