@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Mapping
 
@@ -202,7 +203,7 @@ def _import_batches(store: Store, kind: str, source: Source, convert, state: Imp
                                         ingested_at=now, rejects=batch.rejects, **records)
             totals.add(batch.rows, counts)
             if merging:
-                merging.staged(len(batch.records))
+                merging.staged(batch.records)
             if progress is not None:
                 progress(kind, source, totals.rows)
     except UsageError as error:  # the file broke off midway (truncated gzip, a read error)
@@ -231,17 +232,21 @@ class _Merging:
         self.store, self.totals, self.batch_rows = store, totals, batch_rows
         self.stored = store.imported_events()
         self.pending = 0
+        self.leads: set[str] = set()  # of the staged rows, so the merge need not find them
 
-    def staged(self, rows: int) -> None:
-        self.pending += rows
+    def staged(self, rows: list[tuple]) -> None:
+        """A batch of `rows` was committed to the stage."""
+        self.pending += len(rows)
+        self.leads.update(map(itemgetter(0), rows))
         if self.pending >= min(max(self.batch_rows, self.stored), MERGE_MAX_ROWS):
             self.now()
 
     def now(self) -> None:
-        counts = self.store.merge_staged()
+        counts = self.store.merge_staged(sorted(self.leads))
         self.totals.add(0, BatchCounts(counts.added, counts.duplicates, counts.new_leads, 0))
         self.stored += counts.added
         self.pending = 0
+        self.leads = set()
 
 
 def _results(kind: str, source: Source, convert, line_done: int) -> Iterator[tuple[int, object]]:

@@ -56,9 +56,12 @@ def staged_import(conn: sqlite3.Connection) -> tuple[int, int] | None:
     return None if row[1] == 0 else (row[0], row[1])
 
 
-def merge(conn: sqlite3.Connection, mark_leads) -> AddCounts:
+def merge(conn: sqlite3.Connection, mark_leads, lead_ids: list[str] | None = None
+          ) -> AddCounts:
     """Move every staged row into `events` in key order (inside the caller's transaction):
-    rows whose id or key is stored already are duplicates; leads of stored events are made."""
+    rows whose id or key is stored already are duplicates; leads of stored events are made.
+    `lead_ids`: the staged rows' leads, when the caller kept them (a DISTINCT over a million
+    staged rows took 0.6 s)."""
     (staged,) = conn.execute("SELECT count(*) FROM events_staged").fetchone()
     if staged == 0:
         return AddCounts(0, 0, 0)
@@ -68,8 +71,10 @@ def merge(conn: sqlite3.Connection, mark_leads) -> AddCounts:
         "ORDER BY lead_id, ts, event_id").rowcount
     # The leads once each (a check per staged row took as long as the insert), and of them
     # only leads of events that were stored: a skipped repeat creates no lead.
-    lead_ids = JSON_ENCODER.encode([lead_id for (lead_id,) in conn.execute(
-        "SELECT DISTINCT lead_id FROM events_staged")])
+    if lead_ids is None:
+        lead_ids = [lead_id for (lead_id,) in conn.execute(
+            "SELECT DISTINCT lead_id FROM events_staged")]
+    lead_ids = JSON_ENCODER.encode(lead_ids)
     new_leads = conn.execute(
         "INSERT OR IGNORE INTO leads (lead_id, profile, origin) "
         "SELECT value, '{}', 'event' FROM json_each(?) "

@@ -315,17 +315,17 @@ class Store:
                                  f"{line_done} already; another process is importing it")
         return counts
 
-    def merge_staged(self) -> AddCounts:
+    def merge_staged(self, lead_ids: list[str] | None = None) -> AddCounts:
         """Store the staged rows of an import in `events`, in one transaction, and add what
-        they did to the import's counts."""
+        they did to the import's counts; `lead_ids`, if given, are the staged rows' leads."""
         with self._errors("cannot store the staged events"), self._transaction():
-            return self._merge_staged()
+            return self._merge_staged(lead_ids)
 
-    def _merge_staged(self) -> AddCounts:
+    def _merge_staged(self, lead_ids: list[str] | None = None) -> AddCounts:
         found = staging.staged_import(self._conn)
         if found is None:
             return AddCounts(0, 0, 0)
-        counts = staging.merge(self._conn, self._mark_leads)
+        counts = staging.merge(self._conn, self._mark_leads, lead_ids)
         self._conn.execute(
             "UPDATE imports SET added = added + ?, duplicates = duplicates + ?, "
             "new_leads = new_leads + ? WHERE import_id = ?",
