@@ -271,7 +271,22 @@ def sample(n_leads: int, seed: int, out: Path):
     """
     from leadrules.engine.sample.generator import write_sample
 
-    files = write_sample(out, n_leads, seed)
+    bars: dict[str, Progress] = {}
+
+    def show(step: str, done: int, total: int) -> None:
+        if step not in bars:
+            for bar in bars.values():
+                bar.close()
+            label, unit = {"leads": ("Making leads", "leads"),
+                           "events": ("Writing events", "rows")}[step]
+            bars[step] = Progress(label, total, unit)
+        bars[step].show(done)
+
+    try:
+        files = write_sample(out, n_leads, seed, progress=show)
+    finally:
+        for bar in bars.values():
+            bar.close()
     click.echo(f"Wrote {files.leads} leads to {files.leads_path}")
     click.echo(f"Wrote {files.events} events to {files.events_path}")
 
