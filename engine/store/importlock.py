@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from leadrules.dsl.errors import UsageError
 
@@ -29,20 +29,26 @@ def lock_path(store_path: str) -> Path:
 
 
 @contextlib.contextmanager
-def import_lock(store_path: str, files: list[str], running: callable) -> Iterator[None]:
+def import_lock(store_path: str, files: list[str],
+                running: Callable[[list[str]], str | None]) -> Iterator[None]:
     """Hold the store's import lock for the block; UsageError (exit 2) naming the running
-    import if another process holds it. `running()` describes the store's running import
-    (from its `imports` table), or returns None."""
+    import if another process holds it. `files`: the sources (as `imports` names them) this
+    import reads; `running(files)` describes the store's running import of one of those
+    files (from its `imports` table), or returns None."""
     if store_path == ":memory:" or fcntl is None:
         yield
         return
     path = lock_path(store_path)
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot create the store's import lock: "
+                         f"{e.strerror or e}") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UsageError(_refusal(store_path, handle, running())) from None
+            raise UsageError(_refusal(store_path, handle, running)) from None
         os.ftruncate(handle, 0)
         os.pwrite(handle, json.dumps({"pid": os.getpid(), "files": files}).encode(), 0)
         yield
@@ -50,13 +56,14 @@ def import_lock(store_path: str, files: list[str], running: callable) -> Iterato
         os.close(handle)  # releases the lock
 
 
-def _refusal(store_path: str, handle: int, running: str | None) -> str:
+def _refusal(store_path: str, handle: int, running: Callable[[list[str]], str | None]) -> str:
     """What a second import is told: which import holds the store, and what to do."""
     try:
         holder = json.loads(os.pread(handle, 1 << 16, 0) or b"{}")
     except ValueError:
         holder = {}
-    what = running or ("an import of " + ", ".join(holder.get("files") or ["some file"]))
+    files = holder.get("files") or []
+    what = running(files) or ("an import of " + ", ".join(files or ["some file"]))
     pid = f" (process {holder['pid']})" if "pid" in holder else ""
     return (f"{store_path}: another import is running into this store: {what}{pid}; "
             "wait until it finishes, then run this one again")

@@ -135,7 +135,7 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
         _check_mapped(options, [source for _, source, _ in jobs])
         budget = _Budget(max_rejects)
         reports: list[FileReport] = []
-        with import_lock(store.path, [source.name for _, source, _ in jobs],
+        with import_lock(store.path, [_import_name(source) for _, source, _ in jobs],
                          store.running_import):
             for kind, source, convert in jobs:
                 if budget.exceeded:
@@ -168,7 +168,7 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
     """Import one file batch by batch, resuming an interrupted import of it."""
     started = time.perf_counter()
     fmt = source.format + ("+gzip" if source.compressed else "")
-    name = source.name if source.fingerprint is None else str(Path(source.path).resolve())
+    name = _import_name(source)
     fingerprint = source.fingerprint
     if fingerprint is not None and not source.options.is_default:
         # The same file read another way (another mapping, encoding...) is another import.
@@ -186,6 +186,11 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
                       seconds=time.perf_counter() - started, delimiter=source.delimiter,
                       sniffed=source.sniffed, ids_normalised=convert.ids_normalised,
                       missing_cells=source.missing_cells, **attrs.asdict(totals))
+
+
+def _import_name(source: Source) -> str:
+    """What `imports` calls a source: its absolute path, or `<stdin>`."""
+    return source.name if source.fingerprint is None else str(Path(source.path).resolve())
 
 
 def _import_batches(store: Store, kind: str, source: Source, convert, state: ImportState,
@@ -214,7 +219,7 @@ def _import_batches(store: Store, kind: str, source: Source, convert, state: Imp
                              "imported, and importing the whole file later adds just the rest"
                              ) from None
         raise
-    except BaseException:  # Ctrl-C, say: what is staged is whole batches; store it now
+    except KeyboardInterrupt:  # Ctrl-C: what is staged is whole batches; store it now
         merging and merging.now()
         raise
     merging and merging.now()

@@ -339,12 +339,14 @@ class Store:
             return self._conn.execute(
                 "SELECT coalesce(sum(added), 0) FROM imports WHERE kind = 'events'").fetchone()[0]
 
-    def running_import(self) -> str | None:
-        """The latest import marked running, as a phrase for messages, or None."""
+    def running_import(self, sources: list[str]) -> str | None:
+        """The latest import of one of `sources` marked running, as a phrase for messages,
+        or None."""
         with self._errors("cannot read imports"):
             row = self._conn.execute(
                 "SELECT import_id, kind, source, rows FROM imports WHERE status = 'running' "
-                "ORDER BY import_id DESC LIMIT 1").fetchone()
+                "AND source IN (SELECT value FROM json_each(?)) ORDER BY import_id DESC LIMIT 1",
+                (JSON_ENCODER.encode(sources),)).fetchone()
         if row is None:
             return None
         return f"import {row[0]} of {row[1]} from {row[2]}, {row[3]:,} rows committed so far"
