@@ -385,7 +385,7 @@ def compile_bytecode() -> str:
     import compileall
 
     where = subprocess.run(
-        [sys.executable, "-c", "import cli, dsl, engine; print(cli.__file__); "
+        [sys.executable, "-c", "from leadrules import cli, dsl, engine; print(cli.__file__); "
          "print(dsl.__path__[0]); print(engine.__path__[0])"],
         capture_output=True, text=True, check=True).stdout.split()
     installed = Path(where[0]).parent

@@ -1,11 +1,15 @@
 """Ingest benchmark: leadrules against plain sqlite3, and the events table's layout.
 
     python bench/ingest.py [--sizes 10000,100000] [--runs 3] [--seed 1] [--work DIR] [--keep]
+                          [--targets-only]
 
 For each size (leads in the generated sample) and each run, every measurement runs in its own
 subprocess on a fresh database, so each one's peak RSS (VmHWM) is its own:
 
-  leadrules   engine.ingest.ingest(Store(db), leads=...), then (timed apart) events=...
+  leadrules   engine.ingest.ingest(Store(db), leads=...), then (timed apart) events=..., then
+              10% more events (new ids) appended to that full store
+  plain       the baseline's rows into a rowid table with no key and no index (issue 18's
+              "raw SQLite load"), INSERT ... executemany
   baseline    the same event rows with plain sqlite3: csv.reader, parse_timestamp, props as
               JSON, INSERT OR IGNORE ... executemany in transactions of 5000 rows, into the
               schema, indexes and pragmas Store creates; the floor for this schema in Python
@@ -88,6 +92,9 @@ def _events_ddl(layout: str) -> list[str]:
 
     if layout == "keyed":
         return []
+    if layout == "plain":  # a rowid table, no key, no index: what a raw bulk load writes
+        return ["DROP TABLE events;", "CREATE TABLE events (lead_id TEXT, ts INTEGER, "
+                "event_id TEXT, type TEXT, props TEXT, ingested_at INTEGER);"]
     table = re.search(r"CREATE TABLE IF NOT EXISTS events \(.*?\) WITHOUT ROWID;", _SCHEMA_1,
                       re.S).group(0)
     index = re.search(r"CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events\(event_id\);",
@@ -104,7 +111,9 @@ def _events_ddl(layout: str) -> list[str]:
     return ["DROP TABLE events;", table, index, *extra]
 
 
-def child_leadrules(db: str, leads: str, events: str) -> dict:
+def child_leadrules(db: str, leads: str, events: str, extra: str) -> dict:
+    """leadrules' import: the leads file, the events file into the fresh store, then `extra`
+    (10% more events, new ids) appended to the full store; wall and process time of each."""
     from leadrules.engine.store.ingest import ingest
     from leadrules.engine.store.store import Store
 
@@ -112,13 +121,19 @@ def child_leadrules(db: str, leads: str, events: str) -> dict:
     with Store(db) as store:
         t0 = time.perf_counter()
         lead_report = ingest(store, leads=leads).files[0]
-        t1 = time.perf_counter()
+        t1, p1 = time.perf_counter(), time.process_time()
         report = ingest(store, events=events).files[0]
-        t2 = time.perf_counter()
+        t2, p2 = time.perf_counter(), time.process_time()
+        hwm = _memory()["VmHWM"]
+        db_bytes = os.path.getsize(db)
+        more = ingest(store, events=extra).files[0]
+        t3, p3 = time.perf_counter(), time.process_time()
     return {"leads_rows": lead_report.rows, "leads_s": t1 - t0, "rows": report.rows,
-            "seconds": t2 - t1, "added": report.added, "duplicates": report.duplicates,
-            "new_leads": report.new_leads, "rejected": report.rejected,
-            "rss_start": start["VmRSS"], "hwm": _memory()["VmHWM"]}
+            "seconds": t2 - t1, "cpu": p2 - p1, "added": report.added,
+            "duplicates": report.duplicates, "new_leads": report.new_leads,
+            "rejected": report.rejected, "rss_start": start["VmRSS"], "hwm": hwm,
+            "db_bytes": db_bytes, "append_rows": more.rows, "append_added": more.added,
+            "append_s": t3 - t2, "append_cpu": p3 - p2}
 
 
 def child_insert(db: str, events: str, layout: str) -> dict:
@@ -136,8 +151,9 @@ def child_insert(db: str, events: str, layout: str) -> dict:
     as_text = layout == "ts-text"
     encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
     start = _memory()
-    t0 = time.perf_counter()
+    t0, p0 = time.perf_counter(), time.process_time()
     rows = 0
+    insert_sql = INSERT_SQL.replace("OR IGNORE ", "") if layout == "plain" else INSERT_SQL
     with open(events, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         header = [name.strip() for name in next(reader)]
@@ -156,17 +172,18 @@ def child_insert(db: str, events: str, layout: str) -> dict:
                           encode(props), INGESTED_AT))
             if len(batch) >= BATCH_ROWS:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(INSERT_SQL, batch)
+                conn.executemany(insert_sql, batch)
                 conn.execute("COMMIT")
                 batch = []
         if batch:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(INSERT_SQL, batch)
+            conn.executemany(insert_sql, batch)
             conn.execute("COMMIT")
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - p0
     (stored,) = conn.execute("SELECT count(*) FROM events").fetchone()
     conn.close()
-    return {"rows": rows, "seconds": seconds, "stored": stored, "rss_start": start["VmRSS"],
+    return {"rows": rows, "seconds": seconds, "cpu": cpu, "stored": stored,
+            "rss_start": start["VmRSS"],
             "hwm": _memory()["VmHWM"], "db_bytes": os.path.getsize(db)}
 
 
@@ -259,26 +276,44 @@ def settle(*paths: str) -> None:
                 pass
 
 
-def one_run(meta: dict, run_dir: Path) -> dict:
+def extra_events(meta: dict) -> str:
+    """10% more events for the append: the first tenth of the events file's rows with new ids
+    (`N` before each), made once beside the sample."""
+    path = Path(meta["events_path"]).with_name("events-append-10pct.csv")
+    if not path.exists():
+        with open(meta["events_path"], encoding="utf-8", newline="") as f, \
+                open(path, "w", encoding="utf-8", newline="") as out:
+            out.write(next(f))
+            for line in itertools.islice(f, meta["events"] // 10):
+                out.write("N" + line)
+    return str(path)
+
+
+def one_run(meta: dict, run_dir: Path, targets_only: bool = False) -> dict:
     run_dir.mkdir(parents=True)
-    dbs = {layout: str(run_dir / f"{layout}.db") for layout in LAYOUTS}
+    dbs = {layout: str(run_dir / f"{layout}.db") for layout in (*LAYOUTS, "plain")}
     lr_db = str(run_dir / "leadrules.db")
-    settle(meta["leads_path"], meta["events_path"])
-    result = {"leadrules": run_child("leadrules", lr_db, meta["leads_path"], meta["events_path"])}
-    for layout in LAYOUTS:
+    extra = extra_events(meta)
+    settle(meta["leads_path"], meta["events_path"], extra)
+    result = {"leadrules": run_child("leadrules", lr_db, meta["leads_path"], meta["events_path"],
+                                     extra)}
+    layouts = ("keyed", "plain") if targets_only else (*LAYOUTS, "plain")
+    for layout in layouts:
         settle(meta["events_path"])
         result[f"insert:{layout}"] = run_child("insert", dbs[layout], meta["events_path"], layout)
-    for layout in LAYOUTS:
-        settle(dbs[layout])
-        result[f"read:{layout}"] = run_child("read", dbs[layout], layout)
-    settle(lr_db)
-    result["evaluator"] = run_child("evaluator", lr_db)
-    result["leadrules"]["db_bytes"] = os.path.getsize(lr_db)
-    stored = {result[f"insert:{layout}"]["stored"] for layout in LAYOUTS}
     lr = result["leadrules"]
+    if not targets_only:
+        for layout in LAYOUTS:
+            settle(dbs[layout])
+            result[f"read:{layout}"] = run_child("read", dbs[layout], layout)
+        settle(lr_db)
+        result["evaluator"] = run_child("evaluator", lr_db)
+    stored = {result[f"insert:{layout}"]["stored"] for layout in layouts if layout != "plain"}
     if stored != {lr["added"]} or any(result[f"read:{x}"]["rows"] != lr["added"]
-                                      for x in LAYOUTS):
+                                      for x in LAYOUTS if f"read:{x}" in result):
         sys.exit(f"row counts differ: leadrules added {lr['added']}, baseline stored {stored}")
+    if not 0.99 * lr["append_rows"] <= lr["append_added"] <= lr["append_rows"]:
+        sys.exit(f"the append added {lr['append_added']} of {lr['append_rows']} new events")
     return result
 
 
@@ -334,12 +369,14 @@ def report(size: int, meta: dict, runs: list[dict]) -> dict:
     print(f"  leads file (leadrules, timed apart): {leads_rate:,.0f} rows/s, "
           f"{med(r['leads_s'] for r in lr):.2f} s")
 
+    out = {"ratio": med(ratios), "hwm": med(r["hwm"] for r in lr),
+           "base_hwm": med(r["hwm"] for r in base), **speed(runs)}
+    if "read:keyed" not in runs[0]:
+        return out
     print(f"\n  {'layout of events (unique index on event_id in each)':<52} insert rows/s  vs (1)"
           f"  read rows/s  vs (1)  DB MiB")
     keyed_read = [rate(r["read:keyed"]) for r in runs]
     keyed_ins = [rate(r["insert:keyed"]) for r in runs]
-    out = {"ratio": med(ratios), "hwm": med(r["hwm"] for r in lr),
-           "base_hwm": med(r["hwm"] for r in base)}
     for layout in LAYOUTS:
         ins = [rate(r[f"insert:{layout}"]) for r in runs]
         rd = [rate(r[f"read:{layout}"]) for r in runs]
@@ -363,6 +400,30 @@ def report(size: int, meta: dict, runs: list[dict]) -> dict:
     for layout in LAYOUTS:
         print(f"  plan {layout}: {'; '.join(runs[0][f'read:{layout}']['plan'])}")
     return out
+
+
+def speed(runs: list[dict]) -> dict:
+    """Issue 18's figures: leadrules' import rate by process time (fresh store, and 10% more
+    appended to it) beside a plain sqlite3 executemany into a rowid table, in the same runs."""
+    lr = [r["leadrules"] for r in runs]
+    plain = [r["insert:plain"] for r in runs]
+    fresh = [r["rows"] / r["cpu"] for r in lr]
+    append = [r["append_rows"] / r["append_cpu"] for r in lr]
+    raw = [r["rows"] / r["cpu"] for r in plain]
+    vs_raw = [a / b for a, b in zip(fresh, raw)]
+    print("\n  rows/s by process time (wall)          fresh store          append 10%"
+          "   vs plain rowid load")
+    print(f"  {'leadrules ingest()':<38} {med(fresh):>8,.0f} ({med(rate(r) for r in lr):>7,.0f})"
+          f"  {med(append):>8,.0f} ({med(r['append_rows'] / r['append_s'] for r in lr):>7,.0f})"
+          f"   {med(vs_raw):.2f} x")
+    print(f"  {'plain sqlite3 executemany, rowid table':<38} {med(raw):>8,.0f} "
+          f"({med(rate(r) for r in plain):>7,.0f})")
+    if len(runs) > 1:
+        print(f"  per run, fresh / append / vs plain: "
+              f"{'; '.join(f'{a:,.0f} / {b:,.0f} / {c:.2f}' for a, b, c in zip(fresh, append, vs_raw))}")
+    return {"fresh": med(fresh), "append": med(append), "raw": med(raw), "vs_raw": med(vs_raw),
+            "fresh_wall": med(rate(r) for r in lr), "rows": lr[0]["rows"],
+            "append_rows": lr[0]["append_rows"]}
 
 
 def arguments(doc: str, made: str) -> argparse.ArgumentParser:
@@ -392,6 +453,9 @@ def main() -> None:
         child_main(sys.argv[2:])
         return
     parser = arguments(__doc__, "databases")
+    parser.add_argument("--targets-only", action="store_true",
+                        help="measure only leadrules and the two plain loads the targets "
+                             "compare (no layouts, no reads)")
     args = parser.parse_args()
     sizes, work = sizes_and_work(args)
 
@@ -409,14 +473,24 @@ def main() -> None:
         for k in range(args.runs):
             run_dir = work / f"run-{stamp}-{size}-{k + 1}"
             t0 = time.perf_counter()
-            runs.append(one_run(metas[size], run_dir))
+            runs.append(one_run(metas[size], run_dir, args.targets_only))
             print(f"  {size:,} leads, run {k + 1}/{args.runs}: {time.perf_counter() - t0:.0f} s",
                   flush=True)
             if not args.keep:
                 shutil.rmtree(run_dir)
         results[size] = report(size, metas[size], runs)
 
-    print("\ntargets")
+    print("\ntargets (issue 18: rows/s of process time, medians of per-run rates)")
+    print(f"  load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for size, r in results.items():
+        print(f"  {'PASS' if r['fresh'] >= 100_000 else 'FAIL'}  {size:,} leads: import "
+              f"{r['rows']:,} rows into a fresh store >= 100,000 rows/s: {r['fresh']:,.0f} "
+              f"(plain sqlite3 executemany into a rowid table: {r['raw']:,.0f}; "
+              f"{r['vs_raw']:.2f} x)")
+        print(f"  {'PASS' if r['append'] >= 50_000 else 'FAIL'}  {size:,} leads: append "
+              f"{r['append_rows']:,} rows (10%) to the full store >= 50,000 rows/s: "
+              f"{r['append']:,.0f}")
+    print("targets (issue 4)")
     ok_rate = all(r["ratio"] >= 0.5 for r in results.values())
     detail = ", ".join(f"{r['ratio']:.2f} x at {s:,}" for s, r in results.items())
     print(f"  {'PASS' if ok_rate else 'FAIL'}  leadrules ingest >= 0.5 x baseline events/s "

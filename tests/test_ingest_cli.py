@@ -872,6 +872,59 @@ def test_readers_see_whole_batches_while_an_import_runs(tmp_path):
     assert counts(db) == (700, 60_000)
 
 
+# 11b. Two imports at once into one store ------------------------------------------------------
+
+_HOLDING_IMPORT = """
+import sys, time
+from pathlib import Path
+from leadrules.engine.store.ingest import ingest
+from leadrules.engine.store.store import Store
+
+db, events, started, go = sys.argv[1:]
+
+def wait_after_first_batch(kind, source, done):
+    if done == 5000:
+        Path(started).touch()
+        while not Path(go).exists():
+            time.sleep(0.01)
+
+with Store(db) as store:
+    report = ingest(store, events=events, progress=wait_after_first_batch)
+print(report.files[0].rows)
+"""
+
+
+def test_a_second_import_into_a_busy_store_is_refused_naming_the_running_one(tmp_path):
+    db, started, go = tmp_path / "busy.db", tmp_path / "started", tmp_path / "go"
+    events = write(tmp_path / "events.csv", events_csv(12_000))
+    first = subprocess.Popen([sys.executable, "-c", _HOLDING_IMPORT, db, events, started, go],
+                             cwd=tmp_path, env=_subprocess_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(started.exists, 60, "the first import's first batch", first)
+        second = subprocess.run(_command("ingest", "--db", db, "--events", events), cwd=tmp_path,
+                                env=_subprocess_env(), capture_output=True, text=True,
+                                timeout=60)
+        go.touch()
+        out, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert (second.returncode, second.stdout) == (2, "")
+    assert second.stderr == (
+        f"error: {db}: another import is running into this store: import 1 of events from "
+        f"{events}, 5,000 rows committed so far (process {first.pid}); wait until it "
+        "finishes, then run this one again\n")
+    assert (first.returncode, out, err) == (0, "12000\n", "")
+    assert query(db, "SELECT import_id, status, rows, added FROM imports") == [
+        (1, "done", 12_000, 12_000)]
+    again = invoke("ingest", "--db", db, "--events", events)  # the lock is free again
+    assert again.exit_code == 0, again.stderr
+    assert query(db, "SELECT count(*), sum(rows) FROM imports") == [(1, 12_000)]
+    assert counts(db) == (700, 12_000)
+
+
 # 12. store info ------------------------------------------------------------------------------
 
 GOLDEN_RULES = ('ruleset "tiny"\n'

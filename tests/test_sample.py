@@ -230,3 +230,16 @@ def test_window_follows_end(tmp_path):
     files = write_sample(tmp_path, 40, 3, end=end)
     stamps = [parse_timestamp(row[3]) for row in read_rows(files.events_path)[1:]]
     assert micros(end - timedelta(days=365)) <= min(stamps) and max(stamps) < micros(end)
+
+
+def test_write_sample_tells_its_progress_and_writes_the_same_bytes(tmp_path):
+    told = []
+    files = write_sample(tmp_path / "a", 2500, seed=4,
+                         progress=lambda step, done, total: told.append((step, done, total)))
+    plain = write_sample(tmp_path / "b", 2500, seed=4)
+    assert files.events_path.read_bytes() == plain.events_path.read_bytes()
+    assert files.leads_path.read_bytes() == plain.leads_path.read_bytes()
+    rows = files.events
+    assert told[:3] == [("leads", 1000, 2500), ("leads", 2000, 2500), ("leads", 2500, 2500)]
+    assert told[3:] == [("events", min(k, rows), rows) for k in range(10_000, rows + 10_000,
+                                                                        10_000)]

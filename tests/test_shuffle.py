@@ -1,16 +1,19 @@
 """Order does not matter: the same events, in any order and split into any batches, give the
 same results, through `evaluate` and through a store and `run_rules` alike (rulesets/b2b.rules)."""
 
+import csv
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadrules import dsl
-from leadrules.engine.events import Event, parse_timestamp
+from leadrules.engine.events import Event, format_timestamp, parse_timestamp
 from leadrules.engine.scoring.compiler import compile_ruleset
 from leadrules.engine.scoring.evaluate import evaluate
 from leadrules.engine.scoring.run import detail_rows, result_row, run_rules
+from leadrules.engine.store.ingest import ingest as ingest_file
 from leadrules.engine.store.schema import DETAIL_COLUMNS
 from leadrules.engine.store.store import Store
 
@@ -106,9 +109,25 @@ def test_evaluate_gives_the_same_result_for_any_order(scenario, rnd):
         assert expected(profile, shuffled, as_of, trace=True) == base
 
 
+def _import_csv(store, events, rnd):
+    """Events through `ingest` from a CSV file: the fast path, the staging table and its
+    merges, in batches of 1 to 5 rows."""
+    names = sorted({name for e in events for name in e.props})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.csv"
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["event_id", "lead_id", "type", "ts", *names])
+            for e in events:
+                writer.writerow([e.event_id, e.lead_id, e.type, format_timestamp(e.ts),
+                                 *(e.props.get(name, "") for name in names)])
+        ingest_file(store, events=path, batch_rows=rnd.randint(1, 5))
+
+
 def ingest(store, profile, events, rnd):
     """Leads and events into a store: events in a random order and random batches, the leads
-    before, between or after them."""
+    before, between or after them; a batch is imported from a CSV file when a file can say
+    it (a file has no empty property values)."""
     events = list(events)
     rnd.shuffle(events)
     cuts = sorted(rnd.sample(range(1, len(events)), min(len(events) - 1, rnd.randint(0, 4)))
@@ -118,7 +137,10 @@ def ingest(store, profile, events, rnd):
     for i, batch in enumerate(batches):
         if i == leads_at:
             store.upsert_leads(list(profile.items()))
-        store.add_events(batch, ingested_at=0)
+        if rnd.random() < 0.5 and all(v for e in batch for v in e.props.values()):
+            _import_csv(store, batch, rnd)
+        else:
+            store.add_events(batch, ingested_at=0)
     if leads_at >= len(batches):
         store.upsert_leads(list(profile.items()))
 

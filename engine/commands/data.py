@@ -18,6 +18,7 @@ from leadrules.engine.commands.common import (
     renamed,
 )
 from leadrules.engine.distributed import load as load_distributed
+from leadrules.engine.progress import Progress
 from leadrules.engine.store import render as store_render
 from leadrules.engine.store.store import Store
 
@@ -49,7 +50,22 @@ def sample(n_leads: int, seed: int, out: Path, old_n_leads: int | None, outcomes
     """
     from leadrules.engine.sample.generator import write_sample
 
-    files = write_sample(out, old_n_leads or n_leads, seed, outcomes=outcomes)
+    bars: dict[str, Progress] = {}
+
+    def show(step: str, done: int, total: int) -> None:
+        if step not in bars:
+            for bar in bars.values():
+                bar.close()
+            label, unit = {"leads": ("Making leads", "leads"),
+                           "events": ("Writing events", "rows")}[step]
+            bars[step] = Progress(label, total, unit)
+        bars[step].show(done)
+
+    try:
+        files = write_sample(out, old_n_leads or n_leads, seed, outcomes=outcomes, progress=show)
+    finally:
+        for bar in bars.values():
+            bar.close()
     click.echo(f"Wrote {files.leads} leads to {files.leads_path}")
     click.echo(f"Wrote {files.events} events to {files.events_path}")
     if files.outcomes_path is not None:
@@ -149,7 +165,8 @@ def _new_store_removed_on_failure(db: Path):
         empty = not existed and not counts.leads and not counts.events
         store.close()
         if empty:
-            for path in (db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal")):
+            for path in (db, db.with_name(db.name + "-journal"), db.with_name(db.name + "-wal"),
+                         db.with_name(db.name + "-import.lock")):
                 path.unlink(missing_ok=True)
         raise
     finally:

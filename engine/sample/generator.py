@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import random
 from bisect import bisect_left
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
+from typing import Callable, Iterator
 
 import attrs
 
@@ -136,12 +138,16 @@ class SampleFiles:
 
 
 def write_sample(out_dir: Path, leads: int, seed: int, end: datetime = DEFAULT_END,
-                 outcomes: bool = False) -> SampleFiles:
+                 outcomes: bool = False,
+                 progress: Callable[[str, int, int], None] | None = None) -> SampleFiles:
     """Write leads.csv and events.csv for `leads` leads over the 365 days before `end`, and
     with `outcomes` outcomes.csv: whether each lead converts in the months after `end`.
 
-    The bytes depend only on (leads, seed, end). Example: `write_sample(Path("sample"), 300, 1)`.
+    The bytes depend only on (leads, seed, end). `progress(step, done, total)`, if given, is
+    told how far each step ('leads': leads made, 'events': event rows written) has come.
+    Example: `write_sample(Path("sample"), 300, 1)`.
     """
+    tell = progress or (lambda step, done, total: None)
     if isinstance(leads, bool) or not isinstance(leads, int) or leads < 1:
         raise ValueError(f"leads must be a whole number of at least 1, got {leads!r}")
     if end.utcoffset() is None:
@@ -150,7 +156,12 @@ def write_sample(out_dir: Path, leads: int, seed: int, end: datetime = DEFAULT_E
     cal = _Calendar.ending(end)
     people = [_make_lead(rng) for _ in range(leads)]
     events: list[tuple] = []
-    engagement = [_lead_events(rng, cal, num, lead, events) for num, lead in enumerate(people)]
+    engagement = []
+    for num, lead in enumerate(people):
+        engagement.append(_lead_events(rng, cal, num, lead, events))
+        if num % 1000 == 999:
+            tell("leads", num + 1, leads)
+    tell("leads", leads, leads)
     anonymous = max(3, leads // 8)
     events.extend(_anonymous(rng, cal, leads, anonymous))
     events.sort(key=itemgetter(0))
@@ -161,8 +172,9 @@ def write_sample(out_dir: Path, leads: int, seed: int, end: datetime = DEFAULT_E
     leads_path, events_path = out_dir / "leads.csv", out_dir / "events.csv"
     _write_csv(leads_path, LEAD_COLUMNS, ((lead_ids[n], *p.cells) for n, p in enumerate(people)))
     plan = _file_plan(rng, len(events))
-    _write_csv(events_path, EVENT_COLUMNS, _event_rows(cal, events, lead_ids, plan))
     repeats = sum(len(rows) for rows in plan[1].values())
+    rows = _counted(_event_rows(cal, events, lead_ids, plan), len(events) + repeats, tell)
+    _write_csv(events_path, EVENT_COLUMNS, rows)
     outcomes_path = None
     if outcomes:
         outcomes_path = out_dir / "outcomes.csv"
@@ -185,6 +197,16 @@ def _outcome_rows(seed: int, people: list[_Lead], engagement: list[float], lead_
             continue
         chance = 0.003 if lead.rejection else 0.01 + 0.5 * lead.fit * engaged ** 1.5
         yield lead_ids[num], "1" if rng.random() < chance else "0"
+
+
+def _counted(rows: Iterator[tuple], total: int, tell: Callable[[str, int, int], None]
+             ) -> Iterator[tuple]:
+    """The rows, telling `tell` every 10,000 of them and at the end."""
+    done = 0
+    while chunk := list(itertools.islice(rows, 10_000)):
+        yield from chunk
+        done += len(chunk)
+        tell("events", done, total)
 
 
 def _ms(moment: datetime) -> int:

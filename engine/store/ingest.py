@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Mapping
 
@@ -21,6 +22,8 @@ from leadrules.dsl import ast
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.errors import InputErrors, Reject
 from leadrules.engine.events import Event, parse_timestamp
+from leadrules.engine.store import bulk
+from leadrules.engine.store.importlock import import_lock
 from leadrules.engine.store.mapping import (
     NoSuchTime,
     ReadOptions,
@@ -29,8 +32,9 @@ from leadrules.engine.store.mapping import (
     parse_with_formats,
     timestamp,
 )
-from leadrules.engine.store.records import ImportState
+from leadrules.engine.store.records import BatchCounts, ImportState, json_text
 from leadrules.engine.store.sources import STDIN, Bad, Row, Source
+from leadrules.engine.store.staging import MERGE_MAX_ROWS
 from leadrules.engine.store.store import Store
 from leadrules.engine.values import READERS
 
@@ -145,11 +149,13 @@ def ingest(store: Store, leads: str | Path | None = None, events: str | Path | N
             convert.watch_commas = source.delimiter == ";" and not options.decimal_comma
         budget = _Budget(max_rejects)
         reports: list[FileReport] = []
-        for kind, source, convert in jobs:
-            if budget.exceeded:
-                break
-            reports.append(_import_file(store, kind, source, convert, budget, batch_rows,
-                                        progress, now))
+        with import_lock(store.path, [_import_name(source) for _, source, _ in jobs],
+                         store.running_import):
+            for kind, source, convert in jobs:
+                if budget.exceeded:
+                    break
+                reports.append(_import_file(store, kind, source, convert, budget, batch_rows,
+                                            progress, now))
         return IngestReport(tuple(reports), max_rejects)
     finally:
         for _, source, _ in jobs:
@@ -193,7 +199,7 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
     """Import one file batch by batch, resuming an interrupted import of it."""
     started = time.perf_counter()
     fmt = source.format + ("+gzip" if source.compressed else "")
-    name = source.name if source.fingerprint is None else str(Path(source.path).resolve())
+    name = _import_name(source)
     fingerprint = source.fingerprint
     if fingerprint is not None and not source.options.is_default:
         # The same file read another way (another mapping, encoding...) is another import.
@@ -214,29 +220,87 @@ def _import_file(store: Store, kind: str, source: Source, convert, budget: _Budg
                       **attrs.asdict(totals))
 
 
+def _import_name(source: Source) -> str:
+    """What `imports` calls a source: its absolute path, or `<stdin>`."""
+    return source.name if source.fingerprint is None else str(Path(source.path).resolve())
+
+
 def _import_batches(store: Store, kind: str, source: Source, convert, state: ImportState,
                     totals: _Totals, budget: _Budget, batch_rows: int,
                     progress: Progress | None, now: int) -> str:
     """Read the file after the import's last committed line and commit it batch by batch;
-    returns the status the import ends with."""
+    returns the status the import ends with. Events are staged, and merged into the store
+    whenever as many are staged as it holds (engine/store/staging.py), and at the end."""
+    merging = _Merging(store, totals, batch_rows) if kind == "events" else None
     try:
-        for batch in _batches(source, convert, state.line_done, batch_rows, budget):
-            counts = store.commit_batch(
-                state.import_id, batch.last_line, batch.rows, ingested_at=now,
-                rejects=batch.rejects, **{kind: batch.records})
+        for batch in _batches(_results(kind, source, convert, state.line_done), batch_rows,
+                              budget):
+            records = {"staged" if merging else kind: batch.records}
+            counts = store.commit_batch(state.import_id, batch.last_line, batch.rows,
+                                        ingested_at=now, rejects=batch.rejects, **records)
             totals.add(batch.rows, counts)
+            if merging:
+                merging.staged(batch.records)
             if progress is not None:
                 progress(kind, source, totals.rows)
     except UsageError as error:  # the file broke off midway (truncated gzip, a read error)
+        merging and merging.now()
         store.finish_import(state.import_id, "failed", time.time_ns() // 1000)
         if totals.rows > state.rows:
             raise UsageError(f"{error}; the {totals.rows - state.rows:,} rows before were "
                              "imported, and importing the whole file later adds just the rest"
                              ) from None
         raise
+    except KeyboardInterrupt:  # Ctrl-C: what is staged is whole batches; store it now
+        merging and merging.now()
+        raise
+    merging and merging.now()
     status = "stopped" if budget.exceeded else "done"
     store.finish_import(state.import_id, status, time.time_ns() // 1000)
     return status
+
+
+class _Merging:
+    """When an events import merges its staged rows: once as many are staged as the store
+    holds (at least a batch, at most MERGE_MAX_ROWS), so that every event is written about
+    twice however large the import, and readers see whole batches as they are merged."""
+
+    def __init__(self, store: Store, totals: _Totals, batch_rows: int):
+        self.store, self.totals, self.batch_rows = store, totals, batch_rows
+        self.stored = store.imported_events()
+        self.pending = 0
+        self.leads: set[str] = set()  # of the staged rows, so the merge need not find them
+
+    def staged(self, rows: list[tuple]) -> None:
+        """A batch of `rows` was committed to the stage."""
+        self.pending += len(rows)
+        self.leads.update(map(itemgetter(0), rows))
+        if self.pending >= min(max(self.batch_rows, self.stored), MERGE_MAX_ROWS):
+            self.now()
+
+    def now(self) -> None:
+        counts = self.store.merge_staged(sorted(self.leads))
+        self.totals.add(0, BatchCounts(counts.added, counts.duplicates, counts.new_leads, 0))
+        self.stored += counts.added
+        self.pending = 0
+        self.leads = set()
+
+
+def _results(kind: str, source: Source, convert, line_done: int) -> Iterator[tuple[int, object]]:
+    """(line, record or list of rejects) for each row after `line_done`; events as the
+    tuples the store stages, by the fast path where the file allows it."""
+    if kind == "leads":
+        return ((item.line, _convert(item, source, convert)) for item in source.rows()
+                if item.line > line_done)
+
+    def general(item):
+        result = _convert(item, source, convert)
+        return result if result.__class__ is list else (
+            result.lead_id, result.ts, result.event_id, result.type, json_text(result.props))
+
+    if bulk.usable(source, convert):
+        return bulk.event_rows(source, line_done, general, content_id)
+    return ((item.line, general(item)) for item in source.rows() if item.line > line_done)
 
 
 @attrs.define
@@ -267,21 +331,18 @@ class _Batch:
     last_line: int = 0
 
 
-def _batches(source: Source, convert, line_done: int, batch_rows: int,
+def _batches(results: Iterator[tuple[int, object]], batch_rows: int,
              budget: _Budget) -> Iterator[_Batch]:
-    """The rows after `line_done`, converted, in batches of `batch_rows`.
+    """The rows' results in batches of `batch_rows` rows.
 
     When the rejects exceed the budget, the batch ends with the row that exceeded it and
     no more batches follow.
     """
     batch = _Batch()
-    for item in source.rows():
-        if item.line <= line_done:
-            continue  # committed by an earlier run of this import
+    for line, result in results:
         batch.rows += 1
-        batch.last_line = item.line
-        result = _convert(item, source, convert)
-        if isinstance(result, list):
+        batch.last_line = line
+        if result.__class__ is list:
             batch.rejects.extend(result)
             budget.spend(1)
             if budget.exceeded:

@@ -122,7 +122,10 @@ class Source:
 
     def rows(self) -> Iterator[Row | Bad]:
         """Every data row in order; an unreadable stream ends with a `UsageError`."""
-        reader = self._csv_rows() if self.format == "csv" else self._jsonl_rows()
+        return self._guarded(self._csv_rows() if self.format == "csv" else self._jsonl_rows())
+
+    def _guarded(self, reader: Iterator) -> Iterator:
+        """The reader's items; a stream that cannot be read ends them with a `UsageError`."""
         try:
             yield from reader
         except (OSError, EOFError, zlib.error) as e:
@@ -276,9 +279,20 @@ class Source:
                          f"{', '.join(map(repr, missing))}; found: {', '.join(header)}{hint}")
 
     def _csv_rows(self) -> Iterator[Row | Bad]:
+        for item in self._csv_cells():
+            yield item if item.__class__ is Bad else self.row_of(*item)
+
+    def csv_cells(self) -> Iterator[tuple[int, list[str], list[str]] | Bad]:
+        """A CSV file's data rows as (line, cells as read, the row's physical lines), or `Bad`
+        for a row that is malformed or has another number of cells than the header; blank
+        lines are skipped. `row_of` makes the `Row` of one (engine/store/bulk.py reads the
+        common rows straight from the cells, and only the others as a `Row`). An unreadable
+        stream ends with a `UsageError`."""
+        return self._guarded(self._csv_cells())
+
+    def _csv_cells(self) -> Iterator[tuple[int, list[str], list[str]] | Bad]:
         reader, header = self._reader, self._header
         width = len(header)
-        constants, missing = self.options.constants, self.options.missing
         while True:
             line = reader.line_num + 1  # where the next row starts, even if it spans lines
             self._lines = lines = []
@@ -295,14 +309,24 @@ class Source:
                 yield Bad(line, f"{len(cells)} cells but the header has {width} columns",
                           _joined(lines))
                 continue
-            row = {name: text for name, cell in zip(header, cells) if (text := cell.strip())}
-            if missing:
-                row = self._without_missing(row)
-            if constants:
-                row.update(constants)
-            if self._utf8:
-                _check_encoding(self.name, line, row)
-            yield Row(line, row, lines)
+            yield line, cells, lines
+
+    @property
+    def header(self) -> list[str] | None:
+        """A CSV file's column names, mapped (--map); None for JSON Lines."""
+        return self._header
+
+    def row_of(self, line: int, cells: list[str], lines: list[str]) -> Row:
+        """The `Row` of one of `csv_cells`' rows: non-empty cells stripped, --missing tokens
+        dropped, --set constants added; a UsageError if a cell is not UTF-8."""
+        row = {name: text for name, cell in zip(self._header, cells) if (text := cell.strip())}
+        if self.options.missing:
+            row = self._without_missing(row)
+        if self.options.constants:
+            row.update(self.options.constants)
+        if self._utf8:
+            _check_encoding(self.name, line, row)
+        return Row(line, row, lines)
 
     def _without_missing(self, cells: dict[str, str]) -> dict[str, str]:
         """The cells that are not a --missing token; counts those that are."""

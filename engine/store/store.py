@@ -13,7 +13,7 @@ import attrs
 
 from leadrules.engine.errors import StoreError
 from leadrules.engine.events import Event
-from leadrules.engine.store import views
+from leadrules.engine.store import staging, views
 from leadrules.engine.store.records import (
     IMPORT_STATE_COLUMNS,
     JSON_ENCODER,
@@ -263,6 +263,8 @@ class Store:
         If it is done, the state says so and the file need not be read again.
         """
         with self._errors("cannot start the import"), self._transaction():
+            staging.create_stage(self._conn)
+            self._merge_staged()  # rows an import staged before its process died
             row = None
             if fingerprint is not None:
                 row = self._conn.execute(
@@ -283,13 +285,18 @@ class Store:
 
     def commit_batch(self, import_id: int, line_done: int, rows: int, *,
                      leads: list[tuple[str, dict[str, str]]] = (), events: list[Event] = (),
-                     rejects: list = (), ingested_at: int = 0) -> BatchCounts:
-        """Write one batch of an import in one transaction: its leads or events, its rejects,
-        and the import's progress. After a crash the store has whole batches only."""
+                     staged: list[tuple] = (), rejects: list = (),
+                     ingested_at: int = 0) -> BatchCounts:
+        """Write one batch of an import in one transaction: its leads, events or `staged`
+        event rows (lead_id, ts, event_id, type, props JSON; `merge_staged` stores them), its
+        rejects, and the import's progress. After a crash the store has whole batches only."""
         with self._errors("cannot write the batch"), self._transaction():
             if leads:
                 lead_counts = self._put_leads(leads)
                 counts = BatchCounts(lead_counts.written, 0, lead_counts.new, 0)
+            elif staged:
+                repeats = staging.stage(self._conn, import_id, ingested_at, staged)
+                counts = BatchCounts(0, repeats, 0, 0)
             else:
                 added = self._put_events(events, ingested_at)
                 counts = BatchCounts(added.added, added.duplicates, added.new_leads, 0)
@@ -299,13 +306,53 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 ((import_id, r.file, r.line, r.column, r.value, r.reason, r.raw)
                  for r in rejects))
-            self._conn.execute(
+            # Never past a line committed already: a second writer of this import (which the
+            # import lock keeps out) would otherwise count its rows twice.
+            if not self._conn.execute(
                 "UPDATE imports SET line_done = ?, rows = rows + ?, added = added + ?, "
                 "duplicates = duplicates + ?, new_leads = new_leads + ?, "
-                "rejected = rejected + ? WHERE import_id = ?",
+                "rejected = rejected + ? WHERE import_id = ? AND line_done < ?",
                 (line_done, rows, counts.added, counts.duplicates, counts.new_leads,
-                 counts.rejected, import_id))
+                 counts.rejected, import_id, line_done)).rowcount:
+                raise StoreError(f"{self.path}: import {import_id} has committed line "
+                                 f"{line_done} already; another process is importing it")
         return counts
+
+    def merge_staged(self, lead_ids: list[str] | None = None) -> AddCounts:
+        """Store the staged rows of an import in `events`, in one transaction, and add what
+        they did to the import's counts; `lead_ids`, if given, are the staged rows' leads."""
+        with self._errors("cannot store the staged events"), self._transaction():
+            return self._merge_staged(lead_ids)
+
+    def _merge_staged(self, lead_ids: list[str] | None = None) -> AddCounts:
+        found = staging.staged_import(self._conn)
+        if found is None:
+            return AddCounts(0, 0, 0)
+        counts = staging.merge(self._conn, self._mark_leads, lead_ids)
+        self._conn.execute(
+            "UPDATE imports SET added = added + ?, duplicates = duplicates + ?, "
+            "new_leads = new_leads + ? WHERE import_id = ?",
+            (counts.added, counts.duplicates, counts.new_leads, found[0]))
+        return counts
+
+    def imported_events(self) -> int:
+        """About how many events the store holds, from its imports' counts (a count(*) of
+        `events` reads the whole table)."""
+        with self._errors("cannot read imports"):
+            return self._conn.execute(
+                "SELECT coalesce(sum(added), 0) FROM imports WHERE kind = 'events'").fetchone()[0]
+
+    def running_import(self, sources: list[str]) -> str | None:
+        """The latest import of one of `sources` marked running, as a phrase for messages,
+        or None."""
+        with self._errors("cannot read imports"):
+            row = self._conn.execute(
+                "SELECT import_id, kind, source, rows FROM imports WHERE status = 'running' "
+                "AND source IN (SELECT value FROM json_each(?)) ORDER BY import_id DESC LIMIT 1",
+                (JSON_ENCODER.encode(sources),)).fetchone()
+        if row is None:
+            return None
+        return f"import {row[0]} of {row[1]} from {row[2]}, {row[3]:,} rows committed so far"
 
     def finish_import(self, import_id: int, status: str, now: int) -> None:
         """Mark an import 'done', or 'stopped' / 'failed' (resumable) when it ended early."""
