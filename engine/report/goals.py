@@ -132,10 +132,10 @@ def _lead_filter(scope: Scope, goal: ast.Goal) -> str:
                     & set(scope.rules.fields))
     scope.store.scratch("DROP TABLE IF EXISTS temp.report_goal_leads;\n"
                         "CREATE TEMP TABLE report_goal_leads (lead_id TEXT PRIMARY KEY);\n")
-    scope.store.scratch("INSERT INTO report_goal_leads VALUES (?)",
-                        ((lead_id,) for lead_id, view in _lead_views(scope, fields,
-                                                                    _measured(goal))
-                         if matches(view)))
+    # listed first: the connection cannot insert while it reads (sqlite3 crashes)
+    chosen = [(lead_id,) for lead_id, view in _lead_views(scope, fields, _measured(goal))
+              if matches(view)]
+    scope.store.scratch("INSERT INTO report_goal_leads VALUES (?)", chosen)
     return "lead_id IN (SELECT lead_id FROM report_goal_leads)"
 
 
@@ -175,8 +175,10 @@ def _lead_views(scope: Scope, fields: list[str], stage: str) -> Iterator[tuple[s
             "SELECT r.lead_id, r.score, r.fit, r.grade, r.band, r.stage, r.bant, "
             "(SELECT max(m.ts) FROM stage_moves m WHERE m.ruleset = r.ruleset "
             f" AND m.lead_id = r.lead_id){extracts} "
-            "FROM report_firsts f JOIN results r ON r.ruleset = ? AND r.lead_id = f.lead_id "
-            "JOIN leads l ON l.lead_id = f.lead_id WHERE f.stage = ?", (scope.key, stage)):
+            # CROSS JOIN: the working table (no index) outside, the keyed tables looked up
+            "FROM report_leads f CROSS JOIN results r ON r.ruleset = ? "
+            "AND r.lead_id = f.lead_id CROSS JOIN leads l ON l.lead_id = f.lead_id "
+            f"WHERE f.s{scope.stages.index(stage)} IS NOT NULL", (scope.key,)):
         view = LeadView()
         view.profile = {**empty, **{f: readers[f](v) for f, v in zip(fields, values)}}
         view.score, view.fit, view.stage = score, fit, stage
