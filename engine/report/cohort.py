@@ -21,13 +21,14 @@ def pair_ctes(scope: Scope, source: str, target: str, leads: str = "1",
     """A CTE `pairs`: per lead, its group (grp), its first dated entry into `source` (t) and
     its first entry into `target` at or after that (ty, NULL if none); `leads` filters the
     leads, and without `grouped` every lead is in the group 'all'. Most leads enter `target`
-    first after `source`; for the others (a recycle) the stays are looked up."""
+    first after `source`; for the others (a recycle) its moves are looked up by key."""
     x, y = scope.stages.index(source), scope.stages.index(target)
     group = "grp" if grouped else "'all'"
     return f"""pairs AS (SELECT lead_id, {group} AS grp, t{x} AS t,
         CASE WHEN t{y} >= t{x} THEN t{y} WHEN t{y} IS NULL THEN NULL ELSE
-            (SELECT min(s.entered) FROM report_stays s WHERE s.stage = {quote(target)}
-             AND s.lead_id = report_leads.lead_id AND s.entered >= t{x}) END AS ty
+            (SELECT min(m.ts) FROM stage_moves m WHERE m.ruleset = {int(scope.key)}
+             AND m.lead_id = report_leads.lead_id AND m.to_stage = {quote(target)}
+             AND m.ts >= t{x}) END AS ty
         FROM report_leads WHERE t{x} IS NOT NULL AND {leads})"""
 
 

@@ -4,9 +4,7 @@ that every view shares (stays in stages, period buckets, breakdowns, percentiles
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
-from array import array
 from typing import Iterable, Iterator, Sequence
 
 import attrs
@@ -44,6 +42,7 @@ class Scope:
     within: int | None = None  # --within, in microseconds
     cohort: str | None = None  # the stage a cohort entered (default: the first)
     target: str | None = None  # the stage it should reach (default: the last)
+    first: int | None = None  # the earliest dated entry into a stage (make_scope finds it)
 
     @property
     def as_of(self) -> int:
@@ -63,8 +62,7 @@ class Scope:
 
     def first_entry(self) -> int | None:
         """The earliest dated entry into a stage: where the whole history starts."""
-        ((first,),) = self.rows("SELECT min(ts) FROM stage_moves WHERE ruleset = ?", (self.key,))
-        return first
+        return self.first
 
     def history_start(self) -> int:
         """The period's start, or the day of the first entry when none was given."""
@@ -100,7 +98,8 @@ def make_scope(store: Store, rules: CompiledRuleset, ruleset: ast.Ruleset, *,
                   end is not None, **options)
     _check_options(scope)
     prepare(scope)
-    return scope
+    ((first,),) = store.read("SELECT min(entry) FROM report_leads")
+    return attrs.evolve(scope, first=first)
 
 
 def _run_of(store: Store, rules: CompiledRuleset, run_id: int | None) -> dict:
@@ -229,7 +228,6 @@ CREATE TEMP TABLE report_stays AS
     FROM stage_moves m LEFT JOIN stage_moves n ON n.ruleset = m.ruleset
         AND n.lead_id = m.lead_id AND n.seq = m.seq + 1 {joins}
     WHERE m.ruleset = {int(scope.key)};
-CREATE INDEX temp.report_stays_stage ON report_stays(stage, lead_id, entered);
 CREATE TEMP TABLE report_leads AS
     SELECT m.lead_id, {group} AS grp, min(CASE WHEN m.seq = 0 THEN m.ts END) AS entry,
         max(m.to_stage = {quote(DISQUALIFIED)}) AS disqualified, {firsts}
@@ -272,14 +270,15 @@ QUANTILES = (("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p90", 0.9))
 def quantiles(scope: Scope, ctes: str, values: str, params: Sequence = ()
               ) -> dict[tuple, dict]:
     """n, mean and QUANTILES of `values` (SQL giving rows g, k, x, after the CTEs `ctes`, if
-    any) per (g, k). SQLite sorts them; Python holds one group's values at a time. A
-    percentile p of n sorted values is the value at rank (n - 1) * p, counting from 0,
-    interpolated between its neighbours."""
+    any) per (g, k); Python holds one group's values at a time. A percentile p of n sorted
+    values is the value at rank (n - 1) * p, counting from 0, interpolated between its
+    neighbours."""
     found: dict[tuple, dict] = {}
-    rows = scope.rows(f"WITH {ctes + ',' if ctes else ''} v(g, k, x) AS ({values}) "
-                      "SELECT g, k, x FROM v ORDER BY g, k, x", params)
-    for key, group in itertools.groupby(rows, key=lambda row: (row[0], row[1])):
-        found[key] = summarize(array("d", (row[2] for row in group)))
+    # one text per group, split and sorted in C: streaming each value through Python was
+    # three quarters of a report's time in Python
+    for g, k, text in scope.rows(f"WITH {ctes + ',' if ctes else ''} v(g, k, x) AS ({values}) "
+                                 "SELECT g, k, group_concat(x) FROM v GROUP BY g, k", params):
+        found[g, k] = summarize(sorted(map(float, text.split(","))))
     return found
 
 
