@@ -214,6 +214,7 @@ def prepare(scope: Scope) -> None:
       move that first entered it, and `t{i}`, the time of its first dated entry (NULL: never).
     """
     group, joins = group_sql(scope)
+    # (the temporary tables' cache as large as the store's, 64 MiB, so that they stay in it)
     firsts = ", ".join(
         f"min(CASE WHEN m.to_stage = {quote(stage)} THEN m.seq END) AS s{i}, "
         f"min(CASE WHEN m.to_stage = {quote(stage)} THEN m.ts END) AS t{i}"
