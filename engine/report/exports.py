@@ -105,7 +105,7 @@ def action_export(store: Store, rules: CompiledRuleset | None, *, stage: str | N
     _check_value("--stage", stage, known_stages(store, run, rules),
                  f"no stage of that name in run {run['run_id']}'s rules")
     after = _since(store, since)
-    sql = f"""
+    sql = """
         SELECT a.lead_id, a.ts, a.kind, a.value, a.stage, NULL, r.stage, r.owner, a.rule, a.cause
         FROM actions a JOIN results r ON r.ruleset = a.ruleset AND r.lead_id = a.lead_id
         WHERE a.ruleset = ?1 AND a.ts >= ?2

@@ -36,7 +36,7 @@ svg { max-width: 100%; height: auto; }
 def require() -> None:
     """A clear error when matplotlib, which draws the charts, is not installed."""
     if not charts.available():
-        raise UsageError(f"--html draws its charts with matplotlib, which is not installed: "
+        raise UsageError("--html draws its charts with matplotlib, which is not installed: "
                          f"{INSTALL}")
 
 

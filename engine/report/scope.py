@@ -268,10 +268,11 @@ def quote(text: str) -> str:
 QUANTILES = (("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p90", 0.9))
 
 
-def quantiles(scope: Scope, ctes: str, values: str, params: Sequence = ()
-              ) -> dict[tuple, dict]:
+def quantiles(scope: Scope, ctes: str, values: str, params: Sequence = (),
+              unit: int = DAY) -> dict[tuple, dict]:
     """n, mean and QUANTILES of `values` (SQL giving rows g, k, x, after the CTEs `ctes`, if
-    any) per (g, k); Python holds one group's values at a time. A percentile p of n sorted
+    any; durations in microseconds) per (g, k), in `unit`s; Python holds one group's values at a
+    time (as integers: SQLite writes them out faster than fractions). A percentile p of n sorted
     values is the value at rank (n - 1) * p, counting from 0, interpolated between its
     neighbours."""
     found: dict[tuple, dict] = {}
@@ -279,7 +280,8 @@ def quantiles(scope: Scope, ctes: str, values: str, params: Sequence = ()
     # three quarters of a report's time in Python
     for g, k, text in scope.rows(f"WITH {ctes + ',' if ctes else ''} v(g, k, x) AS ({values}) "
                                  "SELECT g, k, group_concat(x) FROM v GROUP BY g, k", params):
-        found[g, k] = summarize(sorted(map(float, text.split(","))))
+        found[g, k] = {name: value / unit if name != "n" else value
+                       for name, value in summarize(sorted(map(int, text.split(",")))).items()}
     return found
 
 

@@ -50,10 +50,10 @@ def sla_rows(scope: Scope) -> list[dict]:
     found = list(scope.rows(f"WITH {cte} SELECT rule, grp, {counts} FROM slas "
                             "GROUP BY rule, grp UNION ALL "
                             f"SELECT rule, '(all)', {counts} FROM slas GROUP BY rule"))
-    hours = quantiles(scope, cte, f"SELECT rule, grp, (met_at - entered_at) * 1.0 / {HOUR} "
+    hours = quantiles(scope, cte, "SELECT rule, grp, (met_at - entered_at) "
                       "FROM slas WHERE met_at IS NOT NULL UNION ALL "
-                      f"SELECT rule, '(all)', (met_at - entered_at) * 1.0 / {HOUR} "
-                      "FROM slas WHERE met_at IS NOT NULL")
+                      "SELECT rule, '(all)', (met_at - entered_at) "
+                      "FROM slas WHERE met_at IS NOT NULL", unit=HOUR)
     rows = []
     for rule, grp, entries, met, late, overdue, left, pending in found:
         due = met + late + overdue
