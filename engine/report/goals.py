@@ -104,12 +104,14 @@ def _status(goal: ast.Goal, actual, projected, over: bool, counting: bool) -> st
 def _actual(scope: Scope, goal: ast.Goal, leads: str, start: int, stop: int):
     m = goal.measure
     if isinstance(m, ast.Entered):
-        ((n,),) = scope.rows(f"WITH {stays(scope)} SELECT count(DISTINCT lead_id) FROM stays "
-                             f"WHERE stage = ? AND entered >= ? AND entered < ? AND {leads}",
-                             (m.stage.text, start, stop))
+        ((n,),) = scope.rows("SELECT count(DISTINCT lead_id) FROM stage_moves WHERE ruleset = ? "
+                             f"AND to_stage = ? AND ts >= ? AND ts < ? AND {leads}",
+                             (scope.key, m.stage.text, start, stop))
         return n
     if isinstance(m, ast.LeadsIn):
-        ((n,),) = scope.rows(f"WITH {stays(scope)} SELECT count(*) FROM stays WHERE stage = ? "
+        stage = quote(m.stage.text)
+        ((n,),) = scope.rows(f"WITH {stays(scope, f'm.to_stage = {stage}')} "
+                             "SELECT count(*) FROM stays WHERE stage = ? "
                              f"AND entered < ? AND (left_at IS NULL OR left_at >= ?) AND {leads}",
                              (m.stage.text, stop, stop))
         return n

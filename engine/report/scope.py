@@ -203,12 +203,8 @@ def bucket_sql(period: str | None, column: str) -> str:
 # Shared SQL --------------------------------------------------------------------------------
 
 def prepare(scope: Scope) -> None:
-    """Make this connection's working tables for the scope, from its stored stage history, so
-    that every view reads the history once:
+    """Make this connection's working table for the scope, from its stored stage history:
 
-    - `report_stays`: each stay of a lead in a stage (lead_id, seq, stage, entered, left_at
-      NULL while it lasts, next_stage, grp: its --by group); a stay ends where the lead's next
-      move begins the next one;
     - `report_leads`: one row per lead, in lead_id order: grp, `entry` (the time of its entry
       into the funnel, move 0) and for the i-th stage of the funnel `s{i}`, the number of the
       move that first entered it, and `t{i}`, the time of its first dated entry (NULL: never).
@@ -221,14 +217,7 @@ def prepare(scope: Scope) -> None:
         for i, stage in enumerate(scope.stages))
     scope.store.scratch(f"""
 PRAGMA temp.cache_size = -65536;
-DROP TABLE IF EXISTS temp.report_stays;
 DROP TABLE IF EXISTS temp.report_leads;
-CREATE TEMP TABLE report_stays AS
-    SELECT m.lead_id, m.seq, m.to_stage AS stage, m.ts AS entered, n.ts AS left_at,
-        n.to_stage AS next_stage, {group} AS grp
-    FROM stage_moves m LEFT JOIN stage_moves n ON n.ruleset = m.ruleset
-        AND n.lead_id = m.lead_id AND n.seq = m.seq + 1 {joins}
-    WHERE m.ruleset = {int(scope.key)};
 CREATE TEMP TABLE report_leads AS
     SELECT m.lead_id, {group} AS grp, min(CASE WHEN m.seq = 0 THEN m.ts END) AS entry,
         max(m.to_stage = {quote(DISQUALIFIED)}) AS disqualified, {firsts}
@@ -237,9 +226,18 @@ CREATE TEMP TABLE report_leads AS
 """)
 
 
-def stays(scope: Scope) -> str:
-    """A CTE `stays` over the working table of `prepare`."""
-    return "stays AS (SELECT * FROM report_stays)"
+def stays(scope: Scope, where: str = "1") -> str:
+    """A CTE `stays`: each stay of a lead in a stage (lead_id, seq, stage, entered, left_at
+    NULL while it lasts, next_stage, grp: its --by group), of the moves `where` (on `m`)
+    selects. A stay ends where the lead's next move begins the next one: a join of
+    `stage_moves` with itself on its key, read in key order (cheaper than keeping it)."""
+    group, joins = group_sql(scope)
+    return f"""stays AS (
+    SELECT m.lead_id, m.seq, m.to_stage AS stage, m.ts AS entered, n.ts AS left_at,
+        n.to_stage AS next_stage, {group} AS grp
+    FROM stage_moves m LEFT JOIN stage_moves n ON n.ruleset = m.ruleset
+        AND n.lead_id = m.lead_id AND n.seq = m.seq + 1 {joins}
+    WHERE m.ruleset = {int(scope.key)} AND {where})"""
 
 
 def group_sql(scope: Scope, lead: str = "m.lead_id") -> tuple[str, str]:
