@@ -327,3 +327,23 @@ def test_a_schema_5_store_gets_its_stage_history_completed(tmp_path):
                      ("B", 0, 70, None, "Name", "b1"),
                      ("B", 1, 70, "Name", "Disqualified", "profile"),
                      ("C", 0, None, None, "Name", "profile")]
+
+
+def test_demo_without_matplotlib_says_how_to_get_the_html_report(tmp_path, monkeypatch):
+    from leadrules.engine.report import charts
+
+    monkeypatch.setattr(charts, "available", lambda: False)
+    result = invoke("demo", "--db", tmp_path / "demo.db", "--top", 0)
+    assert result.exit_code == 0, result.stderr
+    assert ("HTML report: not written; its charts need matplotlib: "
+            "pip install 'leadrules[report]'\n") in result.stdout
+    assert not (tmp_path / "demo-report.html").exists()
+    assert "Goals\n" in result.stdout
+
+
+def test_sla_by_the_month_the_entries_began(db):
+    rows = figures(db, "sla", period="month")["sla"]
+    assert table(rows, "period", "group", "entries", "met", "late", "overdue", "open") == [
+        ("2026-01", "Team A", 1, 1, 0, 0, 0), ("2026-01", "Team B", 2, 0, 1, 1, 0),
+        ("2026-01", "(all)", 3, 1, 1, 1, 0),
+        ("2026-03", "Team B", 1, 0, 0, 0, 1), ("2026-03", "(all)", 1, 0, 0, 0, 1)]

@@ -35,7 +35,7 @@ from leadrules.engine.progress import Progress
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), metavar="DATE",
               help="The period's last day  [default: the run's as-of]")
 @click.option("--period", type=click.Choice(["week", "month", "quarter"]),
-              help="A series: the flow and the cohorts per week, month or quarter.")
+              help="A series: flows, cohorts and SLA entries per week, month or quarter.")
 @click.option("--by", metavar="FIELD",
               help="Break every figure down by a profile field, owner, label, grade, band "
               "or priority.")

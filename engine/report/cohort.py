@@ -20,13 +20,16 @@ def pair_ctes(scope: Scope, source: str, target: str, leads: str = "1",
               grouped: bool = True) -> str:
     """A CTE `pairs`: per lead, its group (grp), its first dated entry into `source` (t) and
     its first entry into `target` at or after that (ty, NULL if none); `leads` filters the
-    leads, and without `grouped` every lead is in the group 'all'. (ty is a lookup per lead in
-    the working table's index: a join with an aggregate would be read once per lead.)"""
+    leads, and without `grouped` every lead is in the group 'all'. Most leads enter `target`
+    first after `source`; for the others (a recycle) its moves are looked up by key."""
+    x, y = scope.stages.index(source), scope.stages.index(target)
     group = "grp" if grouped else "'all'"
-    return f"""pairs AS (SELECT f.lead_id, {group} AS grp, f.t,
-        (SELECT min(s.entered) FROM report_stays s WHERE s.stage = {quote(target)}
-         AND s.lead_id = f.lead_id AND s.entered >= f.t) AS ty
-        FROM report_firsts f WHERE f.stage = {quote(source)} AND f.t IS NOT NULL AND {leads})"""
+    return f"""pairs AS (SELECT lead_id, {group} AS grp, t{x} AS t,
+        CASE WHEN t{y} >= t{x} THEN t{y} WHEN t{y} IS NULL THEN NULL ELSE
+            (SELECT min(m.ts) FROM stage_moves m WHERE m.ruleset = {int(scope.key)}
+             AND m.lead_id = report_leads.lead_id AND m.to_stage = {quote(target)}
+             AND m.ts >= t{x}) END AS ty
+        FROM report_leads WHERE t{x} IS NOT NULL AND {leads})"""
 
 
 def cohort_rows(scope: Scope) -> list[dict]:

@@ -103,12 +103,14 @@ def _status(goal: ast.Goal, actual, projected, over: bool, counting: bool) -> st
 def _actual(scope: Scope, goal: ast.Goal, leads: str, start: int, stop: int):
     m = goal.measure
     if isinstance(m, ast.Entered):
-        ((n,),) = scope.rows(f"WITH {stays(scope)} SELECT count(DISTINCT lead_id) FROM stays "
-                             f"WHERE stage = ? AND entered >= ? AND entered < ? AND {leads}",
-                             (m.stage.text, start, stop))
+        ((n,),) = scope.rows("SELECT count(DISTINCT lead_id) FROM stage_moves WHERE ruleset = ? "
+                             f"AND to_stage = ? AND ts >= ? AND ts < ? AND {leads}",
+                             (scope.key, m.stage.text, start, stop))
         return n
     if isinstance(m, ast.LeadsIn):
-        ((n,),) = scope.rows(f"WITH {stays(scope)} SELECT count(*) FROM stays WHERE stage = ? "
+        stage = quote(m.stage.text)
+        ((n,),) = scope.rows(f"WITH {stays(scope, f'm.to_stage = {stage}')} "
+                             "SELECT count(*) FROM stays WHERE stage = ? "
                              f"AND entered < ? AND (left_at IS NULL OR left_at >= ?) AND {leads}",
                              (m.stage.text, stop, stop))
         return n
@@ -131,10 +133,10 @@ def _lead_filter(scope: Scope, goal: ast.Goal) -> str:
                     & set(scope.rules.fields))
     scope.store.scratch("DROP TABLE IF EXISTS temp.report_goal_leads;\n"
                         "CREATE TEMP TABLE report_goal_leads (lead_id TEXT PRIMARY KEY);\n")
-    scope.store.scratch("INSERT INTO report_goal_leads VALUES (?)",
-                        ((lead_id,) for lead_id, view in _lead_views(scope, fields,
-                                                                    _measured(goal))
-                         if matches(view)))
+    # listed first: the connection cannot insert while it reads (sqlite3 crashes)
+    chosen = [(lead_id,) for lead_id, view in _lead_views(scope, fields, _measured(goal))
+              if matches(view)]
+    scope.store.scratch("INSERT INTO report_goal_leads VALUES (?)", chosen)
     return "lead_id IN (SELECT lead_id FROM report_goal_leads)"
 
 
@@ -174,8 +176,10 @@ def _lead_views(scope: Scope, fields: list[str], stage: str) -> Iterator[tuple[s
             "SELECT r.lead_id, r.score, r.fit, r.grade, r.band, r.stage, r.bant, "
             "(SELECT max(m.ts) FROM stage_moves m WHERE m.ruleset = r.ruleset "
             f" AND m.lead_id = r.lead_id){extracts} "
-            "FROM report_firsts f JOIN results r ON r.ruleset = ? AND r.lead_id = f.lead_id "
-            "JOIN leads l ON l.lead_id = f.lead_id WHERE f.stage = ?", (scope.key, stage)):
+            # CROSS JOIN: the working table (no index) outside, the keyed tables looked up
+            "FROM report_leads f CROSS JOIN results r ON r.ruleset = ? "
+            "AND r.lead_id = f.lead_id CROSS JOIN leads l ON l.lead_id = f.lead_id "
+            f"WHERE f.s{scope.stages.index(stage)} IS NOT NULL", (scope.key,)):
         view = LeadView()
         view.profile = {**empty, **{f: readers[f](v) for f, v in zip(fields, values)}}
         view.score, view.fit, view.stage = score, fit, stage

@@ -36,7 +36,7 @@ svg { max-width: 100%; height: auto; }
 def require() -> None:
     """A clear error when matplotlib, which draws the charts, is not installed."""
     if not charts.available():
-        raise UsageError(f"--html draws its charts with matplotlib, which is not installed: "
+        raise UsageError("--html draws its charts with matplotlib, which is not installed: "
                          f"{INSTALL}")
 
 
@@ -133,7 +133,8 @@ def _sla(figure: Figure) -> str | None:
     rows = [r for r in figure.rows if r["group"] == "(all)"]
     if not rows:
         return None
-    names = [r["rule"].split(": ", 1)[-1] for r in rows]
+    names = [r["rule"].split(": ", 1)[-1] + ("" if r["period"] == "all" else f" ({r['period']})")
+             for r in rows]
     return charts.bar_chart(names, {key: [r[key] for r in rows] for key in
                                     ("met", "late", "overdue", "open")},
                             title="SLA entries: met in time, met late, overdue, open")

@@ -5,7 +5,7 @@ stage in order."""
 from __future__ import annotations
 
 from leadrules.engine.report.figure import Figure, columns, share
-from leadrules.engine.report.scope import Scope, stage_index
+from leadrules.engine.report.scope import Scope
 from leadrules.engine.scoring.compiler import DISQUALIFIED
 
 COLUMNS = columns(("group", "group", "text"), ("stage", "stage", "text"),
@@ -16,44 +16,47 @@ COLUMNS = columns(("group", "group", "text"), ("stage", "stage", "text"),
 
 
 def cohort_filter(scope: Scope) -> str:
-    """The leads a funnel counts: those whose entry into the funnel (move 0) falls in the period
-    when one was given; every lead otherwise, those without a date too."""
+    """The leads a funnel counts (in `report_leads`): those whose entry into the funnel falls
+    in the period when one was given; every lead otherwise, those without a date too."""
     if not scope.given:
         return "1"
     start = -(1 << 62) if scope.start is None else scope.start
-    return (f"lead_id IN (SELECT lead_id FROM stage_moves WHERE ruleset = {int(scope.key)} "
-            f"AND seq = 0 AND ts >= {int(start)} AND ts < {int(scope.end)})")
+    return f"entry >= {int(start)} AND entry < {int(scope.end)}"
+
+
+def depths(scope: Scope) -> tuple[str, str]:
+    """SQL over `report_leads` for a lead's deepest stage reached (its place; -1 for none), and
+    the deepest it reached through every stage before it, each entered first after the one
+    before (moves are numbered in time order)."""
+    n = len(scope.stages)
+    deepest = " ".join(f"WHEN s{i} IS NOT NULL THEN {i}" for i in reversed(range(n)))
+    in_order = " ".join(f"WHEN s{i} IS NULL OR s{i} < s{i - 1} THEN {i - 1}" for i in range(1, n))
+    return (f"(CASE {deepest} ELSE -1 END)",
+            f"(CASE WHEN s0 IS NULL THEN -1 {in_order} ELSE {n - 1} END)")
 
 
 def reached_rows(scope: Scope) -> list[dict]:
     """Per group and stage: leads that reached it (any stages), and in order (all stages)."""
-    depth: dict[tuple[str, str], dict[int, list[int]]] = {}
+    deepest, in_order = depths(scope)
+    depth: dict[str, dict[str, list[int]]] = {}
     for grp, kind, level, n in scope.rows(f"""
-            WITH firsts AS (SELECT lead_id, grp, {stage_index(scope, 'stage')} AS ix, s
-                       FROM report_firsts WHERE {cohort_filter(scope)}),
-            reach AS (SELECT lead_id, grp, max(ix) AS deepest FROM firsts
-                      WHERE ix IS NOT NULL GROUP BY lead_id),
-            steps AS (SELECT lead_id, grp, ix, s, lag(ix, 1, -1) OVER w AS pi,
-                          lag(s, 1, -1) OVER w AS ps
-                      FROM firsts WHERE ix IS NOT NULL
-                      WINDOW w AS (PARTITION BY lead_id ORDER BY ix)),
-            strict AS (SELECT lead_id, grp, coalesce(min(CASE WHEN ix != pi + 1 OR s <= ps
-                           THEN pi + 1 END), max(ix) + 1) - 1 AS deepest
-                       FROM steps GROUP BY lead_id)
-            SELECT grp, 'any', deepest, count(*) FROM reach GROUP BY grp, deepest
-            UNION ALL SELECT grp, 'all', deepest, count(*) FROM strict GROUP BY grp, deepest
-            UNION ALL SELECT grp, 'dq', 0, count(DISTINCT lead_id) FROM firsts
-                WHERE ix IS NULL GROUP BY grp"""):
-        counts = depth.setdefault(grp, {"any": [0] * len(scope.stages),
-                                        "all": [0] * len(scope.stages), "dq": [0]})
+            WITH counted AS (SELECT grp, {deepest} AS deepest, {in_order} AS in_order,
+                                 disqualified FROM report_leads WHERE {cohort_filter(scope)})
+            SELECT grp, 'any', deepest, count(*) FROM counted GROUP BY grp, deepest
+            UNION ALL SELECT grp, 'all', in_order, count(*) FROM counted GROUP BY grp, in_order
+            UNION ALL SELECT grp, 'dq', 0, count(*) FROM counted WHERE disqualified
+                GROUP BY grp"""):
+        counts = depth.setdefault(grp, _empty(scope))
         if level >= 0:
             counts[kind][level] += n
     rows = []
     for grp in sorted(depth) or ["all"]:
-        counts = depth.get(grp) or {"any": [0] * len(scope.stages),
-                                    "all": [0] * len(scope.stages), "dq": [0]}
-        rows.extend(_stage_rows(scope, grp, counts))
+        rows.extend(_stage_rows(scope, grp, depth.get(grp) or _empty(scope)))
     return rows
+
+
+def _empty(scope: Scope) -> dict[str, list[int]]:
+    return {"any": [0] * len(scope.stages), "all": [0] * len(scope.stages), "dq": [0]}
 
 
 def _stage_rows(scope: Scope, grp: str, counts: dict) -> list[dict]:

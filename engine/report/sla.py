@@ -7,9 +7,18 @@ from __future__ import annotations
 import attrs
 
 from leadrules.engine.report.figure import Figure, columns, share
-from leadrules.engine.report.scope import HOUR, NONE, Scope, group_sql, quantiles, quote
+from leadrules.engine.report.scope import (
+    HOUR,
+    NONE,
+    Scope,
+    bucket_sql,
+    group_sql,
+    quantiles,
+    quote,
+)
 
-COLUMNS = columns(("rule", "sla", "text"), ("group", "owner", "text"), ("entries", "entries"),
+COLUMNS = columns(("rule", "sla", "text"), ("period", "began in", "text"),
+                  ("group", "owner", "text"), ("entries", "entries"),
                   ("due", "due"), ("met", "met in time"), ("late", "met late"),
                   ("overdue", "overdue"), ("left", "left first"), ("open", "still open"),
                   ("in_time", "in time", "pct"), ("median_hours", "median hours to event",
@@ -17,7 +26,8 @@ COLUMNS = columns(("rule", "sla", "text"), ("group", "owner", "text"), ("entries
 
 
 def sla_cte(scope: Scope) -> str:
-    """A CTE `slas`: the SLA entries that began in the period, each with its group and the time
+    """A CTE `slas`: the SLA entries that began in the period, each with its rule and --period
+    bucket (`rule`, joined by the character 31), its group and the time
     its event came (`met_at`): in time, or late (after the deadline, before the lead left the
     stage, by the as-of), looked up in the stored events."""
     events = " ".join(f"WHEN {quote(rule.rule.label)} THEN {quote(rule.event)}"
@@ -26,7 +36,8 @@ def sla_cte(scope: Scope) -> str:
     group, joins = group_sql(attrs.evolve(scope, by=by), "s.lead_id")
     start = -(1 << 62) if scope.start is None else scope.start
     return f"""slas AS (
-    SELECT s.rule, {group} AS grp, s.entered_at, s.due, s.outcome,
+    SELECT s.rule || char(31) || {bucket_sql(scope.period, 's.entered_at')} AS rule,
+        {group} AS grp, s.entered_at, s.due, s.outcome,
         CASE WHEN s.outcome = 'met' THEN s.decided_at
              WHEN s.outcome = 'overdue' THEN (
                 SELECT min(e.ts) FROM events e WHERE e.lead_id = s.lead_id
@@ -50,25 +61,30 @@ def sla_rows(scope: Scope) -> list[dict]:
     found = list(scope.rows(f"WITH {cte} SELECT rule, grp, {counts} FROM slas "
                             "GROUP BY rule, grp UNION ALL "
                             f"SELECT rule, '(all)', {counts} FROM slas GROUP BY rule"))
-    hours = quantiles(scope, cte, f"SELECT rule, grp, (met_at - entered_at) * 1.0 / {HOUR} "
+    hours = quantiles(scope, cte, "SELECT rule, grp, (met_at - entered_at) "
                       "FROM slas WHERE met_at IS NOT NULL UNION ALL "
-                      f"SELECT rule, '(all)', (met_at - entered_at) * 1.0 / {HOUR} "
-                      "FROM slas WHERE met_at IS NOT NULL")
+                      "SELECT rule, '(all)', (met_at - entered_at) "
+                      "FROM slas WHERE met_at IS NOT NULL", unit=HOUR)
     rows = []
-    for rule, grp, entries, met, late, overdue, left, pending in found:
+    for key, grp, entries, met, late, overdue, left, pending in found:
         due = met + late + overdue
-        rows.append(dict(rule=rule, group=grp, entries=entries, due=due, met=met, late=late,
+        rule, period = key.split("\x1f")
+        rows.append(dict(rule=rule, period=period, group=grp, entries=entries, due=due, met=met,
+                         late=late,
                          overdue=overdue, left=left, open=pending, in_time=share(met, due),
-                         median_hours=hours.get((rule, grp), {}).get("median")))
-    rows.sort(key=lambda r: (r["rule"], r["group"] == "(all)", r["group"] == NONE, r["group"]))
+                         median_hours=hours.get((key, grp), {}).get("median")))
+    rows.sort(key=lambda r: (r["rule"], r["period"], r["group"] == "(all)", r["group"] == NONE,
+                             r["group"]))
     return rows
 
 
 def figures(scope: Scope) -> list[Figure]:
     """The SLA view as one figure."""
     shown = tuple(c if c.key != "group" else attrs.evolve(c, header=scope.by or "owner")
-                  for c in COLUMNS)
+                  for c in COLUMNS if c.key != "period" or scope.period)
     notes = () if scope.rules.slas else ("the rules have no sla line",)
-    return [Figure("sla", "SLAs: entries that began in the period, and what became of them",
+    series = f", by {scope.period}" if scope.period else ""
+    return [Figure("sla", f"SLAs: entries that began in the period{series}, and what became "
+                   "of them",
                    shown, tuple(sla_rows(scope)), notes, chart="sla")]
 

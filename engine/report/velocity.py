@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from leadrules.engine.report.cohort import pair_ctes
 from leadrules.engine.report.figure import Figure, columns
-from leadrules.engine.report.scope import DAY, QUANTILES, Scope, quantiles, quote, stays
+from leadrules.engine.report.scope import QUANTILES, Scope, quantiles, quote, stays
 from leadrules.engine.scoring.compiler import DISQUALIFIED
 
 _STATS = (("n", "stays", "count"), *((name, name, "days") for name, _ in QUANTILES),
@@ -25,10 +25,10 @@ def _start(scope: Scope) -> int:
 def stay_rows(scope: Scope) -> list[dict]:
     """Per group and stage: finished stays (left in the period) and open ones (at its end)."""
     found = quantiles(scope, stays(scope), f"""
-        SELECT grp, stage, (left_at - entered) * 1.0 / {DAY} FROM stays
+        SELECT grp, stage, (left_at - entered) FROM stays
         WHERE entered IS NOT NULL AND left_at >= ?1 AND left_at < ?2
         UNION ALL
-        SELECT grp, stage || ' (open)', ({scope.at} - entered) * 1.0 / {DAY} FROM stays
+        SELECT grp, stage || ' (open)', ({scope.at} - entered) FROM stays
         WHERE entered IS NOT NULL AND entered < ?2 AND (left_at IS NULL OR left_at >= ?2)
         AND stage != {quote(DISQUALIFIED)}""", (_start(scope), scope.end))
     done = {key: v for key, v in found.items() if not key[1].endswith(" (open)")}
@@ -61,8 +61,8 @@ def pair_days(scope: Scope, source: str, target: str, leads: str = "1", start: i
     its first entry into `target` after it, for the leads entering `target` in [start, end)."""
     start = _start(scope) if start is None else start
     end = scope.end if end is None else end
-    found = quantiles(scope, pair_ctes(scope, source, target, leads, grouped), f"""
-        SELECT grp, 'pair', (ty - t) * 1.0 / {DAY} FROM pairs
+    found = quantiles(scope, pair_ctes(scope, source, target, leads, grouped), """
+        SELECT grp, 'pair', (ty - t) FROM pairs
         WHERE ty >= ? AND ty < ?""", (start, end))
     return {grp: stats for (grp, _), stats in found.items()}
 

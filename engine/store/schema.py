@@ -404,17 +404,20 @@ ALTER TABLE new_checkpoints RENAME TO checkpoints;
 }
 
 
-def stage_entries(leads: str) -> str:
+def stage_entries(leads: str,
+                  as_of: str = "(SELECT as_of FROM runs u WHERE u.run_id = r.run_id)",
+                  dated: str | None = None) -> str:
     """SQL that completes the stored stage history of the results that `leads` (a condition on
     results `r`) selects: a move numbered 0 into the lead's first stage, dated at its first stored
     event at or before the run's as-of (NULL if it has none; the cause is that event's id, or
     'profile'), and a disqualification by the profile (stored with no time) dated then too.
 
     The first stage is the one the lead's move 1 left, or its current stage if it never moved, so
-    that the same SQL completes a run and, in the migration, the stores made before."""
+    that the same SQL completes a run and, in the migration, the stores made before. `as_of`
+    is the time the first event is looked for by (SQL); `dated`, the condition on `r` of the
+    leads whose undated profile moves get their entry's time (default: `leads`)."""
     first = ("(SELECT e.{0} FROM events e WHERE e.lead_id = r.lead_id AND e.ts <= "
-             "(SELECT as_of FROM runs u WHERE u.run_id = r.run_id) ORDER BY e.ts, e.event_id "
-             "LIMIT 1)")
+             + as_of + " ORDER BY e.ts, e.event_id LIMIT 1)")
     return f"""
 INSERT OR REPLACE INTO stage_moves (ruleset, lead_id, seq, ts, from_stage, to_stage, rule, cause)
     SELECT r.ruleset, r.lead_id, 0, {first.format("ts")}, NULL,
@@ -425,7 +428,7 @@ INSERT OR REPLACE INTO stage_moves (ruleset, lead_id, seq, ts, from_stage, to_st
 UPDATE stage_moves SET ts = (SELECT f.ts FROM stage_moves f WHERE f.ruleset = stage_moves.ruleset
         AND f.lead_id = stage_moves.lead_id AND f.seq = 0)
     WHERE seq > 0 AND ts IS NULL AND (ruleset, lead_id) IN (SELECT r.ruleset, r.lead_id
-        FROM results r WHERE {leads});
+        FROM results r WHERE {dated or leads});
 """
 
 

@@ -650,9 +650,16 @@ class Store:
                     self._conn.execute(f"DELETE FROM {table} WHERE ruleset = ?", (key,))
             writer = RunWriter(self._conn, key, run_id, replace=not full)
             yield writer
-            # every lead's entry into its first stage, dated (integers this store made)
-            executescript(self._conn, stage_entries(f"r.ruleset = {int(key)} "
-                                                    f"AND r.run_id = {int(run_id)}"))
+            # Every lead's entry into its first stage, dated (integers this store made): the
+            # leads this run replayed, and those whose entry is undated yet, whose first event
+            # (of a type no rule reacts to, so not one that makes a lead replay) may have come
+            # due by this run's as-of.
+            executescript(self._conn, stage_entries(
+                f"r.ruleset = {int(key)} AND (r.run_id = {int(run_id)} OR EXISTS (SELECT 1 FROM "
+                "stage_moves m WHERE m.ruleset = r.ruleset AND m.lead_id = r.lead_id "
+                "AND m.seq = 0 AND m.ts IS NULL))",
+                as_of=f"(SELECT as_of FROM runs WHERE run_id = {int(run_id)})",
+                dated=f"r.ruleset = {int(key)}"))
             if full:
                 self._conn.execute(RESULTS_DUE)
             totals = "".join(f"{name} = ?, " for name in writer.totals)
