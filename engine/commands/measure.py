@@ -70,13 +70,14 @@ def report_command(view: str, rules_file: Path, db: Path, run_id: int | None, st
       leadrules report all rulesets/b2b.rules --format markdown --html report.html
       leadrules report goals rulesets/b2b.rules --fail-on behind
     """
-    from leadrules.engine.report.command import report
+    from leadrules.engine.report.command import report, views_of
 
-    with existing_store(db) as store:
+    with existing_store(db) as store, \
+            Progress("Measuring", views_of(view, html_file is not None), "views") as bar:
         outcome = report(store, dsl.load(rules_file), view, run_id=run_id,
                          start=start and start.date(), end=end and end.date(), period=period,
                          by=by, within=within, cohort=cohort_stage, target=target_stage,
-                         output=output, html=html_file, fail_on=fail_on)
+                         output=output, html=html_file, fail_on=fail_on, progress=bar.update)
     click.echo(outcome.text, nl=False)
     if html_file is not None:
         click.echo(f"HTML report: {html_file}", err=True)

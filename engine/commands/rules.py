@@ -22,6 +22,7 @@ from leadrules.engine.commands.common import (
     existing_store,
     message,
     outcome_options,
+    reading_options,
     sample_leads_of,
     stdin_text,
     workers_option,
@@ -244,11 +245,12 @@ def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float
               help="The first sales stage: a lead there or in a later stage is in sales.")
 @outcome_options
 @workers_option
+@reading_options
 def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: Path,
                  leads_file: str | None, events_file: str | None, as_of_text: str | None,
                  output: str, fail_on: tuple[str, ...], examples: int, sales_from: str,
                  outcomes_file: str | None, outcome_column: str | None,
-                 outcome_text: str | None, workers: int | None):
+                 outcome_text: str | None, workers: int | None, **reading):
     """Show what a rule change does to every lead: OLD and NEW evaluated on the
     same leads and events, nothing written.
 
@@ -262,7 +264,8 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
 
     With --outcomes FILE (or --outcome 'reached STAGE within N days' and a
     past --as-of, judged by OLD's stage moves) also the back-test of both
-    sides: AUC, lift, conversion per band and grade, as `leadrules backtest`.
+    sides: AUC, lift, conversion per band and grade, as `leadrules backtest`
+    (the outcomes file read with ingest's options, as backtest reads it).
 
     Exit status: 0; 1 when a --fail-on expression holds (METRIC is one of
     score_changes, fit_changes, grade_changes, band_changes, priority_changes,
@@ -284,28 +287,20 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
     from leadrules.engine.review import (
         diff_render,  # here, not at the top: the other commands start faster
     )
-    from leadrules.engine.review.diff import Gate, check_gates, compare, compare_store
+    from leadrules.engine.review.diff import Gate, check_gates
     from leadrules.engine.review.revisions import diff_pair
+    from leadrules.engine.store.mapping import read_options
 
     gates = [Gate.parse(text) for text in fail_on]
     check_gates(gates, outcomes_file is not None or outcome_text is not None)
     pair = diff_pair(old_spec, new_spec, base_rev)
     as_of, source = as_of_time(as_of_text)
     outcome = outcome_of(pair.old_rules, outcomes_file, outcome_column, outcome_text,
-                         as_of if as_of_text is not None else None, required=False)
+                         as_of if as_of_text is not None else None, required=False,
+                         options=read_options(**reading))
     options = dict(as_of_source=source, examples=examples, sales_from=sales_from,
                    outcome=outcome)
-    if (leads_file is None) != (events_file is None):
-        raise UsageError("--leads and --events go together")
-    if leads_file is not None:
-        leads = [(lead, profile, event_rows(events))
-                 for lead, profile, events in sample_leads_of(leads_file, events_file, None)]
-        found = compare(pair, leads, as_of, source=f"{leads_file} and {events_file}", **options)
-    else:
-        with existing_store(db) as store, \
-                Progress("Comparing", store.lead_count(), "leads") as bar:
-            found = compare_store(pair, store, as_of, source=f"the store {db}",
-                                  workers=workers, progress=bar.update, **options)
+    found = _compared(pair, db, leads_file, events_file, as_of, workers, options)
     if output == "json":
         click.echo(diff_render.to_json(found, gates), nl=False)
     else:
@@ -315,6 +310,22 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
     for gate in holding:
         click.echo(gate.describe(found), err=True)
     sys.exit(1 if holding else 0)
+
+
+def _compared(pair, db: Path, leads_file: str | None, events_file: str | None, as_of: int,
+              workers: int | None, options: dict):
+    """The diff of a pair of rulesets over sample files, or over the store with progress."""
+    from leadrules.engine.review.diff import compare, compare_store
+
+    if (leads_file is None) != (events_file is None):
+        raise UsageError("--leads and --events go together")
+    if leads_file is not None:
+        leads = [(lead, profile, event_rows(events))
+                 for lead, profile, events in sample_leads_of(leads_file, events_file, None)]
+        return compare(pair, leads, as_of, source=f"{leads_file} and {events_file}", **options)
+    with existing_store(db) as store, Progress("Comparing", store.lead_count(), "leads") as bar:
+        return compare_store(pair, store, as_of, source=f"the store {db}", workers=workers,
+                             progress=bar.update, **options)
 
 
 @click.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Callable
 
 import attrs
 
@@ -13,7 +14,7 @@ from leadrules.dsl.errors import UsageError
 from leadrules.engine.report import render
 from leadrules.engine.report.goals import failing
 from leadrules.engine.report.scope import DAY, make_scope
-from leadrules.engine.report.views import build
+from leadrules.engine.report.views import VIEWS, build
 from leadrules.engine.scoring.compiler import compile_ruleset
 from leadrules.engine.store.store import Store
 
@@ -38,8 +39,10 @@ def report(store: Store, ruleset: ast.Ruleset, view: str, *, run_id: int | None 
            start: dt.date | None = None, end: dt.date | None = None, period: str | None = None,
            by: str | None = None, within: str | None = None, cohort: str | None = None,
            target: str | None = None, output: str = "text", html: Path | None = None,
-           fail_on: str | None = None) -> Outcome:
-    """Measure `view` ("all" for every one) and render it as `output`; write `html` too."""
+           fail_on: str | None = None, progress: Callable[[int], None] | None = None
+           ) -> Outcome:
+    """Measure `view` ("all" for every one) and render it as `output`; write `html` too.
+    `progress(1)` after each view measured (see `views_of`)."""
     if html is not None:
         from leadrules.engine.report import html as html_report  # fails early without matplotlib
 
@@ -48,9 +51,9 @@ def report(store: Store, ruleset: ast.Ruleset, view: str, *, run_id: int | None 
     scope = make_scope(store, rules, ruleset, run_id=run_id, start=start, end=end,
                        period=period, by=by, within=parse_days(within), cohort=cohort,
                        target=target)
-    figures = build(scope, view)
+    figures = build(scope, view, progress)
     if html is not None:
-        html_report.write(html, scope, figures if view == "all" else build(scope, "all"))
+        html_report.write(html, scope, figures if view == "all" else build(scope, "all", progress))
     rendered = {"text": lambda: render.text(scope, figures),
                 "markdown": lambda: render.markdown(scope, figures),
                 "csv": lambda: render.csv_text(figures),
@@ -60,6 +63,12 @@ def report(store: Store, ruleset: ast.Ruleset, view: str, *, run_id: int | None 
         raise UsageError("--fail-on is for goals: use it with `report goals` or `report all`")
     lines = tuple(f"goal \"{r['goal']}\" is {r['status']}" for r in failing(goal_rows, fail_on))
     return Outcome(rendered, lines)
+
+
+def views_of(view: str, html: bool) -> int:
+    """How many views `report` measures: for a progress display."""
+    every = len(VIEWS)
+    return every if view == "all" else 1 + (every if html else 0)
 
 
 def demo_summary(store: Store, ruleset: ast.Ruleset, html: Path) -> str:

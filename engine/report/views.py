@@ -21,11 +21,16 @@ VIEWS: dict[str, Callable[[Scope], list[Figure]]] = {
 CHOICES = (*VIEWS, "all")
 
 
-def build(scope: Scope, view: str) -> list[Figure]:
+def build(scope: Scope, view: str, progress: Callable[[int], None] | None = None
+          ) -> list[Figure]:
     """The figures of one view, or of every view for "all"; the group column is headed by
-    the --by field."""
+    the --by field. `progress(1)` after each view measured."""
     names = list(VIEWS) if view == "all" else [view]
-    figures = [figure for name in names for figure in VIEWS[name](scope)]
+    figures = []
+    for name in names:
+        figures += VIEWS[name](scope)
+        if progress is not None:
+            progress(1)
     if scope.by is None:
         return figures
     return [attrs.evolve(f, columns=tuple(

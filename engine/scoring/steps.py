@@ -27,7 +27,7 @@ def _step(rules: CompiledRuleset, kind: str):
         names[key] = value
         return key
 
-    low, high = (None if bound is None else name(bound) for bound in rules.bounds)
+    bounds = tuple(None if bound is None else name(bound) for bound in rules.bounds)
     lines = ["lead_id, ts, event_id, kind, props = row",
              "s.now = ts", "s.props = props",
              "if s.entered_at is None:", "    s.entered_at = ts"]
@@ -46,43 +46,8 @@ def _step(rules: CompiledRuleset, kind: str):
     acts = any(rule.actions for rule in scoring)
     lines.append("acting = []" if acts else "acting = ()")
     for rule in scoring:
-        r = name(rule)
-        body = []
-        if rule.limits:
-            body += [f"if s.cap({r}, ts) is None:"]
-            inner = [f"s.earn({r}, ts)"]
-        else:
-            inner = []
-        if rule.points is not None:
-            amount = f"{name(rule.per)}.points(s)" if rule.per is not None else name(rule.points)
-            inner += [f"score = s.score + {amount}"]
-            if low is not None:
-                inner += [f"if score < {low}:", f"    score = {low}"]
-            if high is not None:
-                inner += [f"if score > {high}:", f"    score = {high}"]
-            inner += ["if score != s.score:", "    s.score = score", "    s.version += 1"]
-            if rule.per is not None:
-                pass  # `check` allows no `within` or `decay` with points from a value
-            elif rule.within is not None:
-                inner += [f"s._push(ts + {rule.within}, TIMER_EXPIRE, ({r}, event_id))"]
-            elif rule.decay is not None:
-                inner += [f"s._push(ts + {rule.decay.every}, TIMER_DECAY, "
-                          f"({r}, event_id, ts, 1, {name(Decimal(rule.points))}))"]
-        if rule.actions:
-            inner += [f"acting.extend({name(rule.actions)})"]
-        inner = inner or ["pass"]
-        body += ["    " + line for line in inner] if rule.limits else inner
-        if rule.where is not None:
-            lines += [f"if {name(rule.where)}(s):"] + ["    " + line for line in body]
-        else:
-            lines += body
-    if kind == rules.bant_source:
-        lines += ["s.bant = {f: s._flag(f) for f in _BANT_FLAGS}", "s.version += 1"]
-    elif kind in rules.bant_resets and rules.bant_reset_where is not None:
-        lines += [f"if {name(rules.bant_reset_where)}(s):", "    s.bant = {}",
-                  "    s.version += 1"]
-    elif kind in rules.bant_resets:
-        lines += ["s.bant = {}", "s.version += 1"]
+        lines += _rule_lines(rule, name, bounds)
+    lines += _bant_lines(rules, kind, name)
     lines.append("moving = s._may_move(kind)")
     if not rules.static_disqualify:
         lines.append("s._settle(kind, event_id, acting, moving)")
@@ -92,6 +57,48 @@ def _step(rules: CompiledRuleset, kind: str):
     source = "def step(s, row):\n" + "".join(f"    {line}\n" for line in lines)
     exec(compile(source, f"<steps for {kind}>", "exec"), names)  # noqa: S102 (our own source)
     return names["step"]
+
+
+def _rule_lines(rule, name, bounds: tuple) -> list[str]:
+    """The lines of one scoring rule: its condition and limits, its points clamped to the
+    score's `bounds` (names of the constants, or None), its timers and actions."""
+    r = name(rule)
+    low, high = bounds
+    body = [f"if s.cap({r}, ts) is None:"] if rule.limits else []
+    inner = [f"s.earn({r}, ts)"] if rule.limits else []
+    if rule.points is not None:
+        amount = f"{name(rule.per)}.points(s)" if rule.per is not None else name(rule.points)
+        inner += [f"score = s.score + {amount}"]
+        if low is not None:
+            inner += [f"if score < {low}:", f"    score = {low}"]
+        if high is not None:
+            inner += [f"if score > {high}:", f"    score = {high}"]
+        inner += ["if score != s.score:", "    s.score = score", "    s.version += 1"]
+        if rule.per is not None:
+            pass  # `check` allows no `within` or `decay` with points from a value
+        elif rule.within is not None:
+            inner += [f"s._push(ts + {rule.within}, TIMER_EXPIRE, ({r}, event_id))"]
+        elif rule.decay is not None:
+            inner += [f"s._push(ts + {rule.decay.every}, TIMER_DECAY, "
+                      f"({r}, event_id, ts, 1, {name(Decimal(rule.points))}))"]
+    if rule.actions:
+        inner += [f"acting.extend({name(rule.actions)})"]
+    inner = inner or ["pass"]
+    body += ["    " + line for line in inner] if rule.limits else inner
+    if rule.where is not None:
+        return [f"if {name(rule.where)}(s):"] + ["    " + line for line in body]
+    return body
+
+
+def _bant_lines(rules: CompiledRuleset, kind: str, name) -> list[str]:
+    """BANT taken from the event, or cleared by it (when its reset's condition holds)."""
+    if kind == rules.bant_source:
+        return ["s.bant = {f: s._flag(f) for f in _BANT_FLAGS}", "s.version += 1"]
+    if kind in rules.bant_resets and rules.bant_reset_where is not None:
+        return [f"if {name(rules.bant_reset_where)}(s):", "    s.bant = {}", "    s.version += 1"]
+    if kind in rules.bant_resets:
+        return ["s.bant = {}", "s.version += 1"]
+    return []
 
 
 def steps(rules: CompiledRuleset) -> dict:
