@@ -11,3 +11,10 @@ def _own_cache_directory(tmp_path_factory):
     patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     yield
     patch.undo()
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch):
+    """Run in tmp_path, so file names (and the messages naming them) are short and fixed."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
