@@ -286,9 +286,9 @@ def test_report_through_the_api_matches_the_cli(db):
 
 
 def test_leads_export_api_orders_by_score(db):
-    with Store(db) as store:
+    with Store(db) as store:  # the rows are read as they are used, while the store is open
         found = exports.lead_export(store, None, top=2)
-    assert [r["lead_id"] for r in found.rows] == ["A", "B"]
+        assert [r["lead_id"] for r in found.rows] == ["A", "B"]
 
 
 def test_a_schema_5_store_gets_its_stage_history_completed(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import attrs
 import click
 
 from leadrules import dsl
@@ -221,11 +222,13 @@ def leads(db: Path, rules_file: Path | None, stage: str | None, priority: str | 
     with existing_store(db) as store:
         found = exports.lead_export(store, rules, stage=stage, priority=priority, top=top,
                                     fields=names)
-    run = found.run
-    if output == "text":
-        click.echo(f"\"{run['ruleset_name']}\" as of {format_timestamp(run['as_of'])} "
-                   f"(run {run['run_id']}); {len(found.rows):,} leads")
-    click.echo(exports.render(found, output), nl=False)
+        run = found.run
+        if output == "text":
+            found = attrs.evolve(found, rows=list(found.rows))
+            click.echo(f"\"{run['ruleset_name']}\" as of {format_timestamp(run['as_of'])} "
+                       f"(run {run['run_id']}); {len(found.rows):,} leads")
+        for chunk in exports.chunks(found, output):
+            click.echo(chunk, nl=False)
 
 
 @click.command()

@@ -3,7 +3,8 @@ and the time they entered their stage), and the recorded actions with open or ov
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+import itertools
+from typing import Iterable, Iterator, Sequence
 
 import attrs
 
@@ -24,11 +25,12 @@ TIMES = frozenset({"stage_entered_at", "at", "due"})
 
 @attrs.frozen
 class Export:
-    """Rows to print: the run they come from and the columns, in order."""
+    """Rows to print: the run they come from and the columns, in order. The rows of a lead
+    export are read as they are printed (a million leads need not be in memory at once)."""
 
     run: dict
     columns: tuple[str, ...]
-    rows: list[dict]
+    rows: Iterable[dict]
 
 
 def chosen_run(store: Store, rules: CompiledRuleset | None) -> dict:
@@ -90,7 +92,7 @@ def lead_export(store: Store, rules: CompiledRuleset | None, *, stage: str | Non
         "ORDER BY r.score DESC, r.fit DESC, r.lead_id LIMIT ?",
         [*(f"$.{f}" for f in fields), *params, -1 if top is None else top])
     columns = (*LEAD_COLUMNS, *fields)
-    return Export(run, columns, [dict(zip(columns, row)) for row in rows])
+    return Export(run, columns, (dict(zip(columns, row)) for row in rows))
 
 
 def action_export(store: Store, rules: CompiledRuleset | None, *, stage: str | None = None,
@@ -137,6 +139,32 @@ def _since(store: Store, since: str | None) -> int:
 
 def render(export: Export, output: str) -> str:
     """An export as text, CSV, JSON or Markdown; times in ISO 8601 UTC."""
-    rows = [{c: (format_timestamp(r[c]) if c in TIMES and r[c] is not None else r[c])
-             for c in export.columns} for r in export.rows]
-    return rows_text(export.columns, rows, output)
+    return "".join(chunks(export, output))
+
+
+def chunks(export: Export, output: str, rows_per_chunk: int = 10_000) -> Iterator[str]:
+    """`render`'s text in pieces, as the rows are read: CSV and JSON a chunk of rows at a time
+    (memory flat in the number of leads); text and Markdown, whose columns are as wide as
+    their widest cell, whole."""
+    rows = (_shown(export.columns, r) for r in export.rows)
+    if output not in ("csv", "json"):
+        yield rows_text(export.columns, list(rows), output)
+        return
+    first = True
+    while batch := list(itertools.islice(rows, rows_per_chunk)):
+        text = rows_text(export.columns, batch, output)
+        if output == "csv":  # the header once
+            yield text if first else text.split("\n", 1)[1]
+        else:  # one JSON list: the batches' brackets dropped, joined by commas
+            inner = text[text.index("\n") + 1:text.rindex("\n]")]
+            yield ("[\n" if first else ",\n") + inner
+        first = False
+    if first:
+        yield rows_text(export.columns, [], output)
+    elif output == "json":
+        yield "\n]\n"
+
+
+def _shown(columns: Sequence[str], row: dict) -> dict:
+    return {c: (format_timestamp(row[c]) if c in TIMES and row[c] is not None else row[c])
+            for c in columns}
