@@ -164,3 +164,16 @@ def test_shell_completion_offers_stages_and_lead_ids_from_the_store(scored):
     assert _complete("leadrules explain L00010", 2, scored) == [
         f"plain,L{n:06d}" for n in range(100, 110)]
     assert _complete("leadrules explain L00010", 2, scored.parent) == []  # no store there
+
+
+def test_quiet_silences_the_progress_of_long_commands(scored, monkeypatch):
+    monkeypatch.setattr("leadrules.engine.progress._is_terminal", lambda stream: True)
+    shown = invoke("sample", "--count", 5, "--out", scored / "a")
+    assert shown.stderr.startswith("\rMaking leads: 5 of 5 leads (100%)")
+    assert shown.stderr.endswith("\n")
+    from leadrules.engine.bundled import ruleset_path
+    for args in (["sample", "--count", 5, "--out", scored / "b"],
+                 ["run", ruleset_path(), "--full"], ["report", "flow", ruleset_path()],
+                 ["diff", ruleset_path(), ruleset_path()]):
+        quiet = invoke(*args, "-q")
+        assert (quiet.exit_code, quiet.stderr) == (0, ""), args

@@ -22,6 +22,8 @@ DEMO_DB = "leadrules-demo.db"
 DEFAULT_DB = "leadrules.db"
 
 
+quiet_option = click.option("-q", "--quiet", is_flag=True,
+                            help="No progress display (there is none when stderr is piped).")
 as_of_option = click.option(
     "--as-of", "as_of_text", metavar="TIME",
     help="Evaluate as of this moment (2026-04-01 or 2026-04-01T09:30:00Z); default: now.")

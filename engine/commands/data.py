@@ -14,6 +14,7 @@ from leadrules.dsl.errors import LeadrulesError, UsageError
 from leadrules.engine.commands.common import (
     db_option,
     existing_store,
+    quiet_option,
     reading_options,
     renamed,
 )
@@ -36,7 +37,9 @@ from leadrules.engine.store.store import Store
 @click.option("--outcomes", is_flag=True,
               help="Also write outcomes.csv: whether each lead converts after the sample's "
               "year (1, 0, or empty for unknown), for `leadrules backtest`.")
-def sample(n_leads: int, seed: int, out: Path, old_n_leads: int | None, outcomes: bool):
+@quiet_option
+def sample(n_leads: int, seed: int, out: Path, old_n_leads: int | None, outcomes: bool,
+           quiet: bool):
     """Generate realistic sample leads and events as CSV.
 
     German and English B2B profiles, a year of marketing and sales events with
@@ -58,7 +61,7 @@ def sample(n_leads: int, seed: int, out: Path, old_n_leads: int | None, outcomes
                 bar.close()
             label, unit = {"leads": ("Making leads", "leads"),
                            "events": ("Writing events", "rows")}[step]
-            bars[step] = Progress(label, total, unit)
+            bars[step] = Progress(label, total, unit, quiet=quiet)
         bars[step].show(done)
 
     try:

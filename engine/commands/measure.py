@@ -16,6 +16,7 @@ from leadrules.engine.commands.common import (
     db_option,
     existing_store,
     outcome_options,
+    quiet_option,
     reading_options,
     sample_leads_of,
     workers_option,
@@ -51,10 +52,11 @@ from leadrules.engine.progress import Progress
               help="Also write a self-contained HTML report with charts to this file.")
 @click.option("--fail-on", type=click.Choice(["behind", "missed"]),
               help="Goals: exit 1 when a goal is behind or missed (behind), or missed.")
+@quiet_option
 def report_command(view: str, rules_file: Path, db: Path, run_id: int | None, start, end,
                    period: str | None, by: str | None, within: str | None,
                    cohort_stage: str | None, target_stage: str | None, output: str,
-                   html_file: Path | None, fail_on: str | None):
+                   html_file: Path | None, fail_on: str | None, quiet: bool = False):
     """Measure the funnel that `run` scored: flows, stages reached, cohort
     conversion, velocity, SLAs and goals, from the stored stage history.
 
@@ -73,7 +75,8 @@ def report_command(view: str, rules_file: Path, db: Path, run_id: int | None, st
     from leadrules.engine.report.command import report, views_of
 
     with existing_store(db) as store, \
-            Progress("Measuring", views_of(view, html_file is not None), "views") as bar:
+            Progress("Measuring", views_of(view, html_file is not None), "views",
+                     quiet=quiet) as bar:
         outcome = report(store, dsl.load(rules_file), view, run_id=run_id,
                          start=start and start.date(), end=end and end.date(), period=period,
                          by=by, within=within, cohort=cohort_stage, target=target_stage,
@@ -104,10 +107,11 @@ def report_command(view: str, rules_file: Path, db: Path, run_id: int | None, st
               "print the change as a diff, for review (needs leadrules[suggest]).")
 @workers_option
 @reading_options
+@quiet_option
 def backtest(rules_file: Path, db: Path, leads_file: str | None, events_file: str | None,
              outcomes_file: str | None, outcome_column: str | None, outcome_text: str | None,
              as_of_text: str | None, handover: str | None, output: str, html_file: Path | None,
-             suggest: bool, workers: int | None, **reading):
+             suggest: bool, workers: int | None, quiet: bool = False, **reading):
     """Measure how well the rules rank leads whose outcome is known.
 
     Scores every lead (nothing is written) and compares with outcomes:
@@ -151,7 +155,7 @@ def backtest(rules_file: Path, db: Path, leads_file: str | None, events_file: st
                                        **options)
     else:
         with existing_store(db) as store, \
-                Progress("Scoring", store.lead_count(), "leads") as bar:
+                Progress("Scoring", store.lead_count(), "leads", quiet=quiet) as bar:
             found = measure.measure_store(rules, store, outcome, as_of, source=f"the store {db}",
                                           workers=workers, progress=bar.update, **options)
     if html_file is not None:

@@ -22,6 +22,7 @@ from leadrules.engine.commands.common import (
     existing_store,
     message,
     outcome_options,
+    quiet_option,
     reading_options,
     sample_leads_of,
     stdin_text,
@@ -246,11 +247,12 @@ def rule_tests(paths: tuple[Path, ...], show_coverage: bool, min_coverage: float
 @outcome_options
 @workers_option
 @reading_options
+@quiet_option
 def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: Path,
                  leads_file: str | None, events_file: str | None, as_of_text: str | None,
                  output: str, fail_on: tuple[str, ...], examples: int, sales_from: str,
                  outcomes_file: str | None, outcome_column: str | None,
-                 outcome_text: str | None, workers: int | None, **reading):
+                 outcome_text: str | None, workers: int | None, quiet: bool, **reading):
     """Show what a rule change does to every lead: OLD and NEW evaluated on the
     same leads and events, nothing written.
 
@@ -300,7 +302,7 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
                          options=read_options(**reading))
     options = dict(as_of_source=source, examples=examples, sales_from=sales_from,
                    outcome=outcome)
-    found = _compared(pair, db, leads_file, events_file, as_of, workers, options)
+    found = _compared(pair, db, leads_file, events_file, as_of, workers, options, quiet)
     if output == "json":
         click.echo(diff_render.to_json(found, gates), nl=False)
     else:
@@ -313,7 +315,7 @@ def diff_command(old_spec: str, new_spec: str | None, base_rev: str | None, db: 
 
 
 def _compared(pair, db: Path, leads_file: str | None, events_file: str | None, as_of: int,
-              workers: int | None, options: dict):
+              workers: int | None, options: dict, quiet: bool = False):
     """The diff of a pair of rulesets over sample files, or over the store with progress."""
     from leadrules.engine.review.diff import compare, compare_store
 
@@ -323,7 +325,8 @@ def _compared(pair, db: Path, leads_file: str | None, events_file: str | None, a
         leads = [(lead, profile, event_rows(events))
                  for lead, profile, events in sample_leads_of(leads_file, events_file, None)]
         return compare(pair, leads, as_of, source=f"{leads_file} and {events_file}", **options)
-    with existing_store(db) as store, Progress("Comparing", store.lead_count(), "leads") as bar:
+    with existing_store(db) as store, \
+            Progress("Comparing", store.lead_count(), "leads", quiet=quiet) as bar:
         return compare_store(pair, store, as_of, source=f"the store {db}", workers=workers,
                              progress=bar.update, **options)
 

@@ -22,6 +22,7 @@ from leadrules.engine.commands.common import (
     db_option,
     existing_store,
     format_option,
+    quiet_option,
     rules_option,
     sample_leads_of,
     workers_option,
@@ -104,9 +105,10 @@ def demo(db: Path, top: int):
                    "cluster of --workers processes.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="--engine dask: write the results as Parquet here instead of into --db.")
+@quiet_option
 def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool,
                 workers: int | None, engine: str, events_dir: Path | None,
-                scheduler: str | None, out: Path | None):
+                scheduler: str | None, out: Path | None, quiet: bool):
     """Score every lead of the store and save the results.
 
     The first run of a ruleset replays every lead. Later runs of the same
@@ -127,11 +129,11 @@ def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool,
     """
     if engine == "dask" or events_dir or scheduler or out:
         return _run_dask(rules_file, db, as_of_text, workers, engine, events_dir, scheduler,
-                         out)
+                         out, quiet)
     rules = compile_rules(rules_file)
     as_of, source = as_of_time(as_of_text)
     with existing_store(db) as store:
-        run = _run_with_progress(store, rules, as_of, full=full, workers=workers)
+        run = _run_with_progress(store, rules, as_of, full=full, workers=workers, quiet=quiet)
         click.echo(f"Rules:    \"{rules.name}\" from {rules.path} (content {rules.hash[:12]})")
         click.echo(f"As of:    {format_timestamp(as_of)} ({source})")
         click.echo(f"Run {run.run_id}:    {render.run_mode(run)}; {run.events:,} events in "
@@ -141,7 +143,8 @@ def run_command(rules_file: Path, db: Path, as_of_text: str | None, full: bool,
 
 
 def _run_dask(rules_file: Path, db: Path, as_of_text: str | None, workers: int | None,
-              engine: str, events_dir: Path | None, scheduler: str | None, out: Path | None):
+              engine: str, events_dir: Path | None, scheduler: str | None, out: Path | None,
+              quiet: bool = False):
     """`run --engine dask`: the summary of a local run, or where the Parquet went."""
     if engine != "dask":
         raise UsageError("--events, --scheduler and --out go with --engine dask")
@@ -153,7 +156,7 @@ def _run_dask(rules_file: Path, db: Path, as_of_text: str | None, workers: int |
     as_of, source = as_of_time(as_of_text)
     with contextlib.ExitStack() as stack:
         store = None if out is not None else stack.enter_context(existing_store(db))
-        bar = stack.enter_context(Progress("Scoring", unit="leads"))
+        bar = stack.enter_context(Progress("Scoring", unit="leads", quiet=quiet))
         done = dask_run.run_on_dask(ruleset, rules, events_dir, as_of, scheduler=scheduler,
                                     workers=workers, out=out, store=store,
                                     on_plan=lambda leads: setattr(bar, "total", leads),
@@ -175,12 +178,13 @@ def _run_dask(rules_file: Path, db: Path, as_of_text: str | None, workers: int |
 
 
 def _run_with_progress(store: Store, rules, as_of: int, full: bool = False,
-                       workers: int | None = None) -> RunReport:
+                       workers: int | None = None, quiet: bool = False) -> RunReport:
     bar = None
 
     def plan(mode: str, leads: int) -> None:
         nonlocal bar
-        bar = Progress("Replaying" if mode == "incremental" else "Scoring", leads, "leads")
+        bar = Progress("Replaying" if mode == "incremental" else "Scoring", leads, "leads",
+                       quiet=quiet)
 
     try:
         return run_rules(store, rules, as_of, full=full, workers=workers, on_plan=plan,
