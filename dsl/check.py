@@ -72,7 +72,8 @@ def _error(code, node, message, hint=None, severity="error") -> Diagnostic:
 
 
 def declared_once(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
-    """A name is declared once; `ruleset`, `stages`, `bant` and `score between` appear once."""
+    """A name is declared once, and no field is named like a built-in; `ruleset`, `stages`,
+    `bant` and `score between` appear once."""
     for kind, nodes in (("event", [n for d in ruleset.of(ast.EventsDecl) for n in d.names]),
                         ("field", [f.name for d in ruleset.of(ast.FieldsDecl) for f in d.fields]),
                         ("stage", [n for d in ruleset.of(ast.StagesDecl)[:1] for n in d.names])):
@@ -82,6 +83,13 @@ def declared_once(ruleset: ast.Ruleset, scope: Scope) -> Iterator[Diagnostic]:
                 yield _error("duplicate-declaration", name, f"{kind} '{name.text}' is declared twice",
                              hint="remove one of them")
             seen.add(name.text)
+    for field in (f for d in ruleset.of(ast.FieldsDecl) for f in d.fields):
+        if field.name.text in (*BUILTINS, "bant"):  # conditions would read the built-in
+            yield _error("reserved-name", field.name, f"'{field.name.text}' is a built-in name: "
+                         "conditions on it read the lead's own, never this field",
+                         hint=f"call the field another name, like crm_{field.name.text}, and "
+                              f"map the column at ingest: --map '{field.name.text}="
+                              f"crm_{field.name.text}'")
     for cls, words in ((ast.RulesetName, "ruleset"), (ast.StagesDecl, "stages"),
                        (ast.BantDecl, "bant from"), (ast.ScoreBounds, "score between")):
         for extra in ruleset.of(cls)[1:]:
