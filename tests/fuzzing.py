@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import attrs
-
 from click.testing import CliRunner
 
 from leadrules import dsl
@@ -27,7 +26,8 @@ from leadrules.dsl.errors import LeadrulesError
 from leadrules.dsl.format import format_source
 from leadrules.engine.review import ruletest, testfile
 from leadrules.engine.review.diff import Pair, compare
-from leadrules.engine.review.diff_render import markdown, text as diff_text, to_json
+from leadrules.engine.review.diff_render import markdown, to_json
+from leadrules.engine.review.diff_render import text as diff_text
 from leadrules.engine.scoring.compiler import compile_ruleset
 from leadrules.engine.scoring.evaluate import evaluate, event_rows
 from leadrules.engine.scoring.explain import explain
@@ -271,6 +271,11 @@ def mutate_rules(rng: random.Random, corpus: list[str], vocabulary: list[str]) -
         for _ in range(rng.randint(1, 3)):
             text = _gentle(rng, text)
         return text
+    return _mutations(rng, text, vocabulary)
+
+
+def _mutations(rng: random.Random, text: str, vocabulary: list[str]) -> str:
+    """One to four line or token mutations of `text`."""
     for _ in range(rng.randint(1, 4)):
         if rng.random() < 0.25:
             text = _line_mutation(rng, text)
@@ -470,14 +475,7 @@ def _format_stage(trial: _Trial, text: str) -> None:
 # --- rule-test files -------------------------------------------------------------------------
 
 def mutate_tests(rng: random.Random, text: str, vocabulary: list[str]) -> str:
-    for _ in range(rng.randint(1, 4)):
-        if rng.random() < 0.25:
-            text = _line_mutation(rng, text)
-        else:
-            tokens = _tokens(text)
-            _token_mutation(rng, tokens, vocabulary)
-            text = "".join(tokens)
-    return text
+    return _mutations(rng, text, vocabulary)
 
 
 def suite_of(rules_text: str) -> ruletest.Suite:

@@ -6,19 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from leadrules.cli import main
+from clitools import invoke
 
 DATA = Path(__file__).parent / "data" / "explain" / "real"
-
-
-def invoke(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.mark.parametrize("lead", ["L1", "L2", "L3"])

@@ -8,26 +8,24 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from clitools import invoke
 
-from leadrules.cli import main
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.events import format_timestamp
 from leadrules.engine.store.coverage import did_you_mean
 from leadrules.engine.store.ingest import read_events, read_leads
-from leadrules.engine.store.mapping import (NoSuchTime, ReadOptions, comma_number, normal_id,
-                                            read_options, sniff_delimiter, timestamp)
+from leadrules.engine.store.mapping import (
+    NoSuchTime,
+    ReadOptions,
+    comma_number,
+    normal_id,
+    read_options,
+    sniff_delimiter,
+    timestamp,
+)
 
 DATA = Path(__file__).parent / "data" / "ingest"
 BERLIN = ReadOptions(timezone="Europe/Berlin")
-
-
-def invoke(*args):
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def query(db: Path, sql: str) -> list[tuple]:

@@ -12,11 +12,11 @@ from leadrules.dsl.check import suggest
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.events import format_timestamp, parse_timestamp
 from leadrules.engine.scoring.compiler import DISQUALIFIED, CompiledRuleset
+from leadrules.engine.scoring.render import LEAD_COLUMNS as RESULT_LEADS
 from leadrules.engine.store.store import Store
 from leadrules.engine.tables import rows_text
 
-LEAD_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
-                "owner", "label", "stage_entered_at")
+LEAD_COLUMNS = (*RESULT_LEADS, "stage_entered_at")  # the results `leads` prints, and when
 ACTION_COLUMNS = ("lead_id", "at", "kind", "value", "stage", "due", "lead_stage", "owner",
                   "rule", "cause")
 KINDS = ("assign", "enroll", "alert", "sla")

@@ -174,7 +174,8 @@ def open_source(path: str | Path, required: tuple[str, ...], nested: tuple[str, 
         except ImportError as error:  # pyarrow, with the `dask` extra: only for Parquet
             if (error.name or "").split(".")[0] != "pyarrow":
                 raise
-            raise UsageError("Parquet files need pyarrow: pip install 'leadrules[dask]'") from None
+            raise UsageError(f"{path}: Parquet files need pyarrow: pip install 'leadrules[dask]'"
+                             ) from None
         return ParquetSource(path, required, nested, options)
     return Source(path, required, nested, format, stdin, options)
 
