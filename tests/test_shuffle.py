@@ -217,3 +217,30 @@ def test_an_incremental_run_after_more_events_equals_a_full_run(scenario, rnd, e
         assert report.mode == "incremental"
         assert stored(store) == evaluated(expected(profile, events, as_of))
         entries(store, profile, events, as_of)
+
+
+@FAST
+@given(scenarios(), st.randoms(use_true_random=False), st.sampled_from([0.0, 0.5, 2.0]))
+def test_incremental_runs_equal_a_full_run_however_often_they_fold(scenario, rnd, share):
+    """Three imports, each followed by a run: the incremental runs write the leads they replay
+    into the recent tables, which fold into the base ones once they hold `share` of the leads
+    (0: after every run, 2: never). Whatever the layout, the results are a full run's."""
+    profile, events, as_of = scenario
+    events = list(events)
+    rnd.shuffle(events)
+    third = len(events) // 3
+    before, Store.FOLD_SHARE = Store.FOLD_SHARE, share
+    try:
+        with Store.memory() as store:
+            store.upsert_leads(list(profile.items()))
+            for k, part in enumerate((events[:third], events[third:2 * third],
+                                      events[2 * third:])):
+                store.add_events(part, ingested_at=0)
+                run_rules(store, RULES, as_of - (2 - k) * DAY)
+            assert stored(store) == evaluated(expected(profile, events, as_of))
+            entries(store, profile, events, as_of)
+            (recent,), = store.read("SELECT count(*) FROM results_recent")
+            if share == 0.0:
+                assert recent == 0
+    finally:
+        Store.FOLD_SHARE = before

@@ -39,8 +39,16 @@ def test_schema_created_and_version_recorded(tmp_path):
         assert table(s, "SELECT key, value FROM meta ORDER BY key") == [
             ("data_version", "0"), ("schema_version", str(SCHEMA_VERSION))]
         names = {r[0] for r in table(s, "SELECT name FROM sqlite_master WHERE type='table'")}
-        assert names == {"meta", "leads", "events", "runs", "results", "stage_moves",
-                         "actions", "sla", "imports", "rejects", "checkpoints", "rulesets"}
+        run_tables = ("results", "stage_moves", "actions", "sla", "checkpoints")
+        assert names == {"meta", "leads", "events", "runs", "imports", "rejects", "rulesets",
+                         *(f"{t}_{part}" for t in run_tables for part in ("base", "recent"))}
+        # each run table is a view of its two
+        views = {r[0] for r in table(s, "SELECT name FROM sqlite_master WHERE type='view'")}
+        assert set(run_tables) <= views
+        for name in run_tables:
+            columns = [[r[1] for r in table(s, f"PRAGMA table_info({name}{part})")]
+                       for part in ("", "_base", "_recent")]
+            assert columns[0] == columns[1] == columns[2]
         assert table(s, "PRAGMA journal_mode") == [("wal",)]
         assert table(s, "PRAGMA synchronous") == [(1,)]  # NORMAL
         assert table(s, "PRAGMA busy_timeout") == [(5000,)]
@@ -259,6 +267,47 @@ def test_an_incremental_save_replaces_only_the_leads_given(store):
     assert store.last_run("other") is None
 
 
+def test_incremental_saves_go_to_the_recent_tables_and_fold_into_the_base(store, monkeypatch):
+    """A full run writes the base tables; an incremental one the recent tables, with the kept
+    moves of the leads it replays copied there, hiding their base rows; once the recent tables
+    hold FOLD_SHARE of the leads they fold into the base. The views read the same all along."""
+    def where(name):
+        return [table(store, f"SELECT lead_id, seq FROM {name}_{part} ORDER BY lead_id, seq")
+                for part in ("base", "recent")]
+
+    monkeypatch.setattr(Store, "FOLD_SHARE", 0.9)
+    moves = [(lead, 1, 100, "new", "mql", "line 2: x", f"e{lead}") for lead in "ABCD"]
+    store.save_run(run_meta(), [result(lead, 1, "mql") for lead in "ABCD"],
+                   {"stage_moves": moves}, None)
+    full = where("stage_moves")
+    assert full[1] == []
+    store.save_run(run_meta(mode="incremental"), [result("B", 2, "sql")],
+                   {"stage_moves": [("B", 1, 200, "new", "sql", "line 3: y", "f")]}, ["B"])
+    assert [(m["seq"], m["to_stage"], m["cause"])
+            for m in store.details("stage_moves", "abc123", "B")] == [
+        (0, "new", "profile"), (1, "sql", "f")]
+    assert where("stage_moves") == [full[0], [("B", 0), ("B", 1)]]
+    assert table(store, "SELECT lead_id FROM results_recent") == [("B",)]
+    assert [(r["lead_id"], r["score"]) for r in store.results("abc123")] == [
+        ("B", 2), ("A", 1), ("C", 1), ("D", 1)]
+    # resumed after its move 1: kept, copied from the base
+    monkeypatch.setattr(Store, "FOLD_SHARE", 0.5)
+    with store.saving_run(run_meta(mode="incremental"), full=False) as writer:
+        writer.add([result("C", 3, "sql")],
+                   {"stage_moves": [("C", 2, 300, "mql", "sql", "line 3: y", "g")]}, [],
+                   [("C", 1, 0)])
+    assert [(m["seq"], m["to_stage"]) for m in store.details("stage_moves", "abc123", "C")] == [
+        (0, "new"), (1, "mql"), (2, "sql")]
+    # B and C are half the leads: folded
+    assert table(store, "SELECT count(*) FROM results_recent") == [(0,)]
+    assert table(store, "SELECT count(*) FROM stage_moves_recent") == [(0,)]
+    assert [(r["lead_id"], r["score"]) for r in store.results("abc123")] == [
+        ("C", 3), ("B", 2), ("A", 1), ("D", 1)]
+    assert [(m["lead_id"], m["seq"]) for m in store.details("stage_moves", "abc123")] == [
+        ("A", 0), ("A", 1), ("B", 0), ("B", 1), ("C", 0), ("C", 1), ("C", 2), ("D", 0),
+        ("D", 1)]
+
+
 def test_leads_to_replay_are_changed_leads_and_due_ones(store):
     store.add_events([ev("e1", "A"), ev("e2", "B")], 1)
     seen = store.data_version()
@@ -284,12 +333,13 @@ def test_failed_save_run_leaves_nothing(store):
 
 def test_full_runs_remake_the_due_index_and_a_failed_one_keeps_it(store):
     """A full run drops results_due while it inserts and makes it again: the index is there,
-    as schema 5 made it, after a full run, an incremental one, and a failed full run."""
+    as schema 5 made it and 8 moved it to the base table, after a full run, an incremental one,
+    and a failed full run; the recent table has its own."""
     def index():
         return table(store, "SELECT sql FROM sqlite_master WHERE name = 'results_due'")
 
     made = index()
-    assert made == [("CREATE INDEX results_due ON results(ruleset, next_due)",)]
+    assert made == [('CREATE INDEX results_due ON "results_base"(ruleset, next_due)',)]
     store.save_run(run_meta(), [result("A", 1, "new", next_due=500)], {}, None)
     assert index() == made
     store.save_run(run_meta(mode="incremental"), [result("B", 1, "new", next_due=400)], {}, ["B"])
@@ -298,9 +348,10 @@ def test_full_runs_remake_the_due_index_and_a_failed_one_keeps_it(store):
         store.save_run(run_meta(), [("C",)], {}, None)
     assert index() == made
     assert store.leads_to_replay("abc123", store.data_version(), 450) == ["B"]
-    plan = table(store, "EXPLAIN QUERY PLAN SELECT lead_id FROM results "
-                        "WHERE ruleset = 1 AND next_due <= 450")
-    assert "USING COVERING INDEX results_due" in plan[0][-1]
+    plan = " | ".join(row[-1] for row in table(
+        store, "EXPLAIN QUERY PLAN SELECT lead_id FROM results WHERE ruleset = 1 AND next_due <= 450"))
+    assert "USING COVERING INDEX results_due" in plan
+    assert "USING COVERING INDEX results_recent_due" in plan
 
 
 def test_transaction_rollback_leaves_nothing(store):

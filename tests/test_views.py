@@ -5,6 +5,7 @@ import re
 import sqlite3
 
 import pytest
+
 from leadrules import dsl
 from leadrules.engine.events import Event, format_timestamp, parse_timestamp
 from leadrules.engine.scoring.compiler import compile_ruleset
@@ -141,8 +142,10 @@ def test_the_import_log_shows_when_each_file_came_in(tmp_path):
 
 def test_foreign_keys_are_declared_and_hold(tmp_path):
     store, _ = _store(tmp_path)
-    declared = {(table, row[3], row[2], row[4]) for table in
-                ("runs", "results", "stage_moves", "actions", "sla", "checkpoints", "rejects")
+    run_tables = ("results", "stage_moves", "actions", "sla", "checkpoints")
+    declared = {(table.removesuffix("_base").removesuffix("_recent"), row[3], row[2], row[4])
+                for table in ("runs", "rejects", *(f"{t}_{part}" for t in run_tables
+                                                   for part in ("base", "recent")))
                 for row in store._conn.execute(f"PRAGMA foreign_key_list({table})")}
     assert declared == {
         ("runs", "ruleset_hash", "rulesets", "hash"),
@@ -197,7 +200,8 @@ def test_a_later_migration_that_makes_a_table_again_keeps_the_views(tmp_path, mo
             "SELECT name FROM sqlite_master WHERE type = 'view'")}
         assert views == {"lead_events", "latest_results", "latest_stage_moves", "latest_actions",
                          "latest_sla", "run_log", "import_log", "trade_fair_2027_leads",
-                         "trade_fair_2027_events"}
+                         "trade_fair_2027_events", "results", "stage_moves", "actions", "sla",
+                         "checkpoints"}
         assert _rows(store, "SELECT lead_id, employees FROM trade_fair_2027_leads "
                             "ORDER BY lead_id") == [("L1", 12000), ("L2", None)]
 

@@ -87,12 +87,13 @@ class StoreInfo:
 
 
 class RunWriter:
-    """Writes the parts of one run inside `Store.saving_run`'s transaction."""
+    """Writes the parts of one run inside `Store.saving_run`'s transaction: a full run into the
+    `_base` tables, emptied for its ruleset, in key order; an incremental one into the `_recent`
+    tables, where each replayed lead's rows replace the ones it had (schema.RUN_TABLES)."""
 
     def __init__(self, conn: sqlite3.Connection, ruleset: int, run_id: int, replace: bool):
         self._conn, self._key, self.run_id = conn, ruleset, run_id
-        # A full run writes into emptied tables; an incremental one replaces the rows it redoes.
-        self._insert = "INSERT OR REPLACE" if replace else "INSERT"
+        self._replace = replace
         self.totals: dict[str, int] = {}  # `runs` columns known at the end: events, replayed...
 
     def add(self, results: list[tuple], details: dict[str, list[tuple]],
@@ -102,16 +103,12 @@ class RunWriter:
         stay (those before the checkpoint a replay resumed from; 0 for a replay from the start).
         Their other stored details go first, also those that the previous run's timers at its
         as-of time added after the checkpoint: a resumed replay makes them again, or not."""
-        key = self._key
-        kept = list(kept)
-        for table, column in (("stage_moves", 1), ("actions", 2)):
-            self._conn.executemany(
-                f"DELETE FROM {table} WHERE ruleset = ? AND lead_id = ? AND seq > ?",
-                ((key, row[0], row[column]) for row in kept))
-        self._conn.executemany("DELETE FROM sla WHERE ruleset = ? AND lead_id = ?",
-                               ((key, row[0]) for row in kept))
+        key = int(self._key)
+        if self._replace:
+            self._keep(list(kept))
         # The ruleset's and the run's numbers are written into the statements (both are
         # integers this store made), so that the rows go to SQLite as they are.
+        where = "_recent" if self._replace else "_base"
         for table, columns, fixed, rows in (
                 ("results", RESULT_COLUMNS, (key, self.run_id), results),
                 *((t, DETAIL_COLUMNS[t], (key,), details.get(t, ())) for t in DETAIL_COLUMNS),
@@ -119,7 +116,33 @@ class RunWriter:
             names = ("ruleset", "run_id")[:len(fixed)] + columns
             values = ", ".join([*map(str, map(int, fixed)), *"?" * len(columns)])
             self._conn.executemany(
-                f"{self._insert} INTO {table} ({', '.join(names)}) VALUES ({values})", rows)
+                f"{'INSERT OR REPLACE' if self._replace else 'INSERT'} INTO {table}{where} "
+                f"({', '.join(names)}) VALUES ({values})", rows)
+
+    def _keep(self, kept: list[tuple[str, int, int]]) -> None:
+        """The kept stage moves and actions of replayed leads, in the recent tables: copied
+        there from the base tables for a lead replayed first since the full run (before its
+        result, written next, hides its base rows); its other recent details deleted. One
+        statement per table over a TEMP table of `kept`, not one per lead (CROSS JOIN: SQLite
+        would rather scan the base table)."""
+        key = int(self._key)
+        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS run_kept (lead_id TEXT PRIMARY KEY, "
+                           "moves INTEGER, actions INTEGER) WITHOUT ROWID")
+        self._conn.execute("DELETE FROM temp.run_kept")
+        self._conn.executemany("INSERT OR REPLACE INTO temp.run_kept VALUES (?, ?, ?)", kept)
+        for table, column in (("stage_moves", "moves"), ("actions", "actions")):
+            self._conn.execute(
+                f"INSERT INTO {table}_recent SELECT b.* FROM temp.run_kept k "
+                f"CROSS JOIN {table}_base b ON b.ruleset = {key} AND b.lead_id = k.lead_id "
+                f"AND b.seq <= k.{column} "
+                f"WHERE NOT EXISTS (SELECT 1 FROM results_recent r WHERE r.ruleset = {key} "
+                "AND r.lead_id = k.lead_id)")
+            self._conn.execute(
+                f"DELETE FROM {table}_recent WHERE ruleset = {key} AND lead_id IN "
+                f"(SELECT lead_id FROM temp.run_kept) AND seq > (SELECT k.{column} FROM "
+                f"temp.run_kept k WHERE k.lead_id = {table}_recent.lead_id)")
+        self._conn.execute(f"DELETE FROM sla_recent WHERE ruleset = {key} AND lead_id IN "
+                           "(SELECT lead_id FROM temp.run_kept)")
 
 
 JSON_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))

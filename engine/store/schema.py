@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # sqlite-utils's create_table cannot say WITHOUT ROWID, so the schema is plain SQL.
 # Version 1, as the first release created it; MIGRATIONS bring it up to SCHEMA_VERSION.
@@ -406,35 +406,137 @@ ALTER TABLE new_checkpoints RENAME TO checkpoints;
 
 def stage_entries(leads: str,
                   as_of: str = "(SELECT as_of FROM runs u WHERE u.run_id = r.run_id)",
-                  dated: str | None = None) -> str:
+                  dated: str | None = None, results: str = "results",
+                  moves: str = "stage_moves") -> str:
     """SQL that completes the stored stage history of the results that `leads` (a condition on
     results `r`) selects: a move numbered 0 into the lead's first stage, dated at its first stored
     event at or before the run's as-of (NULL if it has none; the cause is that event's id, or
     'profile'), and a disqualification by the profile (stored with no time) dated then too.
 
+    A profile move is dated at the entry whenever it is: a resumed replay keeps its stored moves,
+    and a late event may have moved the lead's entry earlier.
+
     The first stage is the one the lead's move 1 left, or its current stage if it never moved, so
     that the same SQL completes a run and, in the migration, the stores made before. `as_of`
     is the time the first event is looked for by (SQL); `dated`, the condition on `r` of the
-    leads whose undated profile moves get their entry's time (default: `leads`)."""
+    leads whose undated profile moves get their entry's time (default: `leads`). `results` and
+    `moves` name the tables that hold the leads' rows (since version 8, a run writes into
+    `_base` or `_recent` tables)."""
     first = ("(SELECT e.{0} FROM events e WHERE e.lead_id = r.lead_id AND e.ts <= "
              + as_of + " ORDER BY e.ts, e.event_id LIMIT 1)")
+    entry = (f"(SELECT f.ts FROM {moves} f WHERE f.ruleset = {moves}.ruleset "
+             f"AND f.lead_id = {moves}.lead_id AND f.seq = 0)")
     return f"""
-INSERT OR REPLACE INTO stage_moves (ruleset, lead_id, seq, ts, from_stage, to_stage, rule, cause)
+INSERT OR REPLACE INTO {moves} (ruleset, lead_id, seq, ts, from_stage, to_stage, rule, cause)
     SELECT r.ruleset, r.lead_id, 0, {first.format("ts")}, NULL,
-        coalesce((SELECT m.from_stage FROM stage_moves m WHERE m.ruleset = r.ruleset
+        coalesce((SELECT m.from_stage FROM {moves} m WHERE m.ruleset = r.ruleset
                   AND m.lead_id = r.lead_id AND m.seq = 1), r.stage),
         '', coalesce({first.format("event_id")}, 'profile')
-    FROM results r WHERE {leads};
-UPDATE stage_moves SET ts = (SELECT f.ts FROM stage_moves f WHERE f.ruleset = stage_moves.ruleset
-        AND f.lead_id = stage_moves.lead_id AND f.seq = 0)
-    WHERE seq > 0 AND ts IS NULL AND (ruleset, lead_id) IN (SELECT r.ruleset, r.lead_id
-        FROM results r WHERE {dated or leads});
+    FROM {results} r WHERE {leads};
+UPDATE {moves} SET ts = {entry}
+    WHERE seq > 0 AND cause = 'profile' AND ts IS NOT {entry} AND (ruleset, lead_id) IN
+        (SELECT r.ruleset, r.lead_id FROM {results} r WHERE {dated or leads});
+"""
+
+
+def date_entries(ruleset: int, as_of: int, moves: str, leads: str = "1") -> str:
+    """SQL that dates the undated entries into the funnel in the table `moves` of the leads
+    (a condition on `moves`) that a run did not replay: a lead whose first event came due by
+    `as_of` (one of a type no rule reacts to, which makes no lead replay), and then the
+    undated moves its profile made. Rows that stay undated are not written again."""
+    first = ("(SELECT e.{0} FROM events e WHERE e.lead_id = " + moves + ".lead_id "
+             f"AND e.ts <= {int(as_of)} ORDER BY e.ts, e.event_id LIMIT 1)")
+    entry = (f"(SELECT f.ts FROM {moves} f WHERE f.ruleset = {moves}.ruleset "
+             f"AND f.lead_id = {moves}.lead_id AND f.seq = 0)")
+    return f"""
+UPDATE {moves} SET ts = {first.format("ts")}, cause = {first.format("event_id")}
+    WHERE ruleset = {int(ruleset)} AND ts IS NULL AND seq = 0 AND {leads}
+    AND {first.format("ts")} IS NOT NULL;
+UPDATE {moves} SET ts = {entry}
+    WHERE ruleset = {int(ruleset)} AND ts IS NULL AND seq > 0 AND {leads}
+    AND {entry} IS NOT NULL;
 """
 
 
 # Version 7: the stage history is complete: every lead's entry into its first stage is stored
 # (see stage_entries), and so is the time of a disqualification by the profile.
 MIGRATIONS[6] = stage_entries("1")
+
+# Version 8: the tables a run writes are each two (issue 18). `<table>_base` holds the rows a
+# full run wrote, in key order; `<table>_recent` the rows of the leads that incremental runs
+# replayed since, which hide those leads' base rows; `<table>` is a view of both
+# (engine/store/views.py), so that readers see one table. An incremental run that rewrote its
+# leads' rows in place dirtied nearly every page of the run tables, however few leads it
+# replayed: 1% new events reached 17% of the leads and so every page of 40-60 leads.
+RUN_TABLES = ("results", "stage_moves", "actions", "sla", "checkpoints")
+_RUN_COLUMNS = {
+    "results": """
+    ruleset      INTEGER NOT NULL REFERENCES rulesets(ruleset),
+    lead_id      TEXT NOT NULL REFERENCES leads(lead_id),
+    run_id       INTEGER NOT NULL REFERENCES runs(run_id),  -- the run that last replayed it
+    score        INTEGER,
+    fit          INTEGER,
+    grade        TEXT,
+    band         INTEGER,
+    priority     TEXT,
+    stage        TEXT,
+    disqualified TEXT,
+    owner        TEXT,
+    label        TEXT,
+    sla          TEXT,
+    bant         TEXT,
+    events       INTEGER,
+    next_due     INTEGER,  -- the earliest as-of at which the result can change by itself
+    PRIMARY KEY (ruleset, lead_id)""",
+    "stage_moves": """
+    ruleset      INTEGER NOT NULL REFERENCES rulesets(ruleset),
+    lead_id      TEXT NOT NULL REFERENCES leads(lead_id),
+    seq          INTEGER NOT NULL,
+    ts           INTEGER,  -- NULL when the move came from the profile, before any event
+    from_stage   TEXT,
+    to_stage     TEXT NOT NULL,
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)""",
+    "actions": """
+    ruleset      INTEGER NOT NULL REFERENCES rulesets(ruleset),
+    lead_id      TEXT NOT NULL REFERENCES leads(lead_id),
+    seq          INTEGER NOT NULL,
+    ts           INTEGER NOT NULL,
+    kind         TEXT NOT NULL,  -- 'assign', 'enroll' or 'alert'
+    value        TEXT NOT NULL,
+    stage        TEXT,           -- the stage entered, for `on entering`
+    rule         TEXT NOT NULL,
+    cause        TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)""",
+    "sla": """
+    ruleset      INTEGER NOT NULL REFERENCES rulesets(ruleset),
+    lead_id      TEXT NOT NULL REFERENCES leads(lead_id),
+    seq          INTEGER NOT NULL,
+    stage        TEXT NOT NULL,
+    entered_at   INTEGER NOT NULL,
+    due          INTEGER NOT NULL,
+    outcome      TEXT NOT NULL,  -- 'met', 'overdue', 'left' or 'pending'
+    decided_at   INTEGER,
+    cause        TEXT,
+    rule         TEXT NOT NULL,
+    PRIMARY KEY (ruleset, lead_id, seq)""",
+    "checkpoints": """
+    ruleset      INTEGER NOT NULL REFERENCES rulesets(ruleset),
+    lead_id      TEXT NOT NULL REFERENCES leads(lead_id),
+    profile      BLOB NOT NULL,     -- a digest of the profile the replay read
+    ts           INTEGER,           -- the last event applied, (ts, event_id); NULL for none
+    event_id     TEXT,
+    applied      INTEGER NOT NULL,  -- events applied up to it: more now means one came late
+    state        BLOB NOT NULL,     -- engine.evaluate.checkpoint, marshalled
+    PRIMARY KEY (ruleset, lead_id)""",
+}
+MIGRATIONS[7] = "".join(f"ALTER TABLE {t} RENAME TO {t}_base;\n" for t in RUN_TABLES) + "".join(
+    f"CREATE TABLE {t}_recent ({_RUN_COLUMNS[t]}\n) WITHOUT ROWID;\n" for t in RUN_TABLES) + """
+CREATE INDEX results_recent_due ON results_recent(ruleset, next_due);
+CREATE INDEX stage_moves_undated ON stage_moves_base(ruleset, lead_id) WHERE ts IS NULL;
+CREATE INDEX stage_moves_recent_undated ON stage_moves_recent(ruleset, lead_id) WHERE ts IS NULL;
+"""
 
 RESULT_COLUMNS = ("lead_id", "score", "fit", "grade", "band", "priority", "stage", "disqualified",
                   "owner", "label", "sla", "bant", "events", "next_due")
@@ -446,5 +548,6 @@ DETAIL_COLUMNS = {
 }
 CHECKPOINT_COLUMNS = ("lead_id", "profile", "ts", "event_id", "applied", "state")
 EVENT_COLUMNS = "lead_id, ts, event_id, type, props"
-# The index of `leads_to_replay`, as schema 5 made it; a full run makes it again.
-RESULTS_DUE = "CREATE INDEX results_due ON results(ruleset, next_due)"
+# The index of `leads_to_replay` on the base table, as schema 5 made it (and 8 moved); a full
+# run makes it again.
+RESULTS_DUE = 'CREATE INDEX results_due ON "results_base"(ruleset, next_due)'

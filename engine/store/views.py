@@ -38,8 +38,24 @@ def _latest(table: str, columns: dict[str, str], joins: str = "") -> str:
 _RESULTS = {"ruleset_path": "c.path", **{name: f"t.{name}" for name in RESULT_COLUMNS},
             "next_due": iso("t.next_due"), "as_of": iso("u.as_of"), "run_id": "c.run_id"}
 
-# The views every store has, whatever rulesets ran; made by the schema's migration.
+# The run tables, each a view of its two tables (schema version 8): the rows of the leads that
+# incremental runs replayed since the last full run (or fold), and the rest of the full run's.
+# Readers see one table; only `Store.saving_run` writes the two. (This module does not import
+# the schema's RUN_TABLES, see above.)
+_RUN_TABLES = ("results", "stage_moves", "actions", "sla", "checkpoints")
+
+
+def _overlay(table: str) -> str:
+    return f"""CREATE VIEW {table} AS
+    SELECT * FROM {table}_recent UNION ALL
+    SELECT b.* FROM {table}_base b LEFT JOIN results_recent n
+        ON n.ruleset = b.ruleset AND n.lead_id = b.lead_id WHERE n.lead_id IS NULL"""
+
+
+# The views every store has, whatever rulesets ran; made by the schema's migration. The run
+# tables' come first: the others read them.
 STATIC_VIEWS = {
+    **{table: _overlay(table) for table in _RUN_TABLES},
     "lead_events": f"""CREATE VIEW lead_events AS SELECT
     lead_id, {iso("ts")} AS time, event_id, type, props, {iso("ingested_at")} AS ingested_at
     FROM events""",
