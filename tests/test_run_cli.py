@@ -10,6 +10,7 @@ import clitools
 import pytest
 from clitools import invoke
 
+from leadrules.engine.events import parse_timestamp
 from leadrules.engine.store.store import Store
 
 DATA = Path(__file__).parent / "data" / "explain"
@@ -232,3 +233,30 @@ def test_leads_and_run_need_a_store_and_leads_a_run(cwd):
     empty = invoke("leads", "--db", "crm.db")
     assert (empty.exit_code, empty.stderr) == (
         2, "error: crm.db: no results yet; score the leads with `leadrules run RULES` first\n")
+
+
+def test_leads_whose_new_events_no_rule_reads_are_not_replayed_but_their_entry_is_dated(
+        cwd, workers):
+    """email_open moves no rule of b2b.rules: L3's open before its first event and L1's after
+    its last change neither result, so run 2 replays neither; L3 entered the funnel earlier."""
+    ingest(("leads", "leads.csv"), ("events", "events.csv"))
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+    (cwd / "opens.csv").write_text("event_id,lead_id,type,ts\n"
+                                   "o1,L3,email_open,2026-01-15T08:00:00Z\n"
+                                   "o2,L1,email_open,2026-03-21T08:00:00Z\n")
+    ingest(("events", "opens.csv"))
+    second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--workers", workers)
+    assert second.stdout.splitlines()[2].startswith(
+        "Run 2:    0 of 4 leads replayed: those with new events (2 more had new events only of "
+        "types no rule reacts to), a new profile, or a timer due; ")
+    incremental = results()
+    entry = [(m["ts"], m["cause"]) for m in incremental[1]
+             if m["lead_id"] == "L3" and m["seq"] == 0]
+    assert entry == [(parse_timestamp("2026-01-15T08:00:00Z"), "o1")]
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--full")
+    full = results()
+    assert full[1:] == incremental[1:]
+    # the unreplayed leads keep the run that last replayed them
+    assert ({lead: {k: v for k, v in r.items() if k != "run_id"} for lead, r in full[0].items()}
+            == {lead: {k: v for k, v in r.items() if k != "run_id"}
+                for lead, r in incremental[0].items()})

@@ -53,6 +53,8 @@ class PartitionRows:
     def restarted(self) -> int:
         return len(self.results)
 
+    unchanged = ()  # a full replay leaves no lead unreplayed (`engine.scoring.run._Part`)
+
 
 def replay_partition(rules: CompiledRuleset, leads: Iterable[tuple[str, str]],
                      events: Iterable[tuple], as_of: int, *, ordered: bool = False

@@ -57,6 +57,9 @@ class RunReport:
     new: int  # leads that had no result before
     changed: dict[str, int]  # column -> leads whose value changed; "any" for leads with any
     seconds: float
+    # Of the leads the run looked at: unchanged without a replay, because their new events
+    # were all of types no rule reacts to (their saved state held and no timer was due).
+    unchanged: int = 0
 
 
 _BANT_TEXTS: dict[tuple, str] = {}  # BANT flags -> their stored JSON: a few dozen at most
@@ -109,10 +112,12 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
     previous = store.last_run(rules.hash)
     data_version = store.data_version()  # read first: later writes make their leads replay again
     incremental = previous is not None and not full and as_of >= previous["as_of"]
+    quiet: frozenset[str] = frozenset()
     if incremental:
         lead_ids = store.leads_to_replay(rules.hash, previous["data_version"], as_of)
         old = store.current_results(rules.hash, lead_ids)
         planned = len(lead_ids)
+        quiet = _quiet(old, as_of)
     else:
         old = store.current_results(rules.hash) if previous is not None else {}
         planned = store.lead_count()
@@ -124,14 +129,14 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
     with contextlib.ExitStack() as stack:
         if worth_forking(store, planned, workers):  # forks before writing
             if incremental:  # the leads to replay, in consecutive chunks
-                lists = over_chunks(store, _resume_chunk, (rules, as_of),
+                lists = over_chunks(store, _resume_chunk, (rules, as_of, quiet),
                                     split(sorted(lead_ids), workers), workers, stack)
             else:  # every lead, by lead_id ranges
                 lists = over_spans(store, _score_span, (rules, as_of), workers, stack)
             parts = (part for parts in lists for part in parts)
         elif incremental:
             parts = _score(rules, store.resume_leads(rules.hash, lead_ids, rules.used, usable),
-                           as_of)
+                           as_of, quiet=quiet)
         else:
             parts = _score(rules, _fresh(store.scan_leads(types=rules.used)), as_of, full=True)
         with store.saving_run(
@@ -140,10 +145,10 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
                  "mode": mode}, full=not incremental) as writer:
             for part in parts:
                 writer.add(part.results, part.details, part.checkpoints,
-                           part.kept if incremental else ())
+                           part.kept if incremental else (), part.unchanged)
                 tally.add(part)
                 if progress:
-                    progress(len(part.results))
+                    progress(len(part.results) + len(part.unchanged))
             writer.totals.update(events=tally.events, replayed=tally.replayed,
                                  changed=tally.changed["any"])
     # The views of these rules' fields, made again by every run: the fields may have changed.
@@ -152,7 +157,14 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
     resumed = tally.replayed - tally.restarted if incremental else 0
     return RunReport(writer.run_id, mode, as_of, leads, tally.replayed, resumed, tally.events,
                      previous["run_id"] if previous else None, tally.new, tally.changed,
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, tally.unchanged)
+
+
+def _quiet(old: dict[str, tuple], as_of: int) -> frozenset[str]:
+    """The leads whose stored result cannot change by `as_of` by itself (no timer and no later
+    event due: `next_due`), which only new events of a type some rule reacts to can change."""
+    due = RESULT_COLUMNS.index("next_due")
+    return frozenset(lead for lead, row in old.items() if row[due] is None or row[due] > as_of)
 
 
 def _fresh(leads: Iterable[tuple[str, str, list]]
@@ -175,15 +187,21 @@ class _Part:
     # replay from the start
     kept: list[tuple[str, int, int]] = attrs.Factory(list)
     restarted: int = 0  # leads replayed from their start
+    unchanged: list[str] = attrs.Factory(list)  # leads whose stored results hold (see _score)
 
 
 _PART_LEADS = 1000  # leads per part: the progress bar's step, and what is held in memory
 
 
-def _score(rules: CompiledRuleset, source: Iterable, as_of: int, full: bool = False
-           ) -> Iterator[_Part]:
+def _score(rules: CompiledRuleset, source: Iterable, as_of: int, full: bool = False,
+           quiet: frozenset[str] = frozenset()) -> Iterator[_Part]:
     """Replay each (lead_id, profile JSON, its digest, saved state or None, rows) of `source`,
     in parts. The details of resumed leads are those after their saved state.
+
+    A lead of `quiet` (no timer due by as-of) whose saved state holds and that has no row after
+    it is not replayed: its new events are all of types no rule reacts to, so its stored
+    result is what the replay would give (43% of the leads that 1% new events reach in the
+    100k sample, whose most common event, email_open, no rule reads).
 
     A full run (`full`, into emptied tables) saves no checkpoint for a lead that applied no
     event, a third of the sample's leads: replaying it from its start is what resuming it would
@@ -191,6 +209,9 @@ def _score(rules: CompiledRuleset, source: Iterable, as_of: int, full: bool = Fa
     earlier checkpoint could be resumed later with stage moves that are no longer stored."""
     part = _Part()
     for lead_id, profile_text, digest, saved, rows in source:
+        if not rows and saved is not None and lead_id in quiet:
+            part.unchanged.append(lead_id)
+            continue
         profile = read_stored(profile_text)
         if saved is None:
             state = start(rules, profile)
@@ -210,7 +231,7 @@ def _score(rules: CompiledRuleset, source: Iterable, as_of: int, full: bool = Fa
         if len(part.results) == _PART_LEADS:
             yield part
             part = _Part()
-    if part.results:
+    if part.results or part.unchanged:
         yield part
 
 
@@ -220,9 +241,10 @@ class Tally:
     def __init__(self, old: dict[str, tuple]):
         self.old = old
         self.changed = dict.fromkeys(("any", *COMPARED), 0)
-        self.new = self.events = self.replayed = self.restarted = 0
+        self.new = self.events = self.replayed = self.restarted = self.unchanged = 0
 
     def add(self, part: _Part) -> None:
+        self.unchanged += len(part.unchanged)
         self.events += part.events
         self.replayed += len(part.results)
         self.restarted += part.restarted
@@ -239,9 +261,9 @@ def _score_span(store: Store, span: tuple, job: tuple) -> list[_Part]:
 
 
 def _resume_chunk(store: Store, lead_ids: list[str], job: tuple) -> list[_Part]:
-    rules, as_of = job
+    rules, as_of, quiet = job
     return list(_score(rules, store.resume_leads(rules.hash, lead_ids, rules.used, usable),
-                       as_of))
+                       as_of, quiet=quiet))
 
 
 def _changes(old: dict[str, tuple], results: list[tuple]) -> tuple[dict[str, int], int]:

@@ -95,15 +95,20 @@ class RunWriter:
         self._conn, self._key, self.run_id = conn, ruleset, run_id
         self._replace = replace
         self.totals: dict[str, int] = {}  # `runs` columns known at the end: events, replayed...
+        self.unchanged: list[str] = []  # leads looked at and left as stored (no replay)
 
     def add(self, results: list[tuple], details: dict[str, list[tuple]],
-            checkpoints: Iterable[tuple], kept: Iterable[tuple[str, int, int]] = ()) -> None:
+            checkpoints: Iterable[tuple], kept: Iterable[tuple[str, int, int]] = (),
+            unchanged: Iterable[str] = ()) -> None:
         """Rows in RESULT_COLUMNS, DETAIL_COLUMNS of their table, CHECKPOINT_COLUMNS. `kept`:
         (lead_id, moves, actions) of replayed leads whose first stored stage moves and actions
         stay (those before the checkpoint a replay resumed from; 0 for a replay from the start).
         Their other stored details go first, also those that the previous run's timers at its
-        as-of time added after the checkpoint: a resumed replay makes them again, or not."""
+        as-of time added after the checkpoint: a resumed replay makes them again, or not.
+        `unchanged`: leads whose stored rows hold but for the date of their entry (see
+        `Store.saving_run`)."""
         key = int(self._key)
+        self.unchanged.extend(unchanged)
         if self._replace:
             self._keep(list(kept))
         # The ruleset's and the run's numbers are written into the statements (both are

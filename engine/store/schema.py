@@ -439,22 +439,24 @@ UPDATE {moves} SET ts = {entry}
 """
 
 
-def date_entries(ruleset: int, as_of: int, moves: str, leads: str = "1") -> str:
-    """SQL that dates the undated entries into the funnel in the table `moves` of the leads
-    (a condition on `moves`) that a run did not replay: a lead whose first event came due by
-    `as_of` (one of a type no rule reacts to, which makes no lead replay), and then the
-    undated moves its profile made. Rows that stay undated are not written again."""
+def date_entries(ruleset: int, as_of: int, moves: str, leads: str) -> str:
+    """SQL that dates anew the entries into the funnel in the table `moves` of leads that a run
+    did not replay (`leads`, a condition on `moves`), at their first event by `as_of`: a lead
+    whose first event came due (one of a type no rule reacts to, which makes no lead replay),
+    or one that a new such event reached; then the moves its profile made, dated at the entry.
+    Rows that stay as they are are not written again."""
     first = ("(SELECT e.{0} FROM events e WHERE e.lead_id = " + moves + ".lead_id "
              f"AND e.ts <= {int(as_of)} ORDER BY e.ts, e.event_id LIMIT 1)")
+    cause = f"coalesce({first.format('event_id')}, 'profile')"
     entry = (f"(SELECT f.ts FROM {moves} f WHERE f.ruleset = {moves}.ruleset "
              f"AND f.lead_id = {moves}.lead_id AND f.seq = 0)")
     return f"""
-UPDATE {moves} SET ts = {first.format("ts")}, cause = {first.format("event_id")}
-    WHERE ruleset = {int(ruleset)} AND ts IS NULL AND seq = 0 AND {leads}
-    AND {first.format("ts")} IS NOT NULL;
+UPDATE {moves} SET ts = {first.format("ts")}, cause = {cause}
+    WHERE ruleset = {int(ruleset)} AND seq = 0 AND {leads}
+    AND (ts IS NOT {first.format("ts")} OR cause IS NOT {cause});
 UPDATE {moves} SET ts = {entry}
-    WHERE ruleset = {int(ruleset)} AND ts IS NULL AND seq > 0 AND {leads}
-    AND {entry} IS NOT NULL;
+    WHERE ruleset = {int(ruleset)} AND seq > 0 AND cause = 'profile' AND {leads}
+    AND ts IS NOT {entry};
 """
 
 

@@ -673,7 +673,7 @@ class Store:
                                            (key,))
             writer = RunWriter(self._conn, key, run_id, replace=not full)
             yield writer
-            self._complete_history(int(key), int(run_id), full)
+            self._complete_history(int(key), int(run_id), full, writer.unchanged)
             if full:
                 self._conn.execute(RESULTS_DUE)
             else:
@@ -684,23 +684,32 @@ class Store:
                 (*writer.totals.values(), self._result_counts(key, "ruleset").get(key, 0),
                  run_id))
 
-    def _complete_history(self, key: int, run_id: int, full: bool) -> None:
+    def _complete_history(self, key: int, run_id: int, full: bool,
+                          unchanged: Iterable[str] = ()) -> None:
         """Every lead's entry into its first stage, dated (integers this store made): the
-        leads this run replayed, and those whose entry is undated yet, whose first event
-        (of a type no rule reacts to, so not one that makes a lead replay) may have come due
-        by this run's as-of."""
+        leads this run replayed; those whose entry is undated yet, whose first event (of a
+        type no rule reacts to, so not one that makes a lead replay) may have come due by this
+        run's as-of; and the `unchanged` leads, whose new events were all of such types."""
         (as_of,) = self._conn.execute("SELECT as_of FROM runs WHERE run_id = ?",
                                       (run_id,)).fetchone()
         where = "_base" if full else "_recent"
         executescript(self._conn, stage_entries(
             f"r.ruleset = {key} AND r.run_id = {run_id}", as_of=str(int(as_of)),
             results=f"results{where}", moves=f"stage_moves{where}"))
-        if not full:
-            executescript(self._conn, date_entries(key, as_of, "stage_moves_recent"))
-            executescript(self._conn, date_entries(
-                key, as_of, "stage_moves_base", "NOT EXISTS (SELECT 1 FROM results_recent n "
-                "WHERE n.ruleset = stage_moves_base.ruleset "
-                "AND n.lead_id = stage_moves_base.lead_id)"))
+        if full:
+            return
+        # the leads not replayed: entries undated yet, and the leads the run left unchanged
+        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS run_unchanged "
+                           "(lead_id TEXT PRIMARY KEY) WITHOUT ROWID")
+        self._conn.execute("DELETE FROM temp.run_unchanged")
+        self._conn.executemany("INSERT OR IGNORE INTO temp.run_unchanged VALUES (?)",
+                               ((lead,) for lead in unchanged))
+        hidden = ("NOT EXISTS (SELECT 1 FROM results_recent n WHERE n.ruleset = {0}.ruleset "
+                  "AND n.lead_id = {0}.lead_id)")
+        for moves, shown in (("stage_moves_recent", "1"),
+                             ("stage_moves_base", hidden.format("stage_moves_base"))):
+            for leads in ("ts IS NULL", "lead_id IN (SELECT lead_id FROM temp.run_unchanged)"):
+                executescript(self._conn, date_entries(key, as_of, moves, f"{leads} AND {shown}"))
 
     # The recent tables are folded into the base ones when they hold this share of a ruleset's
     # leads: the incremental runs' writes grow with the recent tables (the pages they touch),
