@@ -260,3 +260,28 @@ def test_leads_whose_new_events_no_rule_reads_are_not_replayed_but_their_entry_i
     assert ({lead: {k: v for k, v in r.items() if k != "run_id"} for lead, r in full[0].items()}
             == {lead: {k: v for k, v in r.items() if k != "run_id"}
                 for lead, r in incremental[0].items()})
+
+
+def test_an_undated_entry_is_dated_when_a_later_as_of_reaches_its_first_event(cwd):
+    """L5 is known from one email_open after the first run's as-of: undated then; at a later
+    as-of it entered the funnel that day, though no rule reads the event and L5 replays not."""
+    (cwd / "more.csv").write_text("event_id,lead_id,type,ts\no5,L5,email_open,2026-04-10\n")
+    ingest(("leads", "leads.csv"), ("events", "events.csv"))
+    ingest(("events", "more.csv"))
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+
+    def entry():
+        return [(m["ts"], m["cause"]) for m in results()[1]
+                if m["lead_id"] == "L5" and m["seq"] == 0]
+    assert entry() == [(None, "profile")]
+    again = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
+    assert again.stdout.splitlines()[2].startswith("Run 2:    0 of 5 leads replayed")
+    assert entry() == [(None, "profile")]
+    later = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-04-30")
+    assert later.exit_code == 0
+    with Store("crm.db") as store:  # the run that last replayed L5 is the first
+        assert list(store.read("SELECT run_id FROM results WHERE lead_id = 'L5'")) == [(1,)]
+    assert entry() == [(parse_timestamp("2026-04-10"), "o5")]
+    incremental = results()
+    invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", "2026-04-30", "--full")
+    assert results()[1:] == incremental[1:]

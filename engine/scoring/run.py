@@ -149,11 +149,12 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
                 tally.add(part)
                 if progress:
                     progress(len(part.results) + len(part.unchanged))
+            # results are only ever replaced or added: no count over the tables needed
+            leads = previous["leads"] + tally.new if incremental else tally.replayed
             writer.totals.update(events=tally.events, replayed=tally.replayed,
-                                 changed=tally.changed["any"])
+                                 changed=tally.changed["any"], leads=leads)
     # The views of these rules' fields, made again by every run: the fields may have changed.
     store.make_views(ruleset_views(rules.name, rules.field_types, rules.properties))
-    leads = store.last_run(rules.hash)["leads"]
     resumed = tally.replayed - tally.restarted if incremental else 0
     return RunReport(writer.run_id, mode, as_of, leads, tally.replayed, resumed, tally.events,
                      previous["run_id"] if previous else None, tally.new, tally.changed,

@@ -678,11 +678,12 @@ class Store:
                 self._conn.execute(RESULTS_DUE)
             else:
                 self._fold(int(key))
-            totals = "".join(f"{name} = ?, " for name in writer.totals)
+            totals = {"leads": None, **writer.totals}
+            if totals["leads"] is None:  # not known to the writer: counted
+                totals["leads"] = self._result_counts(key, "ruleset").get(key, 0)
             self._conn.execute(
-                f"UPDATE runs SET {totals}leads = ? WHERE run_id = ?",
-                (*writer.totals.values(), self._result_counts(key, "ruleset").get(key, 0),
-                 run_id))
+                f"UPDATE runs SET {', '.join(f'{name} = ?' for name in totals)} "
+                "WHERE run_id = ?", (*totals.values(), run_id))
 
     def _complete_history(self, key: int, run_id: int, full: bool,
                           unchanged: Iterable[str] = ()) -> None:
@@ -704,11 +705,20 @@ class Store:
         self._conn.execute("DELETE FROM temp.run_unchanged")
         self._conn.executemany("INSERT OR IGNORE INTO temp.run_unchanged VALUES (?)",
                                ((lead,) for lead in unchanged))
+        # An undated entry can come due only when the as-of moves on: at the previous run's,
+        # every event by then dated its lead (11k undated leads of the 100k sample, 0.05 s).
+        (before,) = self._conn.execute(
+            "SELECT p.as_of FROM runs p JOIN runs u ON u.ruleset_hash = p.ruleset_hash "
+            "WHERE u.run_id = ?1 AND p.run_id < ?1 ORDER BY p.run_id DESC LIMIT 1",
+            (run_id,)).fetchone() or (None,)
+        passes = ["lead_id IN (SELECT lead_id FROM temp.run_unchanged)"]
+        if before is None or before < as_of:
+            passes.append("ts IS NULL")
         hidden = ("NOT EXISTS (SELECT 1 FROM results_recent n WHERE n.ruleset = {0}.ruleset "
                   "AND n.lead_id = {0}.lead_id)")
         for moves, shown in (("stage_moves_recent", "1"),
                              ("stage_moves_base", hidden.format("stage_moves_base"))):
-            for leads in ("ts IS NULL", "lead_id IN (SELECT lead_id FROM temp.run_unchanged)"):
+            for leads in passes:
                 executescript(self._conn, date_entries(key, as_of, moves, f"{leads} AND {shown}"))
 
     # The recent tables are folded into the base ones when they hold this share of a ruleset's
