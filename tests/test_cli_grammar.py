@@ -174,6 +174,11 @@ def test_quiet_silences_the_progress_of_long_commands(scored, monkeypatch):
     from leadrules.engine.bundled import ruleset_path
     for args in (["sample", "--count", 5, "--out", scored / "b"],
                  ["run", ruleset_path(), "--full"], ["report", "flow", ruleset_path()],
-                 ["diff", ruleset_path(), ruleset_path()]):
+                 ["diff", ruleset_path(), ruleset_path()], ["leads", "--format", "csv"]):
         quiet = invoke(*args, "-q")
         assert (quiet.exit_code, quiet.stderr) == (0, ""), args
+    exported = invoke("leads", "--format", "csv")
+    leads = exported.stdout.count("\n") - 1
+    last = exported.stderr.rsplit("\r", 1)[1]  # the final redraw
+    assert last.startswith(f"Exporting: {leads:,} of {leads:,} leads (100%)")
+    assert last.endswith("\n")
