@@ -15,6 +15,7 @@ from leadrules.engine.scoring.evaluate import evaluate
 from leadrules.engine.scoring.run import detail_rows, result_row, run_rules
 from leadrules.engine.store.ingest import ingest as ingest_file
 from leadrules.engine.store.schema import DETAIL_COLUMNS
+from leadrules.engine.store import runtables
 from leadrules.engine.store.store import Store
 
 RULES = compile_ruleset(dsl.load(Path(__file__).resolve().parent.parent / "rulesets" / "b2b.rules"))
@@ -229,7 +230,7 @@ def test_incremental_runs_equal_a_full_run_however_often_they_fold(scenario, rnd
     events = list(events)
     rnd.shuffle(events)
     third = len(events) // 3
-    before, Store.FOLD_SHARE = Store.FOLD_SHARE, share
+    before, runtables.FOLD_SHARE = runtables.FOLD_SHARE, share
     try:
         with Store.memory() as store:
             store.upsert_leads(list(profile.items()))
@@ -243,4 +244,4 @@ def test_incremental_runs_equal_a_full_run_however_often_they_fold(scenario, rnd
             if share == 0.0:
                 assert recent == 0
     finally:
-        Store.FOLD_SHARE = before
+        runtables.FOLD_SHARE = before

@@ -8,6 +8,7 @@ import pytest
 
 from leadrules.engine.errors import StoreError
 from leadrules.engine.events import Event
+from leadrules.engine.store import runtables
 from leadrules.engine.store.records import AddCounts, LeadCounts, StoreCounts
 from leadrules.engine.store.schema import (
     _SCHEMA_1,
@@ -275,7 +276,7 @@ def test_incremental_saves_go_to_the_recent_tables_and_fold_into_the_base(store,
         return [table(store, f"SELECT lead_id, seq FROM {name}_{part} ORDER BY lead_id, seq")
                 for part in ("base", "recent")]
 
-    monkeypatch.setattr(Store, "FOLD_SHARE", 0.9)
+    monkeypatch.setattr(runtables, "FOLD_SHARE", 0.9)
     moves = [(lead, 1, 100, "new", "mql", "line 2: x", f"e{lead}") for lead in "ABCD"]
     store.save_run(run_meta(), [result(lead, 1, "mql") for lead in "ABCD"],
                    {"stage_moves": moves}, None)
@@ -291,7 +292,7 @@ def test_incremental_saves_go_to_the_recent_tables_and_fold_into_the_base(store,
     assert [(r["lead_id"], r["score"]) for r in store.results("abc123")] == [
         ("B", 2), ("A", 1), ("C", 1), ("D", 1)]
     # resumed after its move 1: kept, copied from the base
-    monkeypatch.setattr(Store, "FOLD_SHARE", 0.5)
+    monkeypatch.setattr(runtables, "FOLD_SHARE", 0.5)
     with store.saving_run(run_meta(mode="incremental"), full=False) as writer:
         writer.add([result("C", 3, "sql")],
                    {"stage_moves": [("C", 2, 300, "mql", "sql", "line 3: y", "g")]}, [],

@@ -14,7 +14,6 @@ from typing import Callable, Iterable, Iterator
 import attrs
 
 from leadrules.engine.events import Event
-from leadrules.engine.store.schema import CHECKPOINT_COLUMNS, DETAIL_COLUMNS, RESULT_COLUMNS
 
 
 @attrs.frozen
@@ -84,70 +83,6 @@ class StoreInfo:
     latest_run: dict | None
     imports: list[dict]
     rejects: int  # rejected rows' problems recorded, over all imports
-
-
-class RunWriter:
-    """Writes the parts of one run inside `Store.saving_run`'s transaction: a full run into the
-    `_base` tables, emptied for its ruleset, in key order; an incremental one into the `_recent`
-    tables, where each replayed lead's rows replace the ones it had (schema.RUN_TABLES)."""
-
-    def __init__(self, conn: sqlite3.Connection, ruleset: int, run_id: int, replace: bool):
-        self._conn, self._key, self.run_id = conn, ruleset, run_id
-        self._replace = replace
-        self.totals: dict[str, int] = {}  # `runs` columns known at the end: events, replayed...
-        self.unchanged: list[str] = []  # leads looked at and left as stored (no replay)
-
-    def add(self, results: list[tuple], details: dict[str, list[tuple]],
-            checkpoints: Iterable[tuple], kept: Iterable[tuple[str, int, int]] = (),
-            unchanged: Iterable[str] = ()) -> None:
-        """Rows in RESULT_COLUMNS, DETAIL_COLUMNS of their table, CHECKPOINT_COLUMNS. `kept`:
-        (lead_id, moves, actions) of replayed leads whose first stored stage moves and actions
-        stay (those before the checkpoint a replay resumed from; 0 for a replay from the start).
-        Their other stored details go first, also those that the previous run's timers at its
-        as-of time added after the checkpoint: a resumed replay makes them again, or not.
-        `unchanged`: leads whose stored rows hold but for the date of their entry (see
-        `Store.saving_run`)."""
-        key = int(self._key)
-        self.unchanged.extend(unchanged)
-        if self._replace:
-            self._keep(list(kept))
-        # The ruleset's and the run's numbers are written into the statements (both are
-        # integers this store made), so that the rows go to SQLite as they are.
-        where = "_recent" if self._replace else "_base"
-        for table, columns, fixed, rows in (
-                ("results", RESULT_COLUMNS, (key, self.run_id), results),
-                *((t, DETAIL_COLUMNS[t], (key,), details.get(t, ())) for t in DETAIL_COLUMNS),
-                ("checkpoints", CHECKPOINT_COLUMNS, (key,), checkpoints)):
-            names = ("ruleset", "run_id")[:len(fixed)] + columns
-            values = ", ".join([*map(str, map(int, fixed)), *"?" * len(columns)])
-            self._conn.executemany(
-                f"{'INSERT OR REPLACE' if self._replace else 'INSERT'} INTO {table}{where} "
-                f"({', '.join(names)}) VALUES ({values})", rows)
-
-    def _keep(self, kept: list[tuple[str, int, int]]) -> None:
-        """The kept stage moves and actions of replayed leads, in the recent tables: copied
-        there from the base tables for a lead replayed first since the full run (before its
-        result, written next, hides its base rows); its other recent details deleted. One
-        statement per table over a TEMP table of `kept`, not one per lead (CROSS JOIN: SQLite
-        would rather scan the base table)."""
-        key = int(self._key)
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS run_kept (lead_id TEXT PRIMARY KEY, "
-                           "moves INTEGER, actions INTEGER) WITHOUT ROWID")
-        self._conn.execute("DELETE FROM temp.run_kept")
-        self._conn.executemany("INSERT OR REPLACE INTO temp.run_kept VALUES (?, ?, ?)", kept)
-        for table, column in (("stage_moves", "moves"), ("actions", "actions")):
-            self._conn.execute(
-                f"INSERT INTO {table}_recent SELECT b.* FROM temp.run_kept k "
-                f"CROSS JOIN {table}_base b ON b.ruleset = {key} AND b.lead_id = k.lead_id "
-                f"AND b.seq <= k.{column} "
-                f"WHERE NOT EXISTS (SELECT 1 FROM results_recent r WHERE r.ruleset = {key} "
-                "AND r.lead_id = k.lead_id)")
-            self._conn.execute(
-                f"DELETE FROM {table}_recent WHERE ruleset = {key} AND lead_id IN "
-                f"(SELECT lead_id FROM temp.run_kept) AND seq > (SELECT k.{column} FROM "
-                f"temp.run_kept k WHERE k.lead_id = {table}_recent.lead_id)")
-        self._conn.execute(f"DELETE FROM sla_recent WHERE ruleset = {key} AND lead_id IN "
-                           "(SELECT lead_id FROM temp.run_kept)")
 
 
 JSON_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -13,7 +13,7 @@ import attrs
 
 from leadrules.engine.errors import StoreError
 from leadrules.engine.events import Event
-from leadrules.engine.store import staging, views
+from leadrules.engine.store import runtables, staging, views
 from leadrules.engine.store.records import (
     IMPORT_STATE_COLUMNS,
     JSON_ENCODER,
@@ -21,7 +21,6 @@ from leadrules.engine.store.records import (
     BatchCounts,
     ImportState,
     LeadCounts,
-    RunWriter,
     StoreCounts,
     StoreInfo,
     batches,
@@ -40,10 +39,7 @@ from leadrules.engine.store.schema import (
     MIGRATIONS,
     RESULT_COLUMNS,
     RESULTS_DUE,
-    RUN_TABLES,
     SCHEMA_VERSION,
-    date_entries,
-    stage_entries,
 )
 
 if TYPE_CHECKING:
@@ -628,24 +624,8 @@ class Store:
                     (key, *params)))
         return found
 
-    def _result_counts(self, key: int | None, column: str) -> dict:
-        """A ruleset's current results counted by `column` of `results`: the base table's counts,
-        less those of the base rows that recent ones hide, plus the recent table's (without the
-        view's join per row: a third of a 100k-lead incremental run's reads went to it)."""
-        counts: dict = {}
-        for sign, sql in (
-                (1, f"SELECT {column}, count(*) FROM results_base WHERE ruleset = ?1 GROUP BY 1"),
-                (-1, f"SELECT b.{column}, count(*) FROM results_recent r JOIN results_base b "
-                     "ON b.ruleset = r.ruleset AND b.lead_id = r.lead_id WHERE r.ruleset = ?1 "
-                     "GROUP BY 1"),
-                (1, f"SELECT {column}, count(*) FROM results_recent WHERE ruleset = ?1 "
-                    "GROUP BY 1")):
-            for value, n in self._conn.execute(sql, (key,)):
-                counts[value] = counts.get(value, 0) + sign * n
-        return {value: n for value, n in counts.items() if n}
-
     @contextlib.contextmanager
-    def saving_run(self, run: dict, full: bool) -> Iterator[RunWriter]:
+    def saving_run(self, run: dict, full: bool) -> Iterator[runtables.RunWriter]:
         """One run, recorded and written in one transaction as its parts come in: all of it
         is stored, or nothing (on an exception). `run` has the `runs` columns except run_id,
         created_at, leads and the `RunWriter.totals`. A full run first drops every stored row
@@ -667,82 +647,21 @@ class Store:
                 # this index, ordered by time: kept up row by row it took a third of the
                 # results' inserts (0.2-0.4 s at 100k leads); made again at the end, 0.05-0.09.
                 self._conn.execute("DROP INDEX IF EXISTS results_due")
-                for table in RUN_TABLES:
-                    for where in ("_recent", "_base"):
-                        self._conn.execute(f"DELETE FROM {table}{where} WHERE ruleset = ?",
-                                           (key,))
-            writer = RunWriter(self._conn, key, run_id, replace=not full)
+                runtables.clear(self._conn, key)
+            writer = runtables.RunWriter(self._conn, key, run_id, replace=not full)
             yield writer
-            self._complete_history(int(key), int(run_id), full, writer.unchanged)
+            runtables.complete_history(self._conn, int(key), int(run_id), full,
+                                       writer.unchanged)
             if full:
                 self._conn.execute(RESULTS_DUE)
             else:
-                self._fold(int(key))
+                runtables.fold(self._conn, int(key))
             totals = {"leads": None, **writer.totals}
             if totals["leads"] is None:  # not known to the writer: counted
-                totals["leads"] = self._result_counts(key, "ruleset").get(key, 0)
+                totals["leads"] = runtables.result_counts(self._conn, key, "ruleset").get(key, 0)
             self._conn.execute(
                 f"UPDATE runs SET {', '.join(f'{name} = ?' for name in totals)} "
                 "WHERE run_id = ?", (*totals.values(), run_id))
-
-    def _complete_history(self, key: int, run_id: int, full: bool,
-                          unchanged: Iterable[str] = ()) -> None:
-        """Every lead's entry into its first stage, dated (integers this store made): the
-        leads this run replayed; those whose entry is undated yet, whose first event (of a
-        type no rule reacts to, so not one that makes a lead replay) may have come due by this
-        run's as-of; and the `unchanged` leads, whose new events were all of such types."""
-        (as_of,) = self._conn.execute("SELECT as_of FROM runs WHERE run_id = ?",
-                                      (run_id,)).fetchone()
-        where = "_base" if full else "_recent"
-        executescript(self._conn, stage_entries(
-            f"r.ruleset = {key} AND r.run_id = {run_id}", as_of=str(int(as_of)),
-            results=f"results{where}", moves=f"stage_moves{where}"))
-        if full:
-            return
-        # the leads not replayed: entries undated yet, and the leads the run left unchanged
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS run_unchanged "
-                           "(lead_id TEXT PRIMARY KEY) WITHOUT ROWID")
-        self._conn.execute("DELETE FROM temp.run_unchanged")
-        self._conn.executemany("INSERT OR IGNORE INTO temp.run_unchanged VALUES (?)",
-                               ((lead,) for lead in unchanged))
-        # An undated entry can come due only when the as-of moves on: at the previous run's,
-        # every event by then dated its lead (11k undated leads of the 100k sample, 0.05 s).
-        (before,) = self._conn.execute(
-            "SELECT p.as_of FROM runs p JOIN runs u ON u.ruleset_hash = p.ruleset_hash "
-            "WHERE u.run_id = ?1 AND p.run_id < ?1 ORDER BY p.run_id DESC LIMIT 1",
-            (run_id,)).fetchone() or (None,)
-        passes = ["lead_id IN (SELECT lead_id FROM temp.run_unchanged)"]
-        if before is None or before < as_of:
-            passes.append("ts IS NULL")
-        hidden = ("NOT EXISTS (SELECT 1 FROM results_recent n WHERE n.ruleset = {0}.ruleset "
-                  "AND n.lead_id = {0}.lead_id)")
-        for moves, shown in (("stage_moves_recent", "1"),
-                             ("stage_moves_base", hidden.format("stage_moves_base"))):
-            for leads in passes:
-                executescript(self._conn, date_entries(key, as_of, moves, f"{leads} AND {shown}"))
-
-    # The recent tables are folded into the base ones when they hold this share of a ruleset's
-    # leads: the incremental runs' writes grow with the recent tables (the pages they touch),
-    # and a fold costs what rewriting every lead's rows in place cost before.
-    FOLD_SHARE = 0.25
-
-    def _fold(self, key: int) -> None:
-        """Move a ruleset's recent rows into its base tables once they hold FOLD_SHARE of its
-        leads (in the run's transaction)."""
-        ((recent,),) = self._conn.execute(
-            "SELECT count(*) FROM results_recent WHERE ruleset = ?", (key,))
-        ((base,),) = self._conn.execute(
-            "SELECT count(*) FROM results_base WHERE ruleset = ?", (key,))
-        if recent == 0 or recent < self.FOLD_SHARE * max(base, 1):
-            return
-        for table in RUN_TABLES:
-            self._conn.execute(
-                f"DELETE FROM {table}_base WHERE ruleset = ?1 AND lead_id IN "
-                "(SELECT lead_id FROM results_recent WHERE ruleset = ?1)", (key,))
-            self._conn.execute(f"INSERT INTO {table}_base SELECT * FROM {table}_recent "
-                               "WHERE ruleset = ?", (key,))
-        for table in (*RUN_TABLES[1:], RUN_TABLES[0]):  # results last: it says which leads
-            self._conn.execute(f"DELETE FROM {table}_recent WHERE ruleset = ?", (key,))
 
     def make_views(self, made: dict[str, str]) -> None:
         """Make (or make again) the views given as {name: CREATE VIEW ...}, in one transaction."""
@@ -798,7 +717,7 @@ class Store:
     def funnel(self, ruleset_hash: str) -> list[tuple[str, int]]:
         """How many leads are in each stage, largest stage first, ties by name."""
         with self._errors("cannot read results"):
-            counts = self._result_counts(self._ruleset(ruleset_hash), "stage")
+            counts = runtables.result_counts(self._conn, self._ruleset(ruleset_hash), "stage")
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
     def profile_keys(self) -> set[str]:
