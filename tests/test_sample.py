@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from leadrules.engine.bundled import sample_outcomes_path, sample_paths
 from leadrules.engine.events import parse_timestamp
 from leadrules.engine.sample.generator import (
     DEFAULT_END,
@@ -104,6 +105,14 @@ def test_bad_lead_counts_are_refused(tmp_path, leads):
     with pytest.raises(ValueError) as info:
         write_sample(tmp_path, leads, 1)
     assert str(info.value) == f"leads must be a whole number of at least 1, got {leads!r}"
+    assert not (tmp_path / "leads.csv").exists()
+
+
+@pytest.mark.parametrize("slices", [0, True, 2.5])
+def test_bad_slice_counts_are_refused(tmp_path, slices):
+    with pytest.raises(ValueError) as info:
+        write_sample(tmp_path, 10, 1, slices=slices)
+    assert str(info.value) == f"slices must be a whole number of at least 1, got {slices!r}"
     assert not (tmp_path / "leads.csv").exists()
 
 
@@ -243,3 +252,27 @@ def test_write_sample_tells_its_progress_and_writes_the_same_bytes(tmp_path):
     assert told[:3] == [("leads", 1000, 2500), ("leads", 2000, 2500), ("leads", 2500, 2500)]
     assert told[3:] == [("events", min(k, rows), rows) for k in range(10_000, rows + 10_000,
                                                                         10_000)]
+
+
+@pytest.mark.parametrize("slices", [1, 3, 50, 1000])
+def test_the_bytes_do_not_depend_on_the_slices_of_the_sort_on_disk(tmp_path, slices):
+    """The bundled sample was written while the generator still sorted all events in memory.
+    At 50 slices of about 120 events, swapped and repeated rows reach across slices; at 1000
+    most slices are empty."""
+    files = write_sample(tmp_path, 300, 1, outcomes=True, slices=slices)
+    leads, events = sample_paths()
+    assert files.leads_path.read_bytes() == leads.read_bytes()
+    assert files.events_path.read_bytes() == events.read_bytes()
+    assert files.outcomes_path.read_bytes() == sample_outcomes_path().read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "leads.csv",
+                                                          "outcomes.csv"]
+
+
+def test_an_interrupted_sample_leaves_no_temporary_folder(tmp_path):
+    def interrupt(step, done, total):
+        if step == "events":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_sample(tmp_path, 300, 1, progress=interrupt, slices=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "leads.csv"]
