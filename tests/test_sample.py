@@ -1,6 +1,7 @@
 """Tests for engine.sample: same arguments, same bytes; and the data looks like a real CRM."""
 
 import csv
+import functools
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
@@ -10,6 +11,7 @@ import pytest
 
 from leadrules.engine.bundled import sample_outcomes_path, sample_paths
 from leadrules.engine.events import parse_timestamp
+from leadrules.engine.sample import generator
 from leadrules.engine.sample.generator import (
     DEFAULT_END,
     EVENT_COLUMNS,
@@ -18,6 +20,7 @@ from leadrules.engine.sample.generator import (
     SampleFiles,
     write_sample,
 )
+from leadrules.engine.sample.spill import Spill
 
 BANT = ("budget", "authority", "need", "timeline")
 TRUTHY = {"yes", "true", "1"}
@@ -254,11 +257,15 @@ def test_write_sample_tells_its_progress_and_writes_the_same_bytes(tmp_path):
                                                                         10_000)]
 
 
-@pytest.mark.parametrize("slices", [1, 3, 50, 1000])
-def test_the_bytes_do_not_depend_on_the_slices_of_the_sort_on_disk(tmp_path, slices):
+@pytest.mark.parametrize(("slices", "most"), [(1, None), (3, None), (50, None), (1000, None),
+                                             (1, 20), (3, 500)])
+def test_the_bytes_do_not_depend_on_the_slices_of_the_sort_on_disk(tmp_path, monkeypatch,
+                                                                    slices, most):
     """The bundled sample was written while the generator still sorted all events in memory.
     At 50 slices of about 120 events, swapped and repeated rows reach across slices; at 1000
-    most slices are empty."""
+    most slices are empty; slices of more than `most` events are split before they are sorted."""
+    if most is not None:
+        monkeypatch.setattr(generator, "Spill", functools.partial(Spill, most=most))
     files = write_sample(tmp_path, 300, 1, outcomes=True, slices=slices)
     leads, events = sample_paths()
     assert files.leads_path.read_bytes() == leads.read_bytes()

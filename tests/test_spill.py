@@ -34,6 +34,29 @@ def test_reading_crosses_blocks_of_records(tmp_path):
         assert list(spill) == sorted(events, key=itemgetter(0))
 
 
+def skewed(count: int, seed: int) -> list[tuple]:
+    """As a send day: most events within a few ms, many at one; some spread over the window."""
+    rng = random.Random(seed)
+    return [(rng.choice((500, 500, 501, 503, rng.randrange(1000))), num, 2, PROPS[num % 3])
+            for num in range(count)]
+
+
+@pytest.mark.parametrize("most", [3, 7, 100, 10_000])
+def test_slices_of_more_than_most_events_are_split_before_sorting(tmp_path, most):
+    events = skewed(3000, most)
+    with Spill(tmp_path, 0, 1000, 3, most=most) as spill:
+        spill.add(events)
+        assert list(spill) == sorted(events, key=itemgetter(0))
+        assert slices_left(tmp_path) == 0
+
+
+def test_a_slice_of_one_time_is_sorted_whole_however_large(tmp_path):
+    events = [(5, num, 0, ()) for num in range(50)]
+    with Spill(tmp_path, 0, 10, 1, most=2) as spill:
+        spill.add(events)
+        assert list(spill) == events
+
+
 def test_positions_are_read_ahead_and_back(tmp_path):
     events = made(300, 2)
     expected = sorted(events, key=itemgetter(0))
@@ -44,12 +67,19 @@ def test_positions_are_read_ahead_and_back(tmp_path):
         assert list(spill) == expected
 
 
-def test_slice_files_are_removed_once_sorted(tmp_path):
+def slices_left(folder) -> int:
+    """The bytes still in slice files: the empty slices after the last event are not read."""
+    return sum(p.stat().st_size for p in folder.iterdir() if p.name.startswith("slice-"))
+
+
+def test_slice_files_are_written_when_reading_begins_and_removed_once_sorted(tmp_path):
     with Spill(tmp_path, 1000, 1008, 4) as spill:
         spill.add(made(100, 3))
         assert sorted(p.name for p in tmp_path.iterdir()) == ["sorted"]
+        assert spill[0][0] == 990
+        assert slices_left(tmp_path) == 1700 - 17 * sum(1 for e in made(100, 3) if e[0] < 1002)
         assert spill[99][0] == 1009
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["sorted"]
+        assert slices_left(tmp_path) == 0
 
 
 def test_positions_outside_and_adding_while_reading_are_refused(tmp_path):
