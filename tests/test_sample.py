@@ -1,6 +1,7 @@
 """Tests for engine.sample: same arguments, same bytes; and the data looks like a real CRM."""
 
 import csv
+import functools
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
@@ -8,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from leadrules.engine.bundled import sample_outcomes_path, sample_paths
 from leadrules.engine.events import parse_timestamp
+from leadrules.engine.sample import generator
 from leadrules.engine.sample.generator import (
     DEFAULT_END,
     EVENT_COLUMNS,
@@ -17,6 +20,7 @@ from leadrules.engine.sample.generator import (
     SampleFiles,
     write_sample,
 )
+from leadrules.engine.sample.spill import Spill
 
 BANT = ("budget", "authority", "need", "timeline")
 TRUTHY = {"yes", "true", "1"}
@@ -104,6 +108,14 @@ def test_bad_lead_counts_are_refused(tmp_path, leads):
     with pytest.raises(ValueError) as info:
         write_sample(tmp_path, leads, 1)
     assert str(info.value) == f"leads must be a whole number of at least 1, got {leads!r}"
+    assert not (tmp_path / "leads.csv").exists()
+
+
+@pytest.mark.parametrize("slices", [0, True, 2.5])
+def test_bad_slice_counts_are_refused(tmp_path, slices):
+    with pytest.raises(ValueError) as info:
+        write_sample(tmp_path, 10, 1, slices=slices)
+    assert str(info.value) == f"slices must be a whole number of at least 1, got {slices!r}"
     assert not (tmp_path / "leads.csv").exists()
 
 
@@ -243,3 +255,31 @@ def test_write_sample_tells_its_progress_and_writes_the_same_bytes(tmp_path):
     assert told[:3] == [("leads", 1000, 2500), ("leads", 2000, 2500), ("leads", 2500, 2500)]
     assert told[3:] == [("events", min(k, rows), rows) for k in range(10_000, rows + 10_000,
                                                                         10_000)]
+
+
+@pytest.mark.parametrize(("slices", "most"), [(1, None), (3, None), (50, None), (1000, None),
+                                             (1, 20), (3, 500)])
+def test_the_bytes_do_not_depend_on_the_slices_of_the_sort_on_disk(tmp_path, monkeypatch,
+                                                                    slices, most):
+    """The bundled sample was written while the generator still sorted all events in memory.
+    At 50 slices of about 120 events, swapped and repeated rows reach across slices; at 1000
+    most slices are empty; slices of more than `most` events are split before they are sorted."""
+    if most is not None:
+        monkeypatch.setattr(generator, "Spill", functools.partial(Spill, most=most))
+    files = write_sample(tmp_path, 300, 1, outcomes=True, slices=slices)
+    leads, events = sample_paths()
+    assert files.leads_path.read_bytes() == leads.read_bytes()
+    assert files.events_path.read_bytes() == events.read_bytes()
+    assert files.outcomes_path.read_bytes() == sample_outcomes_path().read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "leads.csv",
+                                                          "outcomes.csv"]
+
+
+def test_an_interrupted_sample_leaves_no_temporary_folder(tmp_path):
+    def interrupt(step, done, total):
+        if step == "events":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_sample(tmp_path, 300, 1, progress=interrupt, slices=5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "leads.csv"]
