@@ -421,9 +421,8 @@ def ingest(db: Path, leads: str, events: str) -> None:
 
 def build_store(meta: dict, db: Path, cached: Path) -> dict:
     """`leadrules ingest` of the sample into a new store (not timed), and what it holds. The
-    store is made once and kept as `cached` (beside the sample: at a million leads the import
-    takes minutes); each size's runs start from a copy of it. Delete it after changing the
-    store's schema or the import."""
+    store is made once per schema version and kept as `cached` (beside the sample: at a million
+    leads the import takes minutes); each size's runs start from a copy of it."""
     t0 = time.perf_counter()
     if not cached.exists():
         ingest(cached, meta["leads_path"], meta["events_path"])
@@ -685,7 +684,10 @@ def report(size: int, store: dict, new: dict, runs: list[dict], have: dict,
 def measure_size(size: int, meta: dict, size_dir: Path, as_of: str, args, have: dict) -> dict:
     """Build the store, write the new events, do every run, print the size's report."""
     base = size_dir / "store.db"
-    store = build_store(meta, base, Path(meta["leads_path"]).parent / "store.db")
+    from leadrules.engine.store.schema import SCHEMA_VERSION
+
+    store = build_store(meta, base,
+                        Path(meta["leads_path"]).parent / f"store-v{SCHEMA_VERSION}.db")
     conn = sqlite3.connect(base)
     (store["up_to_as_of"],) = conn.execute("SELECT count(*) FROM events WHERE ts <= ?",
                                            (_micros(as_of),)).fetchone()
