@@ -755,7 +755,7 @@ def test_store_info_json(cwd):
     assert run == {"run_id": 1, "ruleset_name": "tiny", "ruleset_path": str(cwd / "tiny.rules"),
                    "ruleset_hash": compile_ruleset(dsl.load(cwd / "tiny.rules")).hash,
                    "as_of": 1775001600000000, "leads": 4, "events": 3, "data_version": 3,
-                   "mode": "full", "replayed": 4, "changed": 0}
+                   "mode": "full", "replayed": 4, "changed": 0, "stages": {"Name": 4}}
     imports = [
         (1, "leads", "done", 3, 2, 0, 2, 1),
         (2, "events", "done", 7, 6, 1, 1, 0),

@@ -174,6 +174,15 @@ def entries(store, profile, events, as_of):
             assert m["ts"] == dated[m["lead_id"]]
 
 
+def funnel_counted(store):
+    """The leads per stage that each run stores, from the previous run's and what it changed,
+    are those of the stored results."""
+    counted = {}
+    for row in store.current_results(RULES.hash).values():
+        counted[row[6]] = counted.get(row[6], 0) + 1
+    assert dict(store.funnel(RULES.hash)) == counted
+
+
 def evaluated(results):
     rows = {lead: result_row(r) for lead, r in results.items()}
     details = {table: [] for table in DETAIL_COLUMNS}
@@ -218,6 +227,7 @@ def test_an_incremental_run_after_more_events_equals_a_full_run(scenario, rnd, e
         assert report.mode == "incremental"
         assert stored(store) == evaluated(expected(profile, events, as_of))
         entries(store, profile, events, as_of)
+        funnel_counted(store)
 
 
 @FAST
@@ -240,6 +250,7 @@ def test_incremental_runs_equal_a_full_run_however_often_they_fold(scenario, rnd
                 run_rules(store, RULES, as_of - (2 - k) * DAY)
             assert stored(store) == evaluated(expected(profile, events, as_of))
             entries(store, profile, events, as_of)
+            funnel_counted(store)
             (recent,), = store.read("SELECT count(*) FROM results_recent")
             if share == 0.0:
                 assert recent == 0

@@ -243,7 +243,8 @@ def test_save_run_round_trip(store):
     run_id = store.save_run(run_meta(), results, {"stage_moves": moves}, None)
     run = store.latest_run()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", run.pop("created_at"))
-    assert run == dict(run_id=run_id, leads=4, **run_meta())
+    assert run == dict(run_id=run_id, leads=4, stages='{"mql": 2, "new": 1, "sql": 1}',
+                       **run_meta())
     assert [tuple(r.values()) for r in store.results("abc123")] == [
         results[1], results[0], results[2], results[3]]
     assert [r["lead_id"] for r in store.results("abc123", stage="mql", limit=1)] == ["A"]

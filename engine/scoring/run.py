@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections import Counter
 from typing import Callable, Iterable, Iterator
 
 import attrs
@@ -40,6 +41,7 @@ from leadrules.engine.store.views import ruleset_views
 COMPARED = ("score", "fit", "grade", "band", "priority", "stage", "disqualified", "owner",
             "label", "sla", "bant")
 _COMPARED_AT = tuple(RESULT_COLUMNS.index(c) for c in COMPARED)
+_STAGE = RESULT_COLUMNS.index("stage")
 
 
 @attrs.frozen
@@ -153,6 +155,15 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
             leads = previous["leads"] + tally.new if incremental else tally.replayed
             writer.totals.update(events=tally.events, replayed=tally.replayed,
                                  changed=tally.changed["any"], leads=leads)
+            # leads per stage: what the run changed, on top of what there was
+            if not incremental:  # every stored result was read, and is replaced
+                before = Counter(row[_STAGE] for row in old.values())
+            elif previous.get("stages") is not None:
+                before = json.loads(previous["stages"])
+            else:  # a run stored before schema 8: counted at the end
+                before = None
+            if before is not None:
+                writer.totals["stages"] = json.dumps(tally.stages(before), sort_keys=True)
     # The views of these rules' fields, made again by every run: the fields may have changed.
     store.make_views(ruleset_views(rules.name, rules.field_types, rules.properties))
     resumed = tally.replayed - tally.restarted if incremental else 0
@@ -243,8 +254,20 @@ class Tally:
         self.old = old
         self.changed = dict.fromkeys(("any", *COMPARED), 0)
         self.new = self.events = self.replayed = self.restarted = self.unchanged = 0
+        self._moved: Counter = Counter()  # stage -> leads in it now, less those that were
+
+    def stages(self, before: dict[str, int]) -> dict[str, int]:
+        """Leads per stage after the run, from those before it."""
+        found = Counter(before)
+        found.update(self._moved)
+        return {stage: n for stage, n in found.items() if n}
 
     def add(self, part: _Part) -> None:
+        for row in part.results:
+            self._moved[row[_STAGE]] += 1
+            before = self.old.get(row[0])
+            if before is not None:
+                self._moved[before[_STAGE]] -= 1
         self.unchanged += len(part.unchanged)
         self.events += part.events
         self.replayed += len(part.results)

@@ -115,9 +115,16 @@ def info_json(db: Path, facts: StoreInfo) -> dict:
             "first_event": format_timestamp(c.first_ts) if c.first_ts is not None else None,
             "last_event": format_timestamp(c.last_ts) if c.last_ts is not None else None,
             "event_types": dict(facts.event_types), "runs": c.runs,
-            "latest_run": facts.latest_run,
+            "latest_run": _run_json(facts.latest_run),
             "imports": facts.imports,
             "rejected_rows": sum(i["rejected"] for i in facts.imports)}
+
+
+def _run_json(run: dict | None) -> dict | None:
+    """A `runs` row for JSON: its leads per stage an object, not the text stored."""
+    if run is None or run.get("stages") is None:
+        return run
+    return {**run, "stages": json.loads(run["stages"])}
 
 
 def info_text(db: Path, facts: StoreInfo) -> str:

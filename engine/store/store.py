@@ -656,9 +656,12 @@ class Store:
                 self._conn.execute(RESULTS_DUE)
             else:
                 runtables.fold(self._conn, int(key))
-            totals = {"leads": None, **writer.totals}
+            totals = {"leads": None, "stages": None, **writer.totals}
             if totals["leads"] is None:  # not known to the writer: counted
                 totals["leads"] = runtables.result_counts(self._conn, key, "ruleset").get(key, 0)
+            if totals["stages"] is None:
+                totals["stages"] = json.dumps(runtables.result_counts(self._conn, key, "stage"),
+                                              sort_keys=True)
             self._conn.execute(
                 f"UPDATE runs SET {', '.join(f'{name} = ?' for name in totals)} "
                 "WHERE run_id = ?", (*totals.values(), run_id))
@@ -716,8 +719,13 @@ class Store:
 
     def funnel(self, ruleset_hash: str) -> list[tuple[str, int]]:
         """How many leads are in each stage, largest stage first, ties by name."""
-        with self._errors("cannot read results"):
-            counts = runtables.result_counts(self._conn, self._ruleset(ruleset_hash), "stage")
+        run = self.last_run(ruleset_hash)
+        if run is not None and run.get("stages") is not None:  # stored by the run
+            counts = json.loads(run["stages"])
+        else:
+            with self._errors("cannot read results"):
+                counts = runtables.result_counts(self._conn, self._ruleset(ruleset_hash),
+                                                 "stage")
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
     def profile_keys(self) -> set[str]:
