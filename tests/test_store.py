@@ -274,6 +274,12 @@ def test_incremental_saves_go_to_the_recent_tables_and_fold_into_the_base(store,
     moves of the leads it replays copied there, hiding their base rows; once the recent tables
     hold FOLD_SHARE of the leads they fold into the base. The views read the same all along."""
     def where(name):
+        stays = table(store, "SELECT lead_id, seq, ts, to_stage, left_at, next_stage "
+                             "FROM stage_stays ORDER BY lead_id, seq")
+        assert stays == table(store, (  # stage_stays is stage_moves joined with itself
+            "SELECT m.lead_id, m.seq, m.ts, m.to_stage, n.ts, n.to_stage FROM stage_moves m "
+            "LEFT JOIN stage_moves n ON n.ruleset = m.ruleset AND n.lead_id = m.lead_id "
+            "AND n.seq = m.seq + 1 ORDER BY m.lead_id, m.seq"))
         return [table(store, f"SELECT lead_id, seq FROM {name}_{part} ORDER BY lead_id, seq")
                 for part in ("base", "recent")]
 
@@ -308,6 +314,7 @@ def test_incremental_saves_go_to_the_recent_tables_and_fold_into_the_base(store,
     assert [(m["lead_id"], m["seq"]) for m in store.details("stage_moves", "abc123")] == [
         ("A", 0), ("A", 1), ("B", 0), ("B", 1), ("C", 0), ("C", 1), ("C", 2), ("D", 0),
         ("D", 1)]
+    where("stage_moves")
 
 
 def test_leads_to_replay_are_changed_leads_and_due_ones(store):

@@ -201,7 +201,7 @@ def test_a_later_migration_that_makes_a_table_again_keeps_the_views(tmp_path, mo
         assert views == {"lead_events", "latest_results", "latest_stage_moves", "latest_actions",
                          "latest_sla", "run_log", "import_log", "trade_fair_2027_leads",
                          "trade_fair_2027_events", "results", "stage_moves", "actions", "sla",
-                         "checkpoints"}
+                         "checkpoints", "stage_stays"}
         assert _rows(store, "SELECT lead_id, employees FROM trade_fair_2027_leads "
                             "ORDER BY lead_id") == [("L1", 12000), ("L2", None)]
 

@@ -52,10 +52,32 @@ def _overlay(table: str) -> str:
         ON n.ruleset = b.ruleset AND n.lead_id = b.lead_id WHERE n.lead_id IS NULL"""
 
 
+_MOVE_COLUMNS = "ruleset, lead_id, seq, ts, from_stage, to_stage, rule, cause"
+
+
+def _stays(table: str, hidden: str = "") -> str:
+    moves = ", ".join(f"m.{c}" for c in _MOVE_COLUMNS.split(", "))
+    return f"""SELECT {moves}, n.ts AS left_at, n.to_stage AS next_stage
+    FROM {table} m {hidden}LEFT JOIN {table} n
+        ON n.ruleset = m.ruleset AND n.lead_id = m.lead_id AND n.seq = m.seq + 1"""
+
+
+# Each stage move with the time the lead left that stage and the stage it moved to (NULL while
+# it is there): `stage_moves` joined with itself on its key, within each of its two tables (a
+# lead's moves are all in one). The join of the `stage_moves` view with itself could not use
+# the tables' keys: 0.38 s against 0.11 s at 100k leads, and more once recent rows exist.
+_STAGE_STAYS = f"""CREATE VIEW stage_stays AS
+    {_stays("stage_moves_recent")}
+    UNION ALL
+    {_stays("stage_moves_base", "LEFT JOIN results_recent x ON x.ruleset = m.ruleset "
+            "AND x.lead_id = m.lead_id ")}
+    WHERE x.lead_id IS NULL"""
+
 # The views every store has, whatever rulesets ran; made by the schema's migration. The run
 # tables' come first: the others read them.
 STATIC_VIEWS = {
     **{table: _overlay(table) for table in _RUN_TABLES},
+    "stage_stays": _STAGE_STAYS,
     "lead_events": f"""CREATE VIEW lead_events AS SELECT
     lead_id, {iso("ts")} AS time, event_id, type, props, {iso("ingested_at")} AS ingested_at
     FROM events""",
