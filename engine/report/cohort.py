@@ -16,19 +16,26 @@ def stages_of(scope: Scope) -> tuple[str, str]:
     return scope.cohort or scope.stages[0], scope.target or scope.stages[-1]
 
 
+def first_after(scope: Scope, source: str, target: str) -> str:
+    """SQL over `report_leads` for a lead's first entry into `target` at or after its first
+    dated entry into `source` (NULL if none). Most leads enter `target` first after `source`;
+    for the others (a recycle) its moves are looked up by key."""
+    x, y = scope.stages.index(source), scope.stages.index(target)
+    return f"""(CASE WHEN t{y} >= t{x} THEN t{y} WHEN t{y} IS NULL OR t{x} IS NULL THEN NULL ELSE
+            (SELECT min(m.ts) FROM stage_moves m WHERE m.ruleset = {int(scope.key)}
+             AND m.lead_id = report_leads.lead_id AND m.to_stage = {quote(target)}
+             AND m.ts >= t{x}) END)"""
+
+
 def pair_ctes(scope: Scope, source: str, target: str, leads: str = "1",
               grouped: bool = True) -> str:
     """A CTE `pairs`: per lead, its group (grp), its first dated entry into `source` (t) and
     its first entry into `target` at or after that (ty, NULL if none); `leads` filters the
-    leads, and without `grouped` every lead is in the group 'all'. Most leads enter `target`
-    first after `source`; for the others (a recycle) its moves are looked up by key."""
-    x, y = scope.stages.index(source), scope.stages.index(target)
+    leads, and without `grouped` every lead is in the group 'all'."""
+    x = scope.stages.index(source)
     group = "grp" if grouped else "'all'"
     return f"""pairs AS (SELECT lead_id, {group} AS grp, t{x} AS t,
-        CASE WHEN t{y} >= t{x} THEN t{y} WHEN t{y} IS NULL THEN NULL ELSE
-            (SELECT min(m.ts) FROM stage_moves m WHERE m.ruleset = {int(scope.key)}
-             AND m.lead_id = report_leads.lead_id AND m.to_stage = {quote(target)}
-             AND m.ts >= t{x}) END AS ty
+        {first_after(scope, source, target)} AS ty
         FROM report_leads WHERE t{x} IS NOT NULL AND {leads})"""
 
 

@@ -15,7 +15,7 @@ from leadrules.dsl.check import Scope as NameScope
 from leadrules.dsl.check import walk
 from leadrules.engine.report.cohort import pair_ctes
 from leadrules.engine.report.figure import Figure, columns, share
-from leadrules.engine.report.scope import DAY, Scope, micros, quote, stays
+from leadrules.engine.report.scope import DAY, Scope, micros, ordered_stages, quote
 from leadrules.engine.report.velocity import pair_days
 from leadrules.engine.scoring.compiler import compile_condition
 
@@ -103,23 +103,22 @@ def _status(goal: ast.Goal, actual, projected, over: bool, counting: bool) -> st
 def _actual(scope: Scope, goal: ast.Goal, leads: str, start: int, stop: int):
     m = goal.measure
     if isinstance(m, ast.Entered):
-        ((n,),) = scope.rows("SELECT count(DISTINCT lead_id) FROM stage_moves WHERE ruleset = ? "
-                             f"AND to_stage = ? AND ts >= ? AND ts < ? AND {leads}",
-                             (scope.key, m.stage.text, start, stop))
+        ((n,),) = scope.rows("SELECT count(DISTINCT lead_id) FROM report_stays WHERE ix = ? "
+                             f"AND entered >= ? AND entered < ? AND {leads}",
+                             (ordered_stages(scope).index(m.stage.text), start, stop))
         return n
     if isinstance(m, ast.LeadsIn):
-        stage = quote(m.stage.text)
-        ((n,),) = scope.rows(f"WITH {stays(scope, f'm.to_stage = {stage}')} "
-                             "SELECT count(*) FROM stays WHERE stage = ? "
-                             f"AND entered < ? AND (left_at IS NULL OR left_at >= ?) AND {leads}",
-                             (m.stage.text, stop, stop))
+        ((n,),) = scope.rows("SELECT count(*) FROM report_stays WHERE ix = ? AND entered < ? "
+                             f"AND (left_at IS NULL OR left_at >= ?) AND {leads}",
+                             (ordered_stages(scope).index(m.stage.text), stop, stop))
         return n
     if isinstance(m, ast.Conversion):
         ((entered, reached),) = scope.rows(
             f"WITH {pair_ctes(scope, m.source.text, m.target.text, leads, grouped=False)} "
             "SELECT count(*), count(ty) FROM pairs WHERE t >= ? AND t < ?", (start, stop))
         return share(reached, entered)
-    stats = pair_days(scope, m.source.text, m.target.text, leads, start, stop, grouped=False)
+    pair = (m.source.text, m.target.text)
+    stats = pair_days(scope, [pair], leads, start, stop, grouped=False)[pair]
     return stats["all"]["median"] if "all" in stats else None
 
 

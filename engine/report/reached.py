@@ -5,7 +5,7 @@ stage in order."""
 from __future__ import annotations
 
 from leadrules.engine.report.figure import Figure, columns, share
-from leadrules.engine.report.scope import Scope
+from leadrules.engine.report.scope import Scope, group_by, group_of
 from leadrules.engine.scoring.compiler import DISQUALIFIED
 
 COLUMNS = columns(("group", "group", "text"), ("stage", "stage", "text"),
@@ -39,16 +39,16 @@ def reached_rows(scope: Scope) -> list[dict]:
     """Per group and stage: leads that reached it (any stages), and in order (all stages)."""
     deepest, in_order = depths(scope)
     depth: dict[str, dict[str, list[int]]] = {}
-    for grp, kind, level, n in scope.rows(f"""
-            WITH counted AS (SELECT grp, {deepest} AS deepest, {in_order} AS in_order,
-                                 disqualified FROM report_leads WHERE {cohort_filter(scope)})
-            SELECT grp, 'any', deepest, count(*) FROM counted GROUP BY grp, deepest
-            UNION ALL SELECT grp, 'all', in_order, count(*) FROM counted GROUP BY grp, in_order
-            UNION ALL SELECT grp, 'dq', 0, count(*) FROM counted WHERE disqualified
-                GROUP BY grp"""):
+    for grp, any_level, all_level, disqualified, n in scope.rows(f"""
+            SELECT {group_of(scope)}, {deepest} AS deepest, {in_order} AS in_order, disqualified,
+                count(*) FROM report_leads WHERE {cohort_filter(scope)}
+            {group_by(scope, 'deepest', 'in_order', 'disqualified')}"""):
         counts = depth.setdefault(grp, _empty(scope))
-        if level >= 0:
-            counts[kind][level] += n
+        for kind, level in (("any", any_level), ("all", all_level)):
+            if level >= 0:
+                counts[kind][level] += n
+        if disqualified:
+            counts["dq"][0] += n
     rows = []
     for grp in sorted(depth) or ["all"]:
         rows.extend(_stage_rows(scope, grp, depth.get(grp) or _empty(scope)))

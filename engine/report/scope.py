@@ -203,41 +203,58 @@ def bucket_sql(period: str | None, column: str) -> str:
 # Shared SQL --------------------------------------------------------------------------------
 
 def prepare(scope: Scope) -> None:
-    """Make this connection's working table for the scope, from its stored stage history:
+    """Make this connection's working tables for the scope, from its stored stage history
+    (each from one scan of `stage_moves` in key order), which every view reads instead of it:
 
     - `report_leads`: one row per lead, in lead_id order: grp, `entry` (the time of its entry
       into the funnel, move 0) and for the i-th stage of the funnel `s{i}`, the number of the
       move that first entered it, and `t{i}`, the time of its first dated entry (NULL: never).
+    - `report_stays`: each dated stay of a lead in a stage: `ix`, the stage's place in
+      `ordered_stages` (see `stage_index`), lead_id, seq, `entered`, `left_at` (NULL while it
+      lasts: a stay ends where the lead's next move begins the next one), `nx`, the place of
+      the stage it left for, and grp. Keyed by (grp, ix), so that a view reads it stage by
+      stage without sorting.
     """
     group, joins = group_sql(scope)
-    # (the temporary tables' cache as large as the store's, 64 MiB, so that they stay in it)
+    # FILTER, not CASE: an aggregate step skipped costs less than one given a NULL
     firsts = ", ".join(
-        f"min(CASE WHEN m.to_stage = {quote(stage)} THEN m.seq END) AS s{i}, "
-        f"min(CASE WHEN m.to_stage = {quote(stage)} THEN m.ts END) AS t{i}"
+        f"min(m.seq) FILTER (WHERE m.to_stage = {quote(stage)}) AS s{i}, "
+        f"min(m.ts) FILTER (WHERE m.to_stage = {quote(stage)}) AS t{i}"
         for i, stage in enumerate(scope.stages))
+    key = "grp, " if scope.by is not None else ""
+    # (the temporary tables' cache as large as the store's, 64 MiB, so that they stay in it)
     scope.store.scratch(f"""
 PRAGMA temp.cache_size = -65536;
 DROP TABLE IF EXISTS temp.report_leads;
+DROP TABLE IF EXISTS temp.report_stays;
 CREATE TEMP TABLE report_leads AS
-    SELECT m.lead_id, {group} AS grp, min(CASE WHEN m.seq = 0 THEN m.ts END) AS entry,
-        max(m.to_stage = {quote(DISQUALIFIED)}) AS disqualified, {firsts}
+    SELECT m.lead_id, {group} AS grp, min(m.ts) FILTER (WHERE m.seq = 0) AS entry,
+        count(*) FILTER (WHERE m.to_stage = {quote(DISQUALIFIED)}) > 0 AS disqualified, {firsts}
     FROM stage_moves m {joins}
     WHERE m.ruleset = {int(scope.key)} GROUP BY m.lead_id;
+CREATE TEMP TABLE report_stays (grp TEXT NOT NULL, ix INTEGER NOT NULL, lead_id TEXT NOT NULL,
+    seq INTEGER NOT NULL, entered INTEGER NOT NULL, left_at INTEGER, nx INTEGER,
+    PRIMARY KEY ({key}ix, lead_id, seq)) WITHOUT ROWID;
+INSERT INTO report_stays
+    SELECT {group}, {stage_index(scope, 'm.to_stage')}, m.lead_id, m.seq, m.ts, n.ts,
+        {stage_index(scope, 'n.to_stage')}
+    FROM stage_moves m LEFT JOIN stage_moves n ON n.ruleset = m.ruleset
+        AND n.lead_id = m.lead_id AND n.seq = m.seq + 1 {joins}
+    WHERE m.ruleset = {int(scope.key)} AND m.ts IS NOT NULL;
 """)
 
 
-def stays(scope: Scope, where: str = "1") -> str:
-    """A CTE `stays`: each stay of a lead in a stage (lead_id, seq, stage, entered, left_at
-    NULL while it lasts, next_stage, grp: its --by group), of the moves `where` (on `m`)
-    selects. A stay ends where the lead's next move begins the next one: a join of
-    `stage_moves` with itself on its key, read in key order (cheaper than keeping it)."""
-    group, joins = group_sql(scope)
-    return f"""stays AS (
-    SELECT m.lead_id, m.seq, m.to_stage AS stage, m.ts AS entered, n.ts AS left_at,
-        n.to_stage AS next_stage, {group} AS grp
-    FROM stage_moves m LEFT JOIN stage_moves n ON n.ruleset = m.ruleset
-        AND n.lead_id = m.lead_id AND n.seq = m.seq + 1 {joins}
-    WHERE m.ruleset = {int(scope.key)} AND {where})"""
+def group_of(scope: Scope) -> str:
+    """The group of a row of a working table: its grp, or 'all' without --by."""
+    return "grp" if scope.by is not None else "'all'"
+
+
+def group_by(scope: Scope, *keys: str) -> str:
+    """GROUP BY the group of a working table's rows and `keys`: without --by every row is in
+    the group 'all', which a sort would only slow down (and which `report_stays`'s key leaves
+    out, so that it is read per stage in its key order)."""
+    terms = (*(("grp",) if scope.by is not None else ()), *keys)
+    return f"GROUP BY {', '.join(terms)}" if terms else ""
 
 
 def group_sql(scope: Scope, lead: str = "m.lead_id") -> tuple[str, str]:
@@ -253,10 +270,11 @@ def group_sql(scope: Scope, lead: str = "m.lead_id") -> tuple[str, str]:
 
 
 def stage_index(scope: Scope, column: str) -> str:
-    """SQL for the place of the stage in `column` in the funnel (0 for the first); NULL for
-    Disqualified."""
-    cases = " ".join(f"WHEN {quote(s)} THEN {i}" for i, s in enumerate(scope.stages))
-    return f"(CASE {column} {cases} END)"
+    """SQL for the place of the stage in `column` in `ordered_stages` (0 for the first stage
+    of the funnel, len(stages) for Disqualified, one more for any other name, or none)."""
+    places = ordered_stages(scope)
+    cases = " ".join(f"WHEN {quote(s)} THEN {i}" for i, s in enumerate(places))
+    return f"(CASE {column} {cases} ELSE {len(places)} END)"
 
 
 def quote(text: str) -> str:
@@ -269,18 +287,26 @@ QUANTILES = (("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p90", 0.9))
 def quantiles(scope: Scope, ctes: str, values: str, params: Sequence = (),
               unit: int = DAY) -> dict[tuple, dict]:
     """n, mean and QUANTILES of `values` (SQL giving rows g, k, x, after the CTEs `ctes`, if
-    any; durations in microseconds) per (g, k), in `unit`s; Python holds one group's values at a
-    time (as integers: SQLite writes them out faster than fractions). A percentile p of n sorted
-    values is the value at rank (n - 1) * p, counting from 0, interpolated between its
-    neighbours."""
-    found: dict[tuple, dict] = {}
+    any; durations in microseconds) per (g, k), in `unit`s (see `summaries`)."""
+    return summaries(scope.rows(f"WITH {ctes + ',' if ctes else ''} v(g, k, x) AS ({values}) "
+                                "SELECT g, k, group_concat(x) FROM v GROUP BY g, k", params),
+                     unit)
+
+
+def summaries(rows: Iterable[tuple], unit: int = DAY) -> dict[tuple, dict]:
+    """`summary` per (g, k) of rows (g, k, values)."""
+    return {(g, k): summary(text, unit) for g, k, text in rows}
+
+
+def summary(text: str, unit: int = DAY) -> dict:
+    """n, mean and QUANTILES of integer durations in microseconds joined by commas (SQLite's
+    group_concat), in `unit`s; Python holds one group's values at a time (as integers: SQLite
+    writes them out faster than fractions). A percentile p of n sorted values is the value at
+    rank (n - 1) * p, counting from 0, interpolated between its neighbours."""
     # one text per group, split and sorted in C: streaming each value through Python was
     # three quarters of a report's time in Python
-    for g, k, text in scope.rows(f"WITH {ctes + ',' if ctes else ''} v(g, k, x) AS ({values}) "
-                                 "SELECT g, k, group_concat(x) FROM v GROUP BY g, k", params):
-        found[g, k] = {name: value / unit if name != "n" else value
-                       for name, value in summarize(sorted(map(int, text.split(",")))).items()}
-    return found
+    return {name: value / unit if name != "n" else value
+            for name, value in summarize(sorted(map(int, text.split(",")))).items()}
 
 
 def summarize(values: Sequence[float]) -> dict:
