@@ -4,7 +4,7 @@ of them that reached stage Y by the run's as-of, and within N days of entering X
 from __future__ import annotations
 
 from leadrules.engine.report.figure import Figure, columns, share
-from leadrules.engine.report.scope import DAY, Scope, bucket_sql, quote
+from leadrules.engine.report.scope import DAY, Scope, bucket_sql, group_by, quote
 
 COLUMNS = columns(("period", "entered in", "text"), ("group", "group", "text"),
                   ("entered", "entered"), ("reached", "reached"), ("rate", "conversion", "pct"),
@@ -45,13 +45,17 @@ def cohort_rows(scope: Scope) -> list[dict]:
     period = scope.period or "month"
     start = -(1 << 62) if scope.start is None else scope.start
     within = scope.within if scope.within is not None else 0
+    # per day first, then per period: the label of a period is computed once per day
+    day = "(t / 1000000 - ((t / 1000000) % 86400 + 86400) % 86400)"  # its midnight, in s
     rows = []
     for label, grp, entered, reached, fast in scope.rows(f"""
-            WITH {pair_ctes(scope, source, target)}
-            SELECT {bucket_sql(period, 't')} AS label, grp, count(*), count(ty),
-                count(CASE WHEN ty - t <= ? THEN 1 END)
-            FROM pairs WHERE t >= ? AND t < ?
-            GROUP BY label, grp ORDER BY label, grp""", (within, start, scope.end)):
+            WITH {pair_ctes(scope, source, target)},
+            days AS (SELECT {day} AS day, grp, count(*) AS n, count(ty) AS reached,
+                         count(*) FILTER (WHERE ty - t <= ?) AS fast
+                     FROM pairs WHERE t >= ? AND t < ? {group_by(scope, 'day')})
+            SELECT {bucket_sql(period, '(day * 1000000)')} AS label, grp, sum(n), sum(reached),
+                sum(fast)
+            FROM days GROUP BY label, grp ORDER BY label, grp""", (within, start, scope.end)):
         row = dict(period=label, group=grp, entered=entered, reached=reached,
                    rate=share(reached, entered))
         if scope.within is not None:

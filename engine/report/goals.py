@@ -128,23 +128,42 @@ def _lead_filter(scope: Scope, goal: ast.Goal) -> str:
     if goal.where is None:
         return "1"
     matches = compile_condition(goal.where, NameScope.of(scope.ruleset), scope.ruleset)
-    fields = sorted({n.path[0] for n in walk(goal.where) if isinstance(n, ast.Ref)}
-                    & set(scope.rules.fields))
+    read = list(walk(goal.where))
+    fields = sorted({n.path[0] for n in read if isinstance(n, ast.Ref)} & set(scope.rules.fields))
+    reads = Reads(fields, results=any(isinstance(n, ast.Ref) and n.path[0] not in fields
+                                      for n in read),
+                  stay=any(isinstance(n, ast.DaysInStage) for n in read))
     scope.store.scratch("DROP TABLE IF EXISTS temp.report_goal_leads;\n"
                         "CREATE TEMP TABLE report_goal_leads (lead_id TEXT PRIMARY KEY);\n")
     # listed first: the connection cannot insert while it reads (sqlite3 crashes)
-    chosen = [(lead_id,) for lead_id, view in _lead_views(scope, fields, _measured(goal))
+    chosen = [(lead_id,) for lead_id, view in _lead_views(scope, reads, _measured(goal))
               if matches(view)]
     scope.store.scratch("INSERT INTO report_goal_leads VALUES (?)", chosen)
     return "lead_id IN (SELECT lead_id FROM report_goal_leads)"
+
+
+@attrs.frozen
+class Reads:
+    """What a goal's `where` reads of a lead: profile fields, the run's results (score, fit,
+    grade, band, priority, stage, bant), the time it entered its stage (days in stage)."""
+
+    fields: list[str]
+    results: bool
+    stay: bool
 
 
 class LeadView:
     """A lead as a goal's `where` reads it: the run's stored results and the profile fields
     the condition names."""
 
-    __slots__ = ("profile", "score", "fit", "stage", "bant", "_grade", "_band", "now",
+    __slots__ = ("profile", "score", "fit", "stage", "_bant", "_grade", "_band", "now",
                  "entered_at", "notes")
+
+    @property
+    def bant(self) -> dict:
+        if isinstance(self._bant, str):  # parsed when read: most conditions never read it
+            self._bant = json.loads(self._bant)
+        return self._bant
 
     def grade(self):
         return self._grade
@@ -165,24 +184,29 @@ def _measured(goal: ast.Goal) -> str:
     return m.stage.text if isinstance(m, (ast.Entered, ast.LeadsIn)) else m.source.text
 
 
-def _lead_views(scope: Scope, fields: list[str], stage: str) -> Iterator[tuple[str, LeadView]]:
-    """Each lead of the run that entered `stage` as a LeadView, its profile holding `fields`
-    read as declared (the others are None)."""
+def _lead_views(scope: Scope, reads: Reads, stage: str) -> Iterator[tuple[str, LeadView]]:
+    """Each lead of the run that entered `stage` as a LeadView, its profile holding the
+    fields the condition reads, as declared (the others are None); results and the time it
+    entered its stage only when the condition reads them (else None)."""
     readers = scope.rules.fields
     empty = dict.fromkeys(readers)
-    extracts = "".join(f", json_extract(l.profile, {quote('$.' + f)})" for f in fields)
+    extracts = "".join(f", json_extract(l.profile, {quote('$.' + f)})" for f in reads.fields)
+    results = ("r.score, r.fit, r.grade, r.band, r.stage, r.bant" if reads.results
+               else "NULL, NULL, NULL, NULL, NULL, NULL")
+    key = int(scope.key)
+    since = (f"(SELECT max(m.ts) FROM stage_moves m WHERE m.ruleset = {key} "
+             "AND m.lead_id = f.lead_id)" if reads.stay else "NULL")
+    # CROSS JOIN: the working table (no index) outside, the keyed tables looked up
+    joins = (f" CROSS JOIN results r ON r.ruleset = {key} AND r.lead_id = f.lead_id"
+             if reads.results else "")
+    joins += " CROSS JOIN leads l ON l.lead_id = f.lead_id" if reads.fields else ""
     for lead_id, score, fit, grade, band, stage, bant, entered, *values in scope.rows(
-            "SELECT r.lead_id, r.score, r.fit, r.grade, r.band, r.stage, r.bant, "
-            "(SELECT max(m.ts) FROM stage_moves m WHERE m.ruleset = r.ruleset "
-            f" AND m.lead_id = r.lead_id){extracts} "
-            # CROSS JOIN: the working table (no index) outside, the keyed tables looked up
-            "FROM report_leads f CROSS JOIN results r ON r.ruleset = ? "
-            "AND r.lead_id = f.lead_id CROSS JOIN leads l ON l.lead_id = f.lead_id "
-            f"WHERE f.s{scope.stages.index(stage)} IS NOT NULL", (scope.key,)):
+            f"SELECT f.lead_id, {results}, {since}{extracts} FROM report_leads f{joins} "
+            f"WHERE f.s{scope.stages.index(stage)} IS NOT NULL"):
         view = LeadView()
-        view.profile = {**empty, **{f: readers[f](v) for f, v in zip(fields, values)}}
+        view.profile = {**empty, **{f: readers[f](v) for f, v in zip(reads.fields, values)}}
         view.score, view.fit, view.stage = score, fit, stage
-        view.bant = json.loads(bant) if bant else {}
+        view._bant = bant or {}
         view._grade, view._band, view.now, view.entered_at = grade, band, scope.as_of, entered
         view.notes = None
         yield lead_id, view

@@ -284,15 +284,6 @@ def quote(text: str) -> str:
 QUANTILES = (("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p90", 0.9))
 
 
-def quantiles(scope: Scope, ctes: str, values: str, params: Sequence = (),
-              unit: int = DAY) -> dict[tuple, dict]:
-    """n, mean and QUANTILES of `values` (SQL giving rows g, k, x, after the CTEs `ctes`, if
-    any; durations in microseconds) per (g, k), in `unit`s (see `summaries`)."""
-    return summaries(scope.rows(f"WITH {ctes + ',' if ctes else ''} v(g, k, x) AS ({values}) "
-                                "SELECT g, k, group_concat(x) FROM v GROUP BY g, k", params),
-                     unit)
-
-
 def summaries(rows: Iterable[tuple], unit: int = DAY) -> dict[tuple, dict]:
     """`summary` per (g, k) of rows (g, k, values)."""
     return {(g, k): summary(text, unit) for g, k, text in rows}

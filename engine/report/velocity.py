@@ -12,7 +12,6 @@ from leadrules.engine.report.scope import (
     QUANTILES,
     Scope,
     ordered_stages,
-    quantiles,
     group_by,
     group_of,
     summaries,
