@@ -13,6 +13,7 @@ from leadrules.dsl import ast
 from leadrules.dsl.check import suggest
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.events import format_timestamp
+from leadrules.engine.report import beside
 from leadrules.engine.scoring.compiler import DISQUALIFIED, CompiledRuleset
 from leadrules.engine.store.store import Store
 
@@ -214,34 +215,54 @@ def prepare(scope: Scope) -> None:
       lasts: a stay ends where the lead's next move begins the next one), `nx`, the place of
       the stage it left for, and grp. Keyed by (grp, ix), so that a view reads it stage by
       stage without sorting.
+
+    The two are made at once when the store is a file: `report_stays` on a second connection
+    (see `beside`), in a database attached to this one; otherwise both in TEMP.
     """
+    store = scope.store
+    # (the temporary tables' cache as large as the store's, 64 MiB, so that they stay in it)
+    store.scratch("PRAGMA temp.cache_size = -65536;\n"
+                  "DROP TABLE IF EXISTS temp.report_leads;\n"
+                  "DROP TABLE IF EXISTS temp.report_stays;\n")
+    beside.detach(store)
+    apart = beside.Beside(store, _stays_sql(scope, beside.SCHEMA)) if beside.usable(store) else None
+    try:
+        store.scratch(_leads_sql(scope))
+        if apart is None or not apart.attach(store):
+            store.scratch(_stays_sql(scope, "temp"))
+    finally:
+        if apart is not None:
+            apart.close()
+
+
+def _leads_sql(scope: Scope) -> str:
     group, joins = group_sql(scope)
     # FILTER, not CASE: an aggregate step skipped costs less than one given a NULL
     firsts = ", ".join(
         f"min(m.seq) FILTER (WHERE m.to_stage = {quote(stage)}) AS s{i}, "
         f"min(m.ts) FILTER (WHERE m.to_stage = {quote(stage)}) AS t{i}"
         for i, stage in enumerate(scope.stages))
-    key = "grp, " if scope.by is not None else ""
-    # (the temporary tables' cache as large as the store's, 64 MiB, so that they stay in it)
-    scope.store.scratch(f"""
-PRAGMA temp.cache_size = -65536;
-DROP TABLE IF EXISTS temp.report_leads;
-DROP TABLE IF EXISTS temp.report_stays;
-CREATE TEMP TABLE report_leads AS
+    return f"""CREATE TEMP TABLE report_leads AS
     SELECT m.lead_id, {group} AS grp, min(m.ts) FILTER (WHERE m.seq = 0) AS entry,
         count(*) FILTER (WHERE m.to_stage = {quote(DISQUALIFIED)}) > 0 AS disqualified, {firsts}
     FROM stage_moves m {joins}
     WHERE m.ruleset = {int(scope.key)} GROUP BY m.lead_id;
-CREATE TEMP TABLE report_stays (grp TEXT NOT NULL, ix INTEGER NOT NULL, lead_id TEXT NOT NULL,
-    seq INTEGER NOT NULL, entered INTEGER NOT NULL, left_at INTEGER, nx INTEGER,
-    PRIMARY KEY ({key}ix, lead_id, seq)) WITHOUT ROWID;
-INSERT INTO report_stays
+"""
+
+
+def _stays_sql(scope: Scope, schema: str) -> str:
+    group, joins = group_sql(scope)
+    key = "grp, " if scope.by is not None else ""
+    return f"""CREATE TABLE {schema}.report_stays (grp TEXT NOT NULL, ix INTEGER NOT NULL,
+    lead_id TEXT NOT NULL, seq INTEGER NOT NULL, entered INTEGER NOT NULL, left_at INTEGER,
+    nx INTEGER, PRIMARY KEY ({key}ix, lead_id, seq)) WITHOUT ROWID;
+INSERT INTO {schema}.report_stays
     SELECT {group}, {stage_index(scope, 'm.to_stage')}, m.lead_id, m.seq, m.ts, n.ts,
         {stage_index(scope, 'n.to_stage')}
     FROM stage_moves m LEFT JOIN stage_moves n ON n.ruleset = m.ruleset
         AND n.lead_id = m.lead_id AND n.seq = m.seq + 1 {joins}
     WHERE m.ruleset = {int(scope.key)} AND m.ts IS NOT NULL;
-""")
+"""
 
 
 def group_of(scope: Scope) -> str:
