@@ -208,8 +208,9 @@ def prepare(scope: Scope) -> None:
     (each from one scan of `stage_moves` in key order), which every view reads instead of it:
 
     - `report_leads`: one row per lead, in lead_id order: grp, `entry` (the time of its entry
-      into the funnel, move 0) and for the i-th stage of the funnel `s{i}`, the number of the
-      move that first entered it, and `t{i}`, the time of its first dated entry (NULL: never).
+      into the funnel, move 0), `disqualified`, for the i-th stage of the funnel `s{i}`, the
+      number of the move that first entered it, and `t{i}`, the time of its first dated entry
+      (NULL: never); and its `deepest` and `in_order` stages reached (see `depths`).
     - `report_stays`: each dated stay of a lead in a stage: `ix`, the stage's place in
       `ordered_stages` (see `stage_index`), lead_id, seq, `entered`, `left_at` (NULL while it
       lasts: a stay ends where the lead's next move begins the next one), `nx`, the place of
@@ -242,12 +243,25 @@ def _leads_sql(scope: Scope) -> str:
         f"min(m.seq) FILTER (WHERE m.to_stage = {quote(stage)}) AS s{i}, "
         f"min(m.ts) FILTER (WHERE m.to_stage = {quote(stage)}) AS t{i}"
         for i, stage in enumerate(scope.stages))
-    return f"""CREATE TEMP TABLE report_leads AS
+    deepest, in_order = depths(scope)
+    return f"""CREATE TEMP TABLE report_leads AS SELECT *, {deepest} AS deepest,
+    {in_order} AS in_order FROM (
     SELECT m.lead_id, {group} AS grp, min(m.ts) FILTER (WHERE m.seq = 0) AS entry,
         count(*) FILTER (WHERE m.to_stage = {quote(DISQUALIFIED)}) > 0 AS disqualified, {firsts}
     FROM stage_moves m {joins}
-    WHERE m.ruleset = {int(scope.key)} GROUP BY m.lead_id;
+    WHERE m.ruleset = {int(scope.key)} GROUP BY m.lead_id);
 """
+
+
+def depths(scope: Scope) -> tuple[str, str]:
+    """SQL over the columns s{i} of a lead's first moves into each stage for its deepest stage
+    reached (its place; -1 for none), and the deepest it reached through every stage before
+    it, each entered first after the one before (moves are numbered in time order)."""
+    n = len(scope.stages)
+    deepest = " ".join(f"WHEN s{i} IS NOT NULL THEN {i}" for i in reversed(range(n)))
+    in_order = " ".join(f"WHEN s{i} IS NULL OR s{i} < s{i - 1} THEN {i - 1}" for i in range(1, n))
+    return (f"(CASE {deepest} ELSE -1 END)",
+            f"(CASE WHEN s0 IS NULL THEN -1 {in_order} ELSE {n - 1} END)")
 
 
 def _stays_sql(scope: Scope, schema: str) -> str:
