@@ -319,11 +319,6 @@ def quote(text: str) -> str:
 QUANTILES = (("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p90", 0.9))
 
 
-def summaries(rows: Iterable[tuple], unit: int = DAY) -> dict[tuple, dict]:
-    """`summary` per (g, k) of rows (g, k, values)."""
-    return {(g, k): summary(text, unit) for g, k, text in rows}
-
-
 def summary(text: str, unit: int = DAY) -> dict:
     """n, mean and QUANTILES of integer durations in microseconds joined by commas (SQLite's
     group_concat), in `unit`s; Python holds one group's values at a time (as integers: SQLite

@@ -14,7 +14,6 @@ from leadrules.engine.report.scope import (
     ordered_stages,
     group_by,
     group_of,
-    summaries,
     summary,
 )
 
@@ -33,18 +32,19 @@ def _start(scope: Scope) -> int:
 
 def stay_rows(scope: Scope) -> list[dict]:
     """Per group and stage: finished stays (left in the period) and open ones (at its end)."""
-    group, keys, dq = group_of(scope), group_by(scope, 'ix'), len(scope.stages)
-    places = ordered_stages(scope)
-    done = summaries(scope.rows(
-        f"SELECT {group}, ix, group_concat(left_at - entered) FROM report_stays "
-        f"WHERE left_at >= ? AND left_at < ? AND ix <= {dq} {keys}",
-        (_start(scope), scope.end)))
-    still = summaries(scope.rows(
-        f"SELECT {group}, ix, group_concat({scope.at} - entered) FROM report_stays "
-        f"WHERE entered < ?1 AND (left_at IS NULL OR left_at >= ?1) AND ix < {dq} "
-        f"{keys}", (scope.end,)))
-    done = {(g, places[ix]): v for (g, ix), v in done.items()}
-    still = {(g, places[ix]): v for (g, ix), v in still.items()}
+    dq, places = len(scope.stages), ordered_stages(scope)
+    done, still = {}, {}
+    for grp, ix, finished, ages in scope.rows(
+            f"SELECT {group_of(scope)}, ix, "
+            "group_concat(left_at - entered) FILTER (WHERE left_at >= ?1 AND left_at < ?2), "
+            f"group_concat({scope.at} - entered) FILTER (WHERE entered < ?2 AND ix < {dq} "
+            "AND (left_at IS NULL OR left_at >= ?2)) "
+            f"FROM report_stays WHERE ix <= {dq} {group_by(scope, 'ix')}",
+            (_start(scope), scope.end)):
+        if finished is not None:
+            done[grp, places[ix]] = summary(finished)
+        if ages is not None:
+            still[grp, places[ix]] = summary(ages)
     groups = sorted({g for g, _ in (*done, *still)}) or ["all"]
     rows = []
     for grp in groups:
