@@ -44,7 +44,8 @@ class GoalResult:
 
 
 def measure_text(goal: ast.Goal) -> str:
-    from leadrules.dsl.format import write  # the formatter writes the goal's parts as written
+    # the goal's parts as written; dsl.write, not dsl.format, which imports the parser (lark)
+    from leadrules.dsl.write import write
 
     text = write(goal.measure)
     return text + (f" where {write(goal.where)}" if goal.where is not None else "")
