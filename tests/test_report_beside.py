@@ -1,5 +1,6 @@
-"""engine.report.beside: report_stays made on a second connection while the first makes
-report_leads, and what the report does when that connection fails."""
+"""engine.report.beside: report_stays made by a forked process while the report's connection
+makes report_leads, the views that process measures, and what the report does when it
+fails."""
 
 import datetime as dt
 from pathlib import Path
@@ -9,9 +10,9 @@ import pytest
 from leadrules import dsl
 from leadrules.engine.errors import StoreError
 from leadrules.engine.events import parse_timestamp
-from leadrules.engine.report import beside
+from leadrules.engine.report import beside, scope as scope_module
 from leadrules.engine.report.scope import make_scope
-from leadrules.engine.report.views import build
+from leadrules.engine.report.views import aside, build
 from leadrules.engine.scoring.compiler import compile_ruleset
 from leadrules.engine.scoring.run import run_rules
 from leadrules.engine.store.ingest import ingest
@@ -81,3 +82,42 @@ def test_when_the_second_connection_fails_the_first_makes_the_stays(db, scratch_
 
 def test_a_store_in_memory_makes_both_tables_itself():
     assert not beside.usable(Store.memory())
+
+
+OPTIONS = [{}, dict(by="country", period="month"), dict(start=dt.date(2026, 2, 1),
+                                                       end=dt.date(2026, 2, 28), by="owner"),
+           dict(period="week", within="30d")]
+
+
+def everything(store: Store, view: str = "all", beside_too: bool = True, **options):
+    """Every figure of `view`, measured with the process beside doing its part (or not), and
+    the progress ticks."""
+    if "within" in options:
+        options["within"] = 30 * 86_400_000_000
+    scope = make_scope(store, compile_ruleset(RULESET), RULESET,
+                       aside=aside(view) if beside_too else None, **options)
+    ticks = []
+    figures = build(scope, view, ticks.append)
+    return [(f.view, f.columns, f.rows) for f in figures], len(ticks)
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_the_views_measured_beside_are_those_measured_here(db, scratch_dir, options):
+    with Store(db) as store:
+        assert everything(store, **options) == everything(store, beside_too=False, **options)
+        assert everything(store, **options)[1] == 6
+        assert everything(store, "velocity", **options) == everything(
+            store, "velocity", beside_too=False, **options)
+
+
+def test_when_the_process_fails_measuring_this_one_measures(db, scratch_dir, monkeypatch):
+    def fail(scope, aside, store):
+        raise StoreError(f"{store.path}: cannot read the store: disk I/O error")
+
+    with Store(db) as store:
+        expected = everything(store, beside_too=False)
+        monkeypatch.setattr(scope_module, "_measured_aside", fail)
+        scope = make_scope(store, compile_ruleset(RULESET), RULESET, aside=aside("all"))
+        assert scope.side is not None and scope.side.result() is None  # it made the table
+        assert everything(store) == expected
+    assert list(scratch_dir.iterdir()) == []

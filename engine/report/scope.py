@@ -4,8 +4,9 @@ that every view shares (stays in stages, period buckets, breakdowns, percentiles
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import attrs
 
@@ -44,6 +45,8 @@ class Scope:
     cohort: str | None = None  # the stage a cohort entered (default: the first)
     target: str | None = None  # the stage it should reach (default: the last)
     first: int | None = None  # the earliest dated entry into a stage (make_scope finds it)
+    # the process that made report_stays and measures views beside this one (see beside)
+    side: beside.Beside | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def as_of(self) -> int:
@@ -84,9 +87,12 @@ class Scope:
 
 def make_scope(store: Store, rules: CompiledRuleset, ruleset: ast.Ruleset, *,
                run_id: int | None = None, start: dt.date | None = None,
-               end: dt.date | None = None, **options) -> Scope:
+               end: dt.date | None = None, aside: Callable[[Scope], object] | None = None,
+               **options) -> Scope:
     """A Scope for the latest run of `rules` (or run `run_id`, which must be it), checking
-    every option against the ruleset and the store; bad ones are UsageErrors."""
+    every option against the ruleset and the store; bad ones are UsageErrors. `aside(scope)`,
+    if given, is measured by the process that makes report_stays, if there is one: its result
+    is `scope.side.result()` (see views.aside)."""
     run = _run_of(store, rules, run_id)
     key = store.ruleset_number(rules.hash)
     stop = run["as_of"] + 1 if end is None else min(micros(end + dt.timedelta(days=1)),
@@ -98,9 +104,9 @@ def make_scope(store: Store, rules: CompiledRuleset, ruleset: ast.Ruleset, *,
     scope = Scope(store, rules, ruleset, run, key, begin, stop, start is not None or
                   end is not None, **options)
     _check_options(scope)
-    prepare(scope)
+    side = prepare(scope, aside)
     ((first,),) = store.read("SELECT min(entry) FROM report_leads")
-    return attrs.evolve(scope, first=first)
+    return attrs.evolve(scope, first=first, side=side)
 
 
 def _run_of(store: Store, rules: CompiledRuleset, run_id: int | None) -> dict:
@@ -203,7 +209,8 @@ def bucket_sql(period: str | None, column: str) -> str:
 
 # Shared SQL --------------------------------------------------------------------------------
 
-def prepare(scope: Scope) -> None:
+def prepare(scope: Scope, aside: Callable[[Scope], object] | None = None
+            ) -> beside.Beside | None:
     """Make this connection's working tables for the scope, from its stored stage history
     (each from one scan of `stage_moves` in key order), which every view reads instead of it:
 
@@ -217,8 +224,9 @@ def prepare(scope: Scope) -> None:
       the stage it left for, and grp. Keyed by (grp, ix), so that a view reads it stage by
       stage without sorting.
 
-    The two are made at once when the store is a file: `report_stays` on a second connection
-    (see `beside`), in a database attached to this one; otherwise both in TEMP.
+    The two are made at once when the store is a file: `report_stays` by a forked process
+    (see `beside`), in a database attached to this connection, and that process measures
+    `aside` too, if given; otherwise both in TEMP. The process, if any, is returned.
     """
     store = scope.store
     # (the temporary tables' cache as large as the store's, 64 MiB, so that they stay in it)
@@ -226,14 +234,26 @@ def prepare(scope: Scope) -> None:
                   "DROP TABLE IF EXISTS temp.report_leads;\n"
                   "DROP TABLE IF EXISTS temp.report_stays;\n")
     beside.detach(store)
-    apart = beside.Beside(store, _stays_sql(scope, beside.SCHEMA)) if beside.usable(store) else None
+    side = None
+    if beside.usable(store):
+        work = None if aside is None else functools.partial(_measured_aside, scope, aside)
+        side = beside.Beside(store, _stays_sql(scope, beside.SCHEMA), work)
     try:
         store.scratch(_leads_sql(scope))
-        if apart is None or not apart.attach(store):
+        if side is None or not side.attach(store):
             store.scratch(_stays_sql(scope, "temp"))
+            return None
+        return side
     finally:
-        if apart is not None:
-            apart.close()
+        if side is not None:
+            side.close()
+
+
+def _measured_aside(scope: Scope, aside: Callable[[Scope], object], store: Store) -> object:
+    """`aside` of the scope in the process beside, on its own connection (its report_stays
+    holds every dated entry, so also the first)."""
+    ((first,),) = store.read("SELECT min(entered) FROM report_stays WHERE seq = 0")
+    return aside(attrs.evolve(scope, store=store, first=first, side=None))
 
 
 def _leads_sql(scope: Scope) -> str:

@@ -102,11 +102,22 @@ def pair_rows(scope: Scope) -> list[dict]:
 
 def figures(scope: Scope) -> list[Figure]:
     """The velocity view: time in stage, and time between stages."""
-    def shown(cols):
-        return tuple(c for c in cols if c.key != "group" or scope.by)
+    return stay_figures(scope) + pair_figures(scope)
+
+
+def stay_figures(scope: Scope) -> list[Figure]:
+    """Time in stage (from report_stays)."""
     return [Figure("velocity", "Velocity: days in stage (stays that ended in the period; "
-                   "open stays at its end)", shown(STAY_COLUMNS), tuple(stay_rows(scope)),
-                   chart="velocity"),
-            Figure("velocity_pairs", "Velocity: days from entering a stage to entering a later "
-                   "one (leads entering the later stage in the period)", shown(PAIR_COLUMNS),
-                   tuple(pair_rows(scope)))]
+                   "open stays at its end)", _shown(scope, STAY_COLUMNS),
+                   tuple(stay_rows(scope)), chart="velocity")]
+
+
+def pair_figures(scope: Scope) -> list[Figure]:
+    """Time between stages (from report_leads)."""
+    return [Figure("velocity_pairs", "Velocity: days from entering a stage to entering a later "
+                   "one (leads entering the later stage in the period)",
+                   _shown(scope, PAIR_COLUMNS), tuple(pair_rows(scope)))]
+
+
+def _shown(scope: Scope, cols: tuple) -> tuple:
+    return tuple(c for c in cols if c.key != "group" or scope.by)
