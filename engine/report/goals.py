@@ -129,11 +129,12 @@ def _lead_filter(scope: Scope, goal: ast.Goal) -> str:
     if goal.where is None:
         return "1"
     matches = compile_condition(goal.where, NameScope.of(scope.ruleset), scope.ruleset)
-    read = list(walk(goal.where))
-    fields = sorted({n.path[0] for n in read if isinstance(n, ast.Ref)} & set(scope.rules.fields))
+    nodes = list(walk(goal.where))
+    fields = sorted({n.path[0] for n in nodes if isinstance(n, ast.Ref)}
+                    & set(scope.rules.fields))
     reads = Reads(fields, results=any(isinstance(n, ast.Ref) and n.path[0] not in fields
-                                      for n in read),
-                  stay=any(isinstance(n, ast.DaysInStage) for n in read))
+                                      for n in nodes),
+                  stay=any(isinstance(n, ast.DaysInStage) for n in nodes))
     scope.store.scratch("DROP TABLE IF EXISTS temp.report_goal_leads;\n"
                         "CREATE TEMP TABLE report_goal_leads (lead_id TEXT PRIMARY KEY);\n")
     # listed first: the connection cannot insert while it reads (sqlite3 crashes)
@@ -187,23 +188,21 @@ def _measured(goal: ast.Goal) -> str:
 
 def _lead_views(scope: Scope, reads: Reads, stage: str) -> Iterator[tuple[str, LeadView]]:
     """Each lead of the run that entered `stage` as a LeadView, its profile holding the
-    fields the condition reads, as declared (the others are None); results and the time it
-    entered its stage only when the condition reads them (else None)."""
+    fields the condition reads, as declared (the others are None); its results, and the time
+    it entered its stage, only when the condition reads them (else None)."""
     readers = scope.rules.fields
     empty = dict.fromkeys(readers)
     extracts = "".join(f", json_extract(l.profile, {quote('$.' + f)})" for f in reads.fields)
     results = ("r.score, r.fit, r.grade, r.band, r.stage, r.bant" if reads.results
                else "NULL, NULL, NULL, NULL, NULL, NULL")
-    key = int(scope.key)
-    since = (f"(SELECT max(m.ts) FROM stage_moves m WHERE m.ruleset = {key} "
-             "AND m.lead_id = f.lead_id)" if reads.stay else "NULL")
-    # CROSS JOIN: the working table (no index) outside, the keyed tables looked up
-    joins = (f" CROSS JOIN results r ON r.ruleset = {key} AND r.lead_id = f.lead_id"
-             if reads.results else "")
-    joins += " CROSS JOIN leads l ON l.lead_id = f.lead_id" if reads.fields else ""
+    since = ("(SELECT max(m.ts) FROM stage_moves m WHERE m.ruleset = r.ruleset "
+             "AND m.lead_id = r.lead_id)" if reads.stay else "NULL")
     for lead_id, score, fit, grade, band, stage, bant, entered, *values in scope.rows(
-            f"SELECT f.lead_id, {results}, {since}{extracts} FROM report_leads f{joins} "
-            f"WHERE f.s{scope.stages.index(stage)} IS NOT NULL"):
+            f"SELECT r.lead_id, {results}, {since}{extracts} "
+            # CROSS JOIN: the working table (no index) outside, the keyed tables looked up
+            "FROM report_leads f CROSS JOIN results r ON r.ruleset = ? "
+            "AND r.lead_id = f.lead_id CROSS JOIN leads l ON l.lead_id = f.lead_id "
+            f"WHERE f.s{scope.stages.index(stage)} IS NOT NULL", (scope.key,)):
         view = LeadView()
         view.profile = {**empty, **{f: readers[f](v) for f, v in zip(reads.fields, values)}}
         view.score, view.fit, view.stage = score, fit, stage
