@@ -121,3 +121,25 @@ def test_when_the_process_fails_measuring_this_one_measures(db, scratch_dir, mon
         assert scope.side is not None and scope.side.result() is None  # it made the table
         assert everything(store) == expected
     assert list(scratch_dir.iterdir()) == []
+
+
+def test_without_a_scratch_file_the_first_makes_the_stays(db, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(beside.tempfile, "mkstemp", full)
+    with Store(db) as store:
+        assert everything(store) == everything(store, beside_too=False)
+        assert [name for _, name, _ in store.read("PRAGMA database_list")] == ["main", "temp"]
+
+
+def test_without_a_process_the_first_makes_the_stays_and_no_file_is_left(db, scratch_dir,
+                                                                          monkeypatch):
+    def refused(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    with Store(db) as store:
+        expected = everything(store, beside_too=False)
+        monkeypatch.setattr(beside.multiprocessing.process.BaseProcess, "start", refused)
+        assert everything(store) == expected
+    assert list(scratch_dir.iterdir()) == []

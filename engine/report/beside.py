@@ -47,8 +47,13 @@ class Beside:
         self._inbox, outbox = multiprocessing.Pipe(duplex=False)
         self._process = multiprocessing.get_context("fork").Process(
             target=_make, args=(store.path, self.path, script, work, outbox), daemon=True)
-        self._process.start()
-        outbox.close()  # the process's end: reading meets its end when the process ends
+        try:
+            self._process.start()
+        except OSError:  # no process to be had (the caller makes the table)
+            self.close()
+            raise
+        finally:
+            outbox.close()  # the process's end: reading meets its end when the process ends
 
     def attach(self, store: Store) -> bool:
         """Wait for the table and attach its database to `store`'s connection; False if the

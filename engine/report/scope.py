@@ -237,7 +237,10 @@ def prepare(scope: Scope, aside: Callable[[Scope], object] | None = None
     side = None
     if beside.usable(store):
         work = None if aside is None else functools.partial(_measured_aside, scope, aside)
-        side = beside.Beside(store, _stays_sql(scope, beside.SCHEMA), work)
+        try:
+            side = beside.Beside(store, _stays_sql(scope, beside.SCHEMA), work)
+        except OSError:  # no scratch file, or no process to be had: this connection makes both
+            pass
     try:
         store.scratch(_leads_sql(scope))
         if side is None or not side.attach(store):
