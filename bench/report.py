@@ -2,7 +2,7 @@
 
     python bench/report.py --db big.db [--small-db small.db] [--runs 3] [--as-of 2026-10-31]
 
-The store must hold leads and events (`leadrules sample --leads 100000 --out data/` and
+The store must hold leads and events (`leadrules sample --count 100000 --out data/` and
 `leadrules ingest --db big.db --leads data/leads.csv --events data/events.csv`; not timed).
 Each run measures, in subprocesses: a full `leadrules run --full` of the bundled rules, then
 `leadrules report all` of that run. The ratio report / run is the median of the per-run ratios.
@@ -105,7 +105,7 @@ def main() -> None:
         for i in range(args.runs):
             runs.append(one(db, args.as_of))
             print(f"{name} run {i + 1}: run {runs[-1]['run'][0]:.2f} s, report "
-                  f"{runs[-1]['report'][0]:.2f} s", flush=True)
+                  f"{runs[-1]['report'][0]:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
         found[name] = summary(name, db, runs)
     ratio = found["large"]["ratio"]
     print(f"\n{'PASS' if ratio <= TARGET else 'FAIL'}: report all / full run = {ratio:.3f} "

@@ -17,6 +17,7 @@ import io
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 
 from clitools import golden, invoke
@@ -179,6 +180,23 @@ def test_every_goal_status(db):
     on_track = results[2]
     assert on_track.elapsed == pytest.approx(0.5, abs=1e-9)
     assert on_track.projected == pytest.approx(6.0, abs=1e-6)
+
+
+def test_a_goals_where_reads_results_and_days_in_stage(db):
+    """Of the leads that entered Sales (A, B, G): in Customer or Sales at the as-of, and 20 or
+    more days in that stage (A 27 days, since 02-03; G 55, since 01-06; not B, in Sales again
+    since 03-01). Of those that entered Lead (A, B, E), under 10 days in their stage: B, E."""
+    ruleset = dsl.load(RULES)
+    goals = dsl.analyze(
+        RULES.read_text(encoding="utf-8") +
+        'goal "settled": entered Sales >= 1 where stage in [Customer, Sales] '
+        "and days in stage >= 20\n"
+        'goal "fresh": entered Lead >= 1 where days in stage < 10\n', "goals.rules"
+    ).raise_for_errors()
+    with Store(db) as store:
+        scope = make_scope(store, compile_ruleset(ruleset), ruleset)
+        results = evaluate_goals(attrs.evolve(scope, ruleset=goals))
+    assert [(r.goal.name, r.actual) for r in results][-2:] == [("settled", 2), ("fresh", 2)]
 
 
 def test_report_all_text_golden(db):

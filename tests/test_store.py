@@ -386,3 +386,15 @@ def test_closed_store_is_a_store_error(tmp_path):
     with pytest.raises(StoreError) as info:
         s.counts()
     assert str(info.value) == f"{tmp_path / 'x.db'}: the store is closed"
+
+
+def test_a_working_table_written_by_a_script_leaves_no_transaction_open(store):
+    """As with rows: the INSERT's implicit transaction, into TEMP only, is committed (an open
+    one would hold the connection's snapshot and forbid ATTACH)."""
+    store.scratch("CREATE TEMP TABLE w (x INTEGER PRIMARY KEY) WITHOUT ROWID;\n"
+                  "INSERT INTO w VALUES (1), (2);\n")
+    assert not store._conn.in_transaction
+    with store.transaction():
+        store.scratch("INSERT INTO w VALUES (3);\n")
+        assert store._conn.in_transaction  # inside the caller's, which commits it
+    assert list(store.read("SELECT x FROM w")) == [(1,), (2,), (3,)]

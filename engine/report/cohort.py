@@ -4,7 +4,7 @@ of them that reached stage Y by the run's as-of, and within N days of entering X
 from __future__ import annotations
 
 from leadrules.engine.report.figure import Figure, columns, share
-from leadrules.engine.report.scope import DAY, Scope, bucket_sql, quote
+from leadrules.engine.report.scope import DAY, Scope, bucket_sql, group_by, quote
 
 COLUMNS = columns(("period", "entered in", "text"), ("group", "group", "text"),
                   ("entered", "entered"), ("reached", "reached"), ("rate", "conversion", "pct"),
@@ -16,19 +16,26 @@ def stages_of(scope: Scope) -> tuple[str, str]:
     return scope.cohort or scope.stages[0], scope.target or scope.stages[-1]
 
 
+def first_after(scope: Scope, source: str, target: str) -> str:
+    """SQL over `report_leads` for a lead's first entry into `target` at or after its first
+    dated entry into `source` (NULL if none). Most leads enter `target` first after `source`;
+    for the others (a recycle) its moves are looked up by key."""
+    x, y = scope.stages.index(source), scope.stages.index(target)
+    return f"""(CASE WHEN t{y} >= t{x} THEN t{y} WHEN t{y} IS NULL OR t{x} IS NULL THEN NULL ELSE
+            (SELECT min(m.ts) FROM stage_moves m WHERE m.ruleset = {int(scope.key)}
+             AND m.lead_id = report_leads.lead_id AND m.to_stage = {quote(target)}
+             AND m.ts >= t{x}) END)"""
+
+
 def pair_ctes(scope: Scope, source: str, target: str, leads: str = "1",
               grouped: bool = True) -> str:
     """A CTE `pairs`: per lead, its group (grp), its first dated entry into `source` (t) and
     its first entry into `target` at or after that (ty, NULL if none); `leads` filters the
-    leads, and without `grouped` every lead is in the group 'all'. Most leads enter `target`
-    first after `source`; for the others (a recycle) its moves are looked up by key."""
-    x, y = scope.stages.index(source), scope.stages.index(target)
+    leads, and without `grouped` every lead is in the group 'all'."""
+    x = scope.stages.index(source)
     group = "grp" if grouped else "'all'"
     return f"""pairs AS (SELECT lead_id, {group} AS grp, t{x} AS t,
-        CASE WHEN t{y} >= t{x} THEN t{y} WHEN t{y} IS NULL THEN NULL ELSE
-            (SELECT min(m.ts) FROM stage_moves m WHERE m.ruleset = {int(scope.key)}
-             AND m.lead_id = report_leads.lead_id AND m.to_stage = {quote(target)}
-             AND m.ts >= t{x}) END AS ty
+        {first_after(scope, source, target)} AS ty
         FROM report_leads WHERE t{x} IS NOT NULL AND {leads})"""
 
 
@@ -38,13 +45,17 @@ def cohort_rows(scope: Scope) -> list[dict]:
     period = scope.period or "month"
     start = -(1 << 62) if scope.start is None else scope.start
     within = scope.within if scope.within is not None else 0
+    # per day first, then per period: the label of a period is computed once per day
+    day = "(t / 1000000 - ((t / 1000000) % 86400 + 86400) % 86400)"  # its midnight, in s
     rows = []
     for label, grp, entered, reached, fast in scope.rows(f"""
-            WITH {pair_ctes(scope, source, target)}
-            SELECT {bucket_sql(period, 't')} AS label, grp, count(*), count(ty),
-                count(CASE WHEN ty - t <= ? THEN 1 END)
-            FROM pairs WHERE t >= ? AND t < ?
-            GROUP BY label, grp ORDER BY label, grp""", (within, start, scope.end)):
+            WITH {pair_ctes(scope, source, target)},
+            days AS (SELECT {day} AS day, grp, count(*) AS n, count(ty) AS reached,
+                         count(*) FILTER (WHERE ty - t <= ?) AS fast
+                     FROM pairs WHERE t >= ? AND t < ? {group_by(scope, 'day')})
+            SELECT {bucket_sql(period, '(day * 1000000)')} AS label, grp, sum(n), sum(reached),
+                sum(fast)
+            FROM days GROUP BY label, grp ORDER BY label, grp""", (within, start, scope.end)):
         row = dict(period=label, group=grp, entered=entered, reached=reached,
                    rate=share(reached, entered))
         if scope.within is not None:

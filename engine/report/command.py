@@ -14,7 +14,7 @@ from leadrules.dsl.errors import UsageError
 from leadrules.engine.report import render
 from leadrules.engine.report.goals import failing
 from leadrules.engine.report.scope import DAY, make_scope
-from leadrules.engine.report.views import VIEWS, build
+from leadrules.engine.report.views import VIEWS, aside, build
 from leadrules.engine.scoring.compiler import compile_ruleset
 from leadrules.engine.store.store import Store
 
@@ -50,7 +50,7 @@ def report(store: Store, ruleset: ast.Ruleset, view: str, *, run_id: int | None 
     rules = compile_ruleset(ruleset)
     scope = make_scope(store, rules, ruleset, run_id=run_id, start=start, end=end,
                        period=period, by=by, within=parse_days(within), cohort=cohort,
-                       target=target)
+                       target=target, aside=aside(view if html is None else "all"))
     figures = build(scope, view, progress)
     if html is not None:
         html_report.write(html, scope, figures if view == "all" else build(scope, "all", progress))

@@ -8,11 +8,9 @@ from leadrules.engine.report.scope import (
     Scope,
     buckets,
     ordered_stages,
-    quote,
-    stage_index,
-    stays,
+    group_by,
+    group_of,
 )
-from leadrules.engine.scoring.compiler import DISQUALIFIED
 
 EVER = -(1 << 62)  # the start of a period with no --from: before every entry
 
@@ -32,26 +30,12 @@ def windows(scope: Scope) -> list[tuple[str, int, int]]:
 def flow_rows(scope: Scope) -> list[dict]:
     """Every (period, group, stage) row of the flow view, in period, group and funnel order."""
     spans = windows(scope)
-    values = ", ".join(f"({quote(label)}, {i}, {a}, {b})" for i, (label, a, b) in enumerate(spans))
+    places = ordered_stages(scope)
     found = {}
-    for label, _, grp, stage, *counts in scope.rows(f"""
-            WITH {stays(scope)}, spans(label, i, a, b) AS (VALUES {values}),
-            moved AS (SELECT *, {stage_index(scope, 'stage')} AS ix,
-                          {stage_index(scope, 'next_stage')} AS nx
-                      FROM stays WHERE entered IS NOT NULL)
-            SELECT label, i, grp, stage,
-                count(CASE WHEN entered < a AND (left_at IS NULL OR left_at >= a) THEN 1 END),
-                count(CASE WHEN entered >= a AND entered < b THEN 1 END),
-                count(CASE WHEN left_at >= a AND left_at < b AND nx > ix THEN 1 END),
-                count(CASE WHEN left_at >= a AND left_at < b AND nx <= ix THEN 1 END),
-                count(CASE WHEN left_at >= a AND left_at < b AND next_stage = {quote(DISQUALIFIED)}
-                      THEN 1 END),
-                count(CASE WHEN entered < b AND (left_at IS NULL OR left_at >= b) THEN 1 END)
-            FROM moved JOIN spans ON entered < b AND (left_at IS NULL OR left_at >= a)
-            GROUP BY i, grp, stage"""):
+    for i, grp, ix, *counts in scope.rows(_counts(scope, spans)):
         start, entered, forward, backward, out, end = counts
-        found[label, grp, stage] = dict(
-            period=label, group=grp, stage=stage, start=start, entered=entered,
+        found[spans[i][0], grp, places[ix]] = dict(
+            period=spans[i][0], group=grp, stage=places[ix], start=start, entered=entered,
             out_forward=forward, out_backward=backward, out_funnel=out,
             out=forward + backward + out, end=end)
     groups = sorted({grp for _, grp, _ in found}) or ["all"]
@@ -65,6 +49,33 @@ def flow_rows(scope: Scope) -> list[dict]:
                 row["in"] = row.pop("entered")
                 rows.append(row)
     return rows
+
+
+# A stay's counts in a period [a, b) that it meets: at the start, in, out forward, backward and
+# of the funnel (dq: Disqualified's place, after the stages), at the end
+_COUNTS = """
+    count(*) FILTER (WHERE entered < {a} AND (left_at IS NULL OR left_at >= {a})),
+    count(*) FILTER (WHERE entered >= {a}),
+    count(*) FILTER (WHERE left_at < {b} AND nx > ix AND nx < {dq}),
+    count(*) FILTER (WHERE left_at < {b} AND nx <= ix AND ix < {dq}),
+    count(*) FILTER (WHERE left_at < {b} AND nx = {dq}),
+    count(*) FILTER (WHERE left_at IS NULL OR left_at >= {b})"""
+
+
+def _counts(scope: Scope, spans: list[tuple[str, int, int]]) -> str:
+    """SQL for the counts of each (span i, group, stage ix) of the flow view, over the stays
+    that meet the span."""
+    dq, group = len(scope.stages), group_of(scope)
+    if len(spans) == 1:  # its bounds as constants: the stays are read in key order, unsorted
+        ((_, a, b),) = spans
+        return (f"SELECT 0, {group}, ix, {_COUNTS.format(a=a, b=b, dq=dq)} FROM report_stays "
+                f"WHERE entered < {b} AND (left_at IS NULL OR left_at >= {a}) AND ix <= {dq} "
+                f"{group_by(scope, 'ix')}")
+    values = ", ".join(f"({i}, {a}, {b})" for i, (_, a, b) in enumerate(spans))
+    return (f"WITH spans(i, a, b) AS (VALUES {values}) "
+            f"SELECT i, {group}, ix, {_COUNTS.format(a='a', b='b', dq=dq)} FROM report_stays "
+            "JOIN spans ON entered < b AND (left_at IS NULL OR left_at >= a) "
+            f"WHERE ix <= {dq} {group_by(scope, 'ix', 'i')}")
 
 
 def undated(scope: Scope) -> int:

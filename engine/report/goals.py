@@ -15,7 +15,7 @@ from leadrules.dsl.check import Scope as NameScope
 from leadrules.dsl.check import walk
 from leadrules.engine.report.cohort import pair_ctes
 from leadrules.engine.report.figure import Figure, columns, share
-from leadrules.engine.report.scope import DAY, Scope, micros, quote, stays
+from leadrules.engine.report.scope import DAY, Scope, micros, ordered_stages, quote
 from leadrules.engine.report.velocity import pair_days
 from leadrules.engine.scoring.compiler import compile_condition
 
@@ -44,7 +44,8 @@ class GoalResult:
 
 
 def measure_text(goal: ast.Goal) -> str:
-    from leadrules.dsl.format import write  # the formatter writes the goal's parts as written
+    # the goal's parts as written; dsl.write, not dsl.format, which imports the parser (lark)
+    from leadrules.dsl.write import write
 
     text = write(goal.measure)
     return text + (f" where {write(goal.where)}" if goal.where is not None else "")
@@ -103,23 +104,22 @@ def _status(goal: ast.Goal, actual, projected, over: bool, counting: bool) -> st
 def _actual(scope: Scope, goal: ast.Goal, leads: str, start: int, stop: int):
     m = goal.measure
     if isinstance(m, ast.Entered):
-        ((n,),) = scope.rows("SELECT count(DISTINCT lead_id) FROM stage_moves WHERE ruleset = ? "
-                             f"AND to_stage = ? AND ts >= ? AND ts < ? AND {leads}",
-                             (scope.key, m.stage.text, start, stop))
+        ((n,),) = scope.rows("SELECT count(DISTINCT lead_id) FROM report_stays WHERE ix = ? "
+                             f"AND entered >= ? AND entered < ? AND {leads}",
+                             (ordered_stages(scope).index(m.stage.text), start, stop))
         return n
     if isinstance(m, ast.LeadsIn):
-        stage = quote(m.stage.text)
-        ((n,),) = scope.rows(f"WITH {stays(scope, f'm.to_stage = {stage}')} "
-                             "SELECT count(*) FROM stays WHERE stage = ? "
-                             f"AND entered < ? AND (left_at IS NULL OR left_at >= ?) AND {leads}",
-                             (m.stage.text, stop, stop))
+        ((n,),) = scope.rows("SELECT count(*) FROM report_stays WHERE ix = ? AND entered < ? "
+                             f"AND (left_at IS NULL OR left_at >= ?) AND {leads}",
+                             (ordered_stages(scope).index(m.stage.text), stop, stop))
         return n
     if isinstance(m, ast.Conversion):
         ((entered, reached),) = scope.rows(
             f"WITH {pair_ctes(scope, m.source.text, m.target.text, leads, grouped=False)} "
             "SELECT count(*), count(ty) FROM pairs WHERE t >= ? AND t < ?", (start, stop))
         return share(reached, entered)
-    stats = pair_days(scope, m.source.text, m.target.text, leads, start, stop, grouped=False)
+    pair = (m.source.text, m.target.text)
+    stats = pair_days(scope, [pair], leads, start, stop, grouped=False)[pair]
     return stats["all"]["median"] if "all" in stats else None
 
 
@@ -129,23 +129,43 @@ def _lead_filter(scope: Scope, goal: ast.Goal) -> str:
     if goal.where is None:
         return "1"
     matches = compile_condition(goal.where, NameScope.of(scope.ruleset), scope.ruleset)
-    fields = sorted({n.path[0] for n in walk(goal.where) if isinstance(n, ast.Ref)}
+    nodes = list(walk(goal.where))
+    fields = sorted({n.path[0] for n in nodes if isinstance(n, ast.Ref)}
                     & set(scope.rules.fields))
+    reads = Reads(fields, results=any(isinstance(n, ast.Ref) and n.path[0] not in fields
+                                      for n in nodes),
+                  stay=any(isinstance(n, ast.DaysInStage) for n in nodes))
     scope.store.scratch("DROP TABLE IF EXISTS temp.report_goal_leads;\n"
                         "CREATE TEMP TABLE report_goal_leads (lead_id TEXT PRIMARY KEY);\n")
     # listed first: the connection cannot insert while it reads (sqlite3 crashes)
-    chosen = [(lead_id,) for lead_id, view in _lead_views(scope, fields, _measured(goal))
+    chosen = [(lead_id,) for lead_id, view in _lead_views(scope, reads, _measured(goal))
               if matches(view)]
     scope.store.scratch("INSERT INTO report_goal_leads VALUES (?)", chosen)
     return "lead_id IN (SELECT lead_id FROM report_goal_leads)"
+
+
+@attrs.frozen
+class Reads:
+    """What a goal's `where` reads of a lead: profile fields, the run's results (score, fit,
+    grade, band, priority, stage, bant), the time it entered its stage (days in stage)."""
+
+    fields: list[str]
+    results: bool
+    stay: bool
 
 
 class LeadView:
     """A lead as a goal's `where` reads it: the run's stored results and the profile fields
     the condition names."""
 
-    __slots__ = ("profile", "score", "fit", "stage", "bant", "_grade", "_band", "now",
+    __slots__ = ("profile", "score", "fit", "stage", "_bant", "_grade", "_band", "now",
                  "entered_at", "notes")
+
+    @property
+    def bant(self) -> dict:
+        if isinstance(self._bant, str):  # parsed when read: most conditions never read it
+            self._bant = json.loads(self._bant)
+        return self._bant
 
     def grade(self):
         return self._grade
@@ -166,24 +186,27 @@ def _measured(goal: ast.Goal) -> str:
     return m.stage.text if isinstance(m, (ast.Entered, ast.LeadsIn)) else m.source.text
 
 
-def _lead_views(scope: Scope, fields: list[str], stage: str) -> Iterator[tuple[str, LeadView]]:
-    """Each lead of the run that entered `stage` as a LeadView, its profile holding `fields`
-    read as declared (the others are None)."""
+def _lead_views(scope: Scope, reads: Reads, stage: str) -> Iterator[tuple[str, LeadView]]:
+    """Each lead of the run that entered `stage` as a LeadView, its profile holding the
+    fields the condition reads, as declared (the others are None); its results, and the time
+    it entered its stage, only when the condition reads them (else None)."""
     readers = scope.rules.fields
     empty = dict.fromkeys(readers)
-    extracts = "".join(f", json_extract(l.profile, {quote('$.' + f)})" for f in fields)
+    extracts = "".join(f", json_extract(l.profile, {quote('$.' + f)})" for f in reads.fields)
+    results = ("r.score, r.fit, r.grade, r.band, r.stage, r.bant" if reads.results
+               else "NULL, NULL, NULL, NULL, NULL, NULL")
+    since = ("(SELECT max(m.ts) FROM stage_moves m WHERE m.ruleset = r.ruleset "
+             "AND m.lead_id = r.lead_id)" if reads.stay else "NULL")
     for lead_id, score, fit, grade, band, stage, bant, entered, *values in scope.rows(
-            "SELECT r.lead_id, r.score, r.fit, r.grade, r.band, r.stage, r.bant, "
-            "(SELECT max(m.ts) FROM stage_moves m WHERE m.ruleset = r.ruleset "
-            f" AND m.lead_id = r.lead_id){extracts} "
+            f"SELECT r.lead_id, {results}, {since}{extracts} "
             # CROSS JOIN: the working table (no index) outside, the keyed tables looked up
             "FROM report_leads f CROSS JOIN results r ON r.ruleset = ? "
             "AND r.lead_id = f.lead_id CROSS JOIN leads l ON l.lead_id = f.lead_id "
             f"WHERE f.s{scope.stages.index(stage)} IS NOT NULL", (scope.key,)):
         view = LeadView()
-        view.profile = {**empty, **{f: readers[f](v) for f, v in zip(fields, values)}}
+        view.profile = {**empty, **{f: readers[f](v) for f, v in zip(reads.fields, values)}}
         view.score, view.fit, view.stage = score, fit, stage
-        view.bant = json.loads(bant) if bant else {}
+        view._bant = bant or {}
         view._grade, view._band, view.now, view.entered_at = grade, band, scope.as_of, entered
         view.notes = None
         yield lead_id, view

@@ -5,7 +5,7 @@ stage in order."""
 from __future__ import annotations
 
 from leadrules.engine.report.figure import Figure, columns, share
-from leadrules.engine.report.scope import Scope
+from leadrules.engine.report.scope import Scope, group_by, group_of
 from leadrules.engine.scoring.compiler import DISQUALIFIED
 
 COLUMNS = columns(("group", "group", "text"), ("stage", "stage", "text"),
@@ -24,56 +24,32 @@ def cohort_filter(scope: Scope) -> str:
     return f"entry >= {int(start)} AND entry < {int(scope.end)}"
 
 
-def depths(scope: Scope) -> tuple[str, str]:
-    """SQL over `report_leads` for a lead's deepest stage reached (its place; -1 for none), and
-    the deepest it reached through every stage before it, each entered first after the one
-    before (moves are numbered in time order)."""
-    n = len(scope.stages)
-    deepest = " ".join(f"WHEN s{i} IS NOT NULL THEN {i}" for i in reversed(range(n)))
-    in_order = " ".join(f"WHEN s{i} IS NULL OR s{i} < s{i - 1} THEN {i - 1}" for i in range(1, n))
-    return (f"(CASE {deepest} ELSE -1 END)",
-            f"(CASE WHEN s0 IS NULL THEN -1 {in_order} ELSE {n - 1} END)")
-
-
 def reached_rows(scope: Scope) -> list[dict]:
     """Per group and stage: leads that reached it (any stages), and in order (all stages)."""
-    deepest, in_order = depths(scope)
-    depth: dict[str, dict[str, list[int]]] = {}
-    for grp, kind, level, n in scope.rows(f"""
-            WITH counted AS (SELECT grp, {deepest} AS deepest, {in_order} AS in_order,
-                                 disqualified FROM report_leads WHERE {cohort_filter(scope)})
-            SELECT grp, 'any', deepest, count(*) FROM counted GROUP BY grp, deepest
-            UNION ALL SELECT grp, 'all', in_order, count(*) FROM counted GROUP BY grp, in_order
-            UNION ALL SELECT grp, 'dq', 0, count(*) FROM counted WHERE disqualified
-                GROUP BY grp"""):
-        counts = depth.setdefault(grp, _empty(scope))
-        if level >= 0:
-            counts[kind][level] += n
+    n = len(scope.stages)
+    levels = ", ".join(f"count(*) FILTER (WHERE {column} >= {i})"
+                       for column in ("deepest", "in_order") for i in range(n))
+    found = {grp: (counts[:n], counts[n:-1], counts[-1]) for grp, *counts in scope.rows(
+        f"SELECT {group_of(scope)}, {levels}, count(*) FILTER (WHERE disqualified) "
+        f"FROM report_leads WHERE {cohort_filter(scope)} {group_by(scope)}")}
     rows = []
-    for grp in sorted(depth) or ["all"]:
-        rows.extend(_stage_rows(scope, grp, depth.get(grp) or _empty(scope)))
+    for grp in sorted(found) or ["all"]:
+        rows.extend(_stage_rows(scope, grp, *found.get(grp, ([0] * n, [0] * n, 0))))
     return rows
 
 
-def _empty(scope: Scope) -> dict[str, list[int]]:
-    return {"any": [0] * len(scope.stages), "all": [0] * len(scope.stages), "dq": [0]}
-
-
-def _stage_rows(scope: Scope, grp: str, counts: dict) -> list[dict]:
-    """A group's rows: counts of deepest stages reached, summed from the bottom."""
-    rows, previous, first = [], None, None
+def _stage_rows(scope: Scope, grp: str, reached: list[int], in_order: list[int],
+                disqualified: int) -> list[dict]:
+    """A group's rows from its leads that reached each stage or a later one, and through every
+    stage up to it in order."""
+    rows = []
     for i, stage in enumerate(scope.stages):
-        reached = sum(counts["any"][i:])
-        in_order = sum(counts["all"][i:])
-        first = reached if first is None else first
-        first_in_order = in_order if i == 0 else rows[0]["in_order"]
-        rows.append(dict(group=grp, stage=stage, reached=reached,
-                         next_step=share(reached, previous), cumulative=share(reached, first),
-                         in_order=in_order,
-                         in_order_cumulative=share(in_order, first_in_order)))
-        previous = reached
-    rows.append(dict(group=grp, stage=DISQUALIFIED, reached=counts["dq"][0], next_step=None,
-                     cumulative=share(counts["dq"][0], first), in_order=None,
+        rows.append(dict(group=grp, stage=stage, reached=reached[i],
+                         next_step=share(reached[i], reached[i - 1] if i else None),
+                         cumulative=share(reached[i], reached[0]), in_order=in_order[i],
+                         in_order_cumulative=share(in_order[i], in_order[0])))
+    rows.append(dict(group=grp, stage=DISQUALIFIED, reached=disqualified, next_step=None,
+                     cumulative=share(disqualified, reached[0]), in_order=None,
                      in_order_cumulative=None))
     return rows
 

@@ -4,8 +4,9 @@ that every view shares (stays in stages, period buckets, breakdowns, percentiles
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import attrs
 
@@ -13,6 +14,7 @@ from leadrules.dsl import ast
 from leadrules.dsl.check import suggest
 from leadrules.dsl.errors import UsageError
 from leadrules.engine.events import format_timestamp
+from leadrules.engine.report import beside
 from leadrules.engine.scoring.compiler import DISQUALIFIED, CompiledRuleset
 from leadrules.engine.store.store import Store
 
@@ -43,6 +45,8 @@ class Scope:
     cohort: str | None = None  # the stage a cohort entered (default: the first)
     target: str | None = None  # the stage it should reach (default: the last)
     first: int | None = None  # the earliest dated entry into a stage (make_scope finds it)
+    # the process that made report_stays and measures views beside this one (see beside)
+    side: beside.Beside | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def as_of(self) -> int:
@@ -83,9 +87,12 @@ class Scope:
 
 def make_scope(store: Store, rules: CompiledRuleset, ruleset: ast.Ruleset, *,
                run_id: int | None = None, start: dt.date | None = None,
-               end: dt.date | None = None, **options) -> Scope:
+               end: dt.date | None = None, aside: Callable[[Scope], object] | None = None,
+               **options) -> Scope:
     """A Scope for the latest run of `rules` (or run `run_id`, which must be it), checking
-    every option against the ruleset and the store; bad ones are UsageErrors."""
+    every option against the ruleset and the store; bad ones are UsageErrors. `aside(scope)`,
+    if given, is measured by the process that makes report_stays, if there is one: its result
+    is `scope.side.result()` (see views.aside)."""
     run = _run_of(store, rules, run_id)
     key = store.ruleset_number(rules.hash)
     stop = run["as_of"] + 1 if end is None else min(micros(end + dt.timedelta(days=1)),
@@ -97,9 +104,9 @@ def make_scope(store: Store, rules: CompiledRuleset, ruleset: ast.Ruleset, *,
     scope = Scope(store, rules, ruleset, run, key, begin, stop, start is not None or
                   end is not None, **options)
     _check_options(scope)
-    prepare(scope)
+    side = prepare(scope, aside)
     ((first,),) = store.read("SELECT min(entry) FROM report_leads")
-    return attrs.evolve(scope, first=first)
+    return attrs.evolve(scope, first=first, side=side)
 
 
 def _run_of(store: Store, rules: CompiledRuleset, run_id: int | None) -> dict:
@@ -202,42 +209,110 @@ def bucket_sql(period: str | None, column: str) -> str:
 
 # Shared SQL --------------------------------------------------------------------------------
 
-def prepare(scope: Scope) -> None:
-    """Make this connection's working table for the scope, from its stored stage history:
+def prepare(scope: Scope, aside: Callable[[Scope], object] | None = None
+            ) -> beside.Beside | None:
+    """Make this connection's working tables for the scope, from its stored stage history
+    (each from one scan of `stage_moves` in key order), which every view reads instead of it:
 
     - `report_leads`: one row per lead, in lead_id order: grp, `entry` (the time of its entry
-      into the funnel, move 0) and for the i-th stage of the funnel `s{i}`, the number of the
-      move that first entered it, and `t{i}`, the time of its first dated entry (NULL: never).
+      into the funnel, move 0), `disqualified`, for the i-th stage of the funnel `s{i}`, the
+      number of the move that first entered it, and `t{i}`, the time of its first dated entry
+      (NULL: never); and its `deepest` and `in_order` stages reached (see `depths`).
+    - `report_stays`: each dated stay of a lead in a stage: `ix`, the stage's place in
+      `ordered_stages` (see `stage_index`), lead_id, seq, `entered`, `left_at` (NULL while it
+      lasts: a stay ends where the lead's next move begins the next one), `nx`, the place of
+      the stage it left for, and grp. Keyed by (grp, ix), so that a view reads it stage by
+      stage without sorting.
+
+    The two are made at once when the store is a file: `report_stays` by a forked process
+    (see `beside`), in a database attached to this connection, and that process measures
+    `aside` too, if given; otherwise both in TEMP. The process, if any, is returned.
     """
-    group, joins = group_sql(scope)
+    store = scope.store
     # (the temporary tables' cache as large as the store's, 64 MiB, so that they stay in it)
-    firsts = ", ".join(
-        f"min(CASE WHEN m.to_stage = {quote(stage)} THEN m.seq END) AS s{i}, "
-        f"min(CASE WHEN m.to_stage = {quote(stage)} THEN m.ts END) AS t{i}"
-        for i, stage in enumerate(scope.stages))
-    scope.store.scratch(f"""
-PRAGMA temp.cache_size = -65536;
-DROP TABLE IF EXISTS temp.report_leads;
-CREATE TEMP TABLE report_leads AS
-    SELECT m.lead_id, {group} AS grp, min(CASE WHEN m.seq = 0 THEN m.ts END) AS entry,
-        max(m.to_stage = {quote(DISQUALIFIED)}) AS disqualified, {firsts}
-    FROM stage_moves m {joins}
-    WHERE m.ruleset = {int(scope.key)} GROUP BY m.lead_id;
-""")
+    store.scratch("PRAGMA temp.cache_size = -65536;\n"
+                  "DROP TABLE IF EXISTS temp.report_leads;\n"
+                  "DROP TABLE IF EXISTS temp.report_stays;\n")
+    beside.detach(store)
+    side = None
+    if beside.usable(store):
+        work = None if aside is None else functools.partial(_measured_aside, scope, aside)
+        try:
+            side = beside.Beside(store, _stays_sql(scope, beside.SCHEMA), work)
+        except OSError:  # no scratch file, or no process to be had: this connection makes both
+            pass
+    try:
+        store.scratch(_leads_sql(scope))
+        if side is None or not side.attach(store):
+            store.scratch(_stays_sql(scope, "temp"))
+            return None
+        return side
+    finally:
+        if side is not None:
+            side.close()
 
 
-def stays(scope: Scope, where: str = "1") -> str:
-    """A CTE `stays`: each stay of a lead in a stage (lead_id, seq, stage, entered, left_at
-    NULL while it lasts, next_stage, grp: its --by group), of the moves `where` (on `m`)
-    selects. A stay ends where the lead's next move begins the next one: a join of
-    `stage_moves` with itself on its key, read in key order (cheaper than keeping it)."""
+def _measured_aside(scope: Scope, aside: Callable[[Scope], object], store: Store) -> object:
+    """`aside` of the scope in the process beside, on its own connection (its report_stays
+    holds every dated entry, so also the first)."""
+    ((first,),) = store.read("SELECT min(entered) FROM report_stays WHERE seq = 0")
+    return aside(attrs.evolve(scope, store=store, first=first, side=None))
+
+
+def _leads_sql(scope: Scope) -> str:
     group, joins = group_sql(scope)
-    return f"""stays AS (
-    SELECT m.lead_id, m.seq, m.to_stage AS stage, m.ts AS entered, n.ts AS left_at,
-        n.to_stage AS next_stage, {group} AS grp
+    # FILTER, not CASE: an aggregate step skipped costs less than one given a NULL
+    firsts = ", ".join(
+        f"min(m.seq) FILTER (WHERE m.to_stage = {quote(stage)}) AS s{i}, "
+        f"min(m.ts) FILTER (WHERE m.to_stage = {quote(stage)}) AS t{i}"
+        for i, stage in enumerate(scope.stages))
+    deepest, in_order = depths(scope)
+    return f"""CREATE TEMP TABLE report_leads AS SELECT *, {deepest} AS deepest,
+    {in_order} AS in_order FROM (
+    SELECT m.lead_id, {group} AS grp, min(m.ts) FILTER (WHERE m.seq = 0) AS entry,
+        count(*) FILTER (WHERE m.to_stage = {quote(DISQUALIFIED)}) > 0 AS disqualified, {firsts}
+    FROM stage_moves m {joins}
+    WHERE m.ruleset = {int(scope.key)} GROUP BY m.lead_id);
+"""
+
+
+def depths(scope: Scope) -> tuple[str, str]:
+    """SQL over the columns s{i} of a lead's first moves into each stage for its deepest stage
+    reached (its place; -1 for none), and the deepest it reached through every stage before
+    it, each entered first after the one before (moves are numbered in time order)."""
+    n = len(scope.stages)
+    deepest = " ".join(f"WHEN s{i} IS NOT NULL THEN {i}" for i in reversed(range(n)))
+    in_order = " ".join(f"WHEN s{i} IS NULL OR s{i} < s{i - 1} THEN {i - 1}" for i in range(1, n))
+    return (f"(CASE {deepest} ELSE -1 END)",
+            f"(CASE WHEN s0 IS NULL THEN -1 {in_order} ELSE {n - 1} END)")
+
+
+def _stays_sql(scope: Scope, schema: str) -> str:
+    group, joins = group_sql(scope)
+    key = "grp, " if scope.by is not None else ""
+    return f"""CREATE TABLE {schema}.report_stays (grp TEXT NOT NULL, ix INTEGER NOT NULL,
+    lead_id TEXT NOT NULL, seq INTEGER NOT NULL, entered INTEGER NOT NULL, left_at INTEGER,
+    nx INTEGER, PRIMARY KEY ({key}ix, lead_id, seq)) WITHOUT ROWID;
+INSERT INTO {schema}.report_stays
+    SELECT {group}, {stage_index(scope, 'm.to_stage')}, m.lead_id, m.seq, m.ts, n.ts,
+        {stage_index(scope, 'n.to_stage')}
     FROM stage_moves m LEFT JOIN stage_moves n ON n.ruleset = m.ruleset
         AND n.lead_id = m.lead_id AND n.seq = m.seq + 1 {joins}
-    WHERE m.ruleset = {int(scope.key)} AND {where})"""
+    WHERE m.ruleset = {int(scope.key)} AND m.ts IS NOT NULL;
+"""
+
+
+def group_of(scope: Scope) -> str:
+    """The group of a row of a working table: its grp, or 'all' without --by."""
+    return "grp" if scope.by is not None else "'all'"
+
+
+def group_by(scope: Scope, *keys: str) -> str:
+    """GROUP BY the group of a working table's rows and `keys`: without --by every row is in
+    the group 'all', which a sort would only slow down (and which `report_stays`'s key leaves
+    out, so that it is read per stage in its key order)."""
+    terms = (*(("grp",) if scope.by is not None else ()), *keys)
+    return f"GROUP BY {', '.join(terms)}" if terms else ""
 
 
 def group_sql(scope: Scope, lead: str = "m.lead_id") -> tuple[str, str]:
@@ -253,10 +328,11 @@ def group_sql(scope: Scope, lead: str = "m.lead_id") -> tuple[str, str]:
 
 
 def stage_index(scope: Scope, column: str) -> str:
-    """SQL for the place of the stage in `column` in the funnel (0 for the first); NULL for
-    Disqualified."""
-    cases = " ".join(f"WHEN {quote(s)} THEN {i}" for i, s in enumerate(scope.stages))
-    return f"(CASE {column} {cases} END)"
+    """SQL for the place of the stage in `column` in `ordered_stages` (0 for the first stage
+    of the funnel, len(stages) for Disqualified, one more for any other name, or none)."""
+    places = ordered_stages(scope)
+    cases = " ".join(f"WHEN {quote(s)} THEN {i}" for i, s in enumerate(places))
+    return f"(CASE {column} {cases} ELSE {len(places)} END)"
 
 
 def quote(text: str) -> str:
@@ -266,21 +342,15 @@ def quote(text: str) -> str:
 QUANTILES = (("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p90", 0.9))
 
 
-def quantiles(scope: Scope, ctes: str, values: str, params: Sequence = (),
-              unit: int = DAY) -> dict[tuple, dict]:
-    """n, mean and QUANTILES of `values` (SQL giving rows g, k, x, after the CTEs `ctes`, if
-    any; durations in microseconds) per (g, k), in `unit`s; Python holds one group's values at a
-    time (as integers: SQLite writes them out faster than fractions). A percentile p of n sorted
-    values is the value at rank (n - 1) * p, counting from 0, interpolated between its
-    neighbours."""
-    found: dict[tuple, dict] = {}
+def summary(text: str, unit: int = DAY) -> dict:
+    """n, mean and QUANTILES of integer durations in microseconds joined by commas (SQLite's
+    group_concat), in `unit`s; Python holds one group's values at a time (as integers: SQLite
+    writes them out faster than fractions). A percentile p of n sorted values is the value at
+    rank (n - 1) * p, counting from 0, interpolated between its neighbours."""
     # one text per group, split and sorted in C: streaming each value through Python was
     # three quarters of a report's time in Python
-    for g, k, text in scope.rows(f"WITH {ctes + ',' if ctes else ''} v(g, k, x) AS ({values}) "
-                                 "SELECT g, k, group_concat(x) FROM v GROUP BY g, k", params):
-        found[g, k] = {name: value / unit if name != "n" else value
-                       for name, value in summarize(sorted(map(int, text.split(",")))).items()}
-    return found
+    return {name: value / unit if name != "n" else value
+            for name, value in summarize(sorted(map(int, text.split(",")))).items()}
 
 
 def summarize(values: Sequence[float]) -> dict:

@@ -13,8 +13,8 @@ from leadrules.engine.report.scope import (
     Scope,
     bucket_sql,
     group_sql,
-    quantiles,
     quote,
+    summary,
 )
 
 COLUMNS = columns(("rule", "sla", "text"), ("period", "began in", "text"),
@@ -52,27 +52,22 @@ def sla_cte(scope: Scope) -> str:
 
 def sla_rows(scope: Scope) -> list[dict]:
     """Per SLA line and group, and per line over all groups (group "(all)")."""
-    cte = sla_cte(scope)
     counts = """count(*), count(CASE WHEN outcome = 'met' THEN 1 END),
         count(CASE WHEN outcome = 'overdue' AND met_at IS NOT NULL THEN 1 END),
         count(CASE WHEN outcome = 'overdue' AND met_at IS NULL THEN 1 END),
         count(CASE WHEN outcome = 'left' THEN 1 END),
-        count(CASE WHEN outcome = 'pending' THEN 1 END)"""
-    found = list(scope.rows(f"WITH {cte} SELECT rule, grp, {counts} FROM slas "
-                            "GROUP BY rule, grp UNION ALL "
-                            f"SELECT rule, '(all)', {counts} FROM slas GROUP BY rule"))
-    hours = quantiles(scope, cte, "SELECT rule, grp, (met_at - entered_at) "
-                      "FROM slas WHERE met_at IS NOT NULL UNION ALL "
-                      "SELECT rule, '(all)', (met_at - entered_at) "
-                      "FROM slas WHERE met_at IS NOT NULL", unit=HOUR)
+        count(CASE WHEN outcome = 'pending' THEN 1 END),
+        group_concat(met_at - entered_at) FILTER (WHERE met_at IS NOT NULL)"""
     rows = []
-    for key, grp, entries, met, late, overdue, left, pending in found:
+    for key, grp, entries, met, late, overdue, left, pending, hours in scope.rows(
+            f"WITH {sla_cte(scope)} SELECT rule, grp, {counts} FROM slas GROUP BY rule, grp "
+            f"UNION ALL SELECT rule, '(all)', {counts} FROM slas GROUP BY rule"):
         due = met + late + overdue
         rule, period = key.split("\x1f")
         rows.append(dict(rule=rule, period=period, group=grp, entries=entries, due=due, met=met,
-                         late=late,
-                         overdue=overdue, left=left, open=pending, in_time=share(met, due),
-                         median_hours=hours.get((key, grp), {}).get("median")))
+                         late=late, overdue=overdue, left=left, open=pending,
+                         in_time=share(met, due),
+                         median_hours=summary(hours, HOUR)["median"] if hours else None))
     rows.sort(key=lambda r: (r["rule"], r["period"], r["group"] == "(all)", r["group"] == NONE,
                              r["group"]))
     return rows

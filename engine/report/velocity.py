@@ -4,10 +4,18 @@ one stage to entering the next."""
 
 from __future__ import annotations
 
-from leadrules.engine.report.cohort import pair_ctes
+import attrs
+
+from leadrules.engine.report.cohort import first_after
 from leadrules.engine.report.figure import Figure, columns
-from leadrules.engine.report.scope import QUANTILES, Scope, quantiles, quote, stays
-from leadrules.engine.scoring.compiler import DISQUALIFIED
+from leadrules.engine.report.scope import (
+    QUANTILES,
+    Scope,
+    ordered_stages,
+    group_by,
+    group_of,
+    summary,
+)
 
 _STATS = (("n", "stays", "count"), *((name, name, "days") for name, _ in QUANTILES),
           ("mean", "mean", "days"))
@@ -24,15 +32,19 @@ def _start(scope: Scope) -> int:
 
 def stay_rows(scope: Scope) -> list[dict]:
     """Per group and stage: finished stays (left in the period) and open ones (at its end)."""
-    found = quantiles(scope, stays(scope), f"""
-        SELECT grp, stage, (left_at - entered) FROM stays
-        WHERE entered IS NOT NULL AND left_at >= ?1 AND left_at < ?2
-        UNION ALL
-        SELECT grp, stage || ' (open)', ({scope.at} - entered) FROM stays
-        WHERE entered IS NOT NULL AND entered < ?2 AND (left_at IS NULL OR left_at >= ?2)
-        AND stage != {quote(DISQUALIFIED)}""", (_start(scope), scope.end))
-    done = {key: v for key, v in found.items() if not key[1].endswith(" (open)")}
-    still = {(g, k[:-len(" (open)")]): v for (g, k), v in found.items() if k.endswith(" (open)")}
+    dq, places = len(scope.stages), ordered_stages(scope)
+    done, still = {}, {}
+    for grp, ix, finished, ages in scope.rows(
+            f"SELECT {group_of(scope)}, ix, "
+            "group_concat(left_at - entered) FILTER (WHERE left_at >= ?1 AND left_at < ?2), "
+            f"group_concat({scope.at} - entered) FILTER (WHERE entered < ?2 AND ix < {dq} "
+            "AND (left_at IS NULL OR left_at >= ?2)) "
+            f"FROM report_stays WHERE ix <= {dq} {group_by(scope, 'ix')}",
+            (_start(scope), scope.end)):
+        if finished is not None:
+            done[grp, places[ix]] = summary(finished)
+        if ages is not None:
+            still[grp, places[ix]] = summary(ages)
     groups = sorted({g for g, _ in (*done, *still)}) or ["all"]
     rows = []
     for grp in groups:
@@ -55,33 +67,57 @@ def pairs(scope: Scope) -> list[tuple[str, str]]:
     return found
 
 
-def pair_days(scope: Scope, source: str, target: str, leads: str = "1", start: int | None = None,
-              end: int | None = None, grouped: bool = True) -> dict[str, dict]:
-    """Per group: n, mean and quantiles of the days from a lead's first entry into `source` to
-    its first entry into `target` after it, for the leads entering `target` in [start, end)."""
+def pair_days(scope: Scope, pairs: list[tuple[str, str]], leads: str = "1",
+              start: int | None = None, end: int | None = None,
+              grouped: bool = True) -> dict[tuple[str, str], dict[str, dict]]:
+    """Per pair (source, target) and group: n, mean and quantiles of the days from a lead's
+    first entry into `source` to its first entry into `target` after it, for the leads
+    entering `target` in [start, end); every pair from one scan of `report_leads`."""
     start = _start(scope) if start is None else start
     end = scope.end if end is None else end
-    found = quantiles(scope, pair_ctes(scope, source, target, leads, grouped), """
-        SELECT grp, 'pair', (ty - t) FROM pairs
-        WHERE ty >= ? AND ty < ?""", (start, end))
-    return {grp: stats for (grp, _), stats in found.items()}
+    scope = scope if grouped else attrs.evolve(scope, by=None)
+    days = []
+    for source, target in pairs:
+        ty = first_after(scope, source, target)
+        days.append(f"group_concat({ty} - t{scope.stages.index(source)}) "
+                    f"FILTER (WHERE {ty} >= {int(start)} AND {ty} < {int(end)})")
+    entered = " OR ".join(sorted({f"t{scope.stages.index(x)} IS NOT NULL" for x, _ in pairs}))
+    found: dict[tuple[str, str], dict[str, dict]] = {pair: {} for pair in pairs}
+    for group, *texts in scope.rows(f"SELECT {group_of(scope)}, {', '.join(days)} "
+                                    f"FROM report_leads WHERE ({entered}) AND {leads} "
+                                    f"{group_by(scope)}"):
+        for pair, text in zip(pairs, texts):
+            if text is not None:
+                found[pair][group] = summary(text)
+    return found
 
 
 def pair_rows(scope: Scope) -> list[dict]:
     rows = []
-    for source, target in pairs(scope):
-        for grp, stats in sorted(pair_days(scope, source, target).items()):
-            rows.append(dict(group=grp, source=source, target=target, **stats))
+    for (source, target), stats in pair_days(scope, pairs(scope)).items():
+        for group, values in sorted(stats.items()):
+            rows.append(dict(group=group, source=source, target=target, **values))
     return rows
 
 
 def figures(scope: Scope) -> list[Figure]:
     """The velocity view: time in stage, and time between stages."""
-    def shown(cols):
-        return tuple(c for c in cols if c.key != "group" or scope.by)
+    return stay_figures(scope) + pair_figures(scope)
+
+
+def stay_figures(scope: Scope) -> list[Figure]:
+    """Time in stage (from report_stays)."""
     return [Figure("velocity", "Velocity: days in stage (stays that ended in the period; "
-                   "open stays at its end)", shown(STAY_COLUMNS), tuple(stay_rows(scope)),
-                   chart="velocity"),
-            Figure("velocity_pairs", "Velocity: days from entering a stage to entering a later "
-                   "one (leads entering the later stage in the period)", shown(PAIR_COLUMNS),
-                   tuple(pair_rows(scope)))]
+                   "open stays at its end)", _shown(scope, STAY_COLUMNS),
+                   tuple(stay_rows(scope)), chart="velocity")]
+
+
+def pair_figures(scope: Scope) -> list[Figure]:
+    """Time between stages (from report_leads)."""
+    return [Figure("velocity_pairs", "Velocity: days from entering a stage to entering a later "
+                   "one (leads entering the later stage in the period)",
+                   _shown(scope, PAIR_COLUMNS), tuple(pair_rows(scope)))]
+
+
+def _shown(scope: Scope, cols: tuple) -> tuple:
+    return tuple(c for c in cols if c.key != "group" or scope.by)

@@ -558,13 +558,13 @@ class Store:
         """Statements on TEMP tables, which only this connection sees (a report's working
         tables): `script`, or one statement executed for each of `rows`."""
         with self._errors("cannot make a working table"):
+            inside = self._conn.in_transaction
             if rows is None:
                 executescript(self._conn, script)
-                return
-            inside = self._conn.in_transaction
-            self._conn.executemany(script, rows)
+            else:
+                self._conn.executemany(script, rows)
             if not inside and self._conn.in_transaction:
-                self._conn.commit()  # the implicit transaction of the INSERT, into TEMP only
+                self._conn.commit()  # the implicit transaction of an INSERT, into TEMP only
 
     def ruleset_number(self, ruleset_hash: str) -> int | None:
         """The number that a ruleset's rows carry, or None if it never ran here."""
