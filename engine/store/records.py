@@ -1,5 +1,5 @@
-"""What the store hands out and takes in besides its rows: counts, import states, a run's writer,
-and the small conversions between stored rows and the engine's values."""
+"""What the store hands out and takes in besides its rows: counts, import states, and the small
+conversions between stored rows and the engine's values (a run's writer is in runtables.py)."""
 
 from __future__ import annotations
 
