@@ -199,6 +199,20 @@ def test_a_goals_where_reads_results_and_days_in_stage(db):
     assert [(r.goal.name, r.actual) for r in results][-2:] == [("settled", 2), ("fresh", 2)]
 
 
+def test_a_goal_on_disqualified_leads_with_a_where(db):
+    """Disqualified is not a stage of the funnel, but a goal may count its entries: C (DE,
+    spam) and F (XX, by its profile) were disqualified; of them, one in DE."""
+    ruleset = dsl.load(RULES)
+    goals = dsl.analyze(
+        RULES.read_text(encoding="utf-8") +
+        'goal "few lost in DE": entered Disqualified <= 5 where country = "DE"\n',
+        "goals.rules").raise_for_errors()
+    with Store(db) as store:
+        scope = make_scope(store, compile_ruleset(ruleset), ruleset)
+        results = evaluate_goals(attrs.evolve(scope, ruleset=goals))
+    assert [(r.goal.name, r.actual) for r in results][-1:] == [("few lost in DE", 1)]
+
+
 def test_report_all_text_golden(db):
     result = invoke("report", "all", RULES, "--db", db)
     assert result.exit_code == 0, result.stderr

@@ -17,7 +17,7 @@ from leadrules.engine.report.cohort import pair_ctes
 from leadrules.engine.report.figure import Figure, columns, share
 from leadrules.engine.report.scope import DAY, Scope, micros, ordered_stages, quote
 from leadrules.engine.report.velocity import pair_days
-from leadrules.engine.scoring.compiler import compile_condition
+from leadrules.engine.scoring.compiler import DISQUALIFIED, compile_condition
 
 STATUSES = ("achieved", "on track", "behind", "missed", "not started")
 # --fail-on: the statuses that fail for each choice
@@ -202,7 +202,7 @@ def _lead_views(scope: Scope, reads: Reads, stage: str) -> Iterator[tuple[str, L
             # CROSS JOIN: the working table (no index) outside, the keyed tables looked up
             "FROM report_leads f CROSS JOIN results r ON r.ruleset = ? "
             "AND r.lead_id = f.lead_id CROSS JOIN leads l ON l.lead_id = f.lead_id "
-            f"WHERE f.s{scope.stages.index(stage)} IS NOT NULL", (scope.key,)):
+            f"WHERE {_entered(scope, stage)}", (scope.key,)):
         view = LeadView()
         view.profile = {**empty, **{f: readers[f](v) for f, v in zip(reads.fields, values)}}
         view.score, view.fit, view.stage = score, fit, stage
@@ -210,6 +210,14 @@ def _lead_views(scope: Scope, reads: Reads, stage: str) -> Iterator[tuple[str, L
         view._grade, view._band, view.now, view.entered_at = grade, band, scope.as_of, entered
         view.notes = None
         yield lead_id, view
+
+
+def _entered(scope: Scope, stage: str) -> str:
+    """SQL over `report_leads f`: the lead entered `stage` (Disqualified is not a stage of the
+    funnel: its own column)."""
+    if stage == DISQUALIFIED:
+        return "f.disqualified"
+    return f"f.s{scope.stages.index(stage)} IS NOT NULL"
 
 
 def goal_row(result: GoalResult) -> dict:
