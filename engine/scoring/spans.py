@@ -18,6 +18,10 @@ from leadrules.engine.store.store import Store
 # A whole-store job over at least this many leads is split over worker processes.
 PARALLEL_LEADS = 5000
 _CHUNKS_PER_WORKER = 8  # finer chunks keep the progress bar moving and the workers even
+# At most this many leads in a chunk of `split`: the writer waits for the first chunk, and at a
+# million leads 1% new events touch 188k leads: 16 chunks kept it idle for 1.1 s, chunks of
+# 2,500 leads for 0.3 s (an incremental run 10.7-11.0 s -> 9.9-10.3 s)
+_CHUNK_LEADS = 2500
 
 _JOB: tuple | None = None  # (store path, work, job) for the forked workers
 
@@ -54,8 +58,10 @@ def over_chunks(store: Store, work: Callable[[Store, object, object], object], j
 
 
 def split(items: list, workers: int) -> list[list]:
-    """`items` in order, cut into about equal consecutive chunks for `over_chunks`."""
-    parts = min(len(items), workers * _CHUNKS_PER_WORKER) or 1
+    """`items` in order, cut into about equal consecutive chunks for `over_chunks`: at least
+    `_CHUNKS_PER_WORKER` per worker, of at most about `_CHUNK_LEADS` items."""
+    parts = min(len(items), max(workers * _CHUNKS_PER_WORKER,
+                                -(-len(items) // _CHUNK_LEADS))) or 1
     return [items[len(items) * k // parts:len(items) * (k + 1) // parts] for k in range(parts)]
 
 
