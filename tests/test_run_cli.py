@@ -144,6 +144,11 @@ def test_run_is_full_then_incremental_and_equals_a_full_run(cwd, workers):
     assert lines[3] == ("Changes:  since run 1: 2 leads changed (score 1, band 1, priority 1, "
                         "stage 1, owner 1, sla 1), 1 new")
     incremental = results()
+    with Store("crm.db") as store:  # the leads per stage the run stored, from its changes
+        assert dict(store.funnel(store.latest_run()["ruleset_hash"])) == {
+            "Interaction": 1, "Disqualified": 1, "Lead": 1, "TargetCustomer": 1}
+    assert sorted(r["stage"] for r in incremental[0].values()) == [
+        "Disqualified", "Interaction", "Lead", "TargetCustomer"]
     assert checkpointed() == ["L1", "L2", "L3", "L4"]  # an incremental run replaces each one
     again = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF)
     assert again.stdout.splitlines()[2].startswith("Run 3:    0 of 4 leads replayed")

@@ -54,6 +54,7 @@ class PartitionRows:
         return len(self.results)
 
     unchanged = ()  # a full replay leaves no lead unreplayed (`engine.scoring.run._Part`)
+    compared = None  # the writer's Tally compares them with the stored results
 
 
 def replay_partition(rules: CompiledRuleset, leads: Iterable[tuple[str, str]],
