@@ -119,14 +119,16 @@ def run_rules(store: Store, rules: CompiledRuleset, as_of: int, *, full: bool = 
     if incremental:
         lead_ids = store.leads_to_replay(rules.hash, previous["data_version"], as_of)
         planned = len(lead_ids)
-        forked = worth_forking(store, planned, workers)
-        # forked workers read the stored results of their chunks themselves (_resume_chunk)
-        old = {} if forked else store.current_results(rules.hash, lead_ids)
-        quiet = _quiet(old, as_of)
     else:
         planned = store.lead_count()
-        forked = worth_forking(store, planned, workers)
+    forked = worth_forking(store, planned, workers)
+    if not incremental:
         old = store.current_results(rules.hash) if previous is not None else {}
+    elif forked:  # the workers read the stored results of their chunks (_resume_chunk)
+        old = {}
+    else:
+        old = store.current_results(rules.hash, lead_ids)
+        quiet = _quiet(old, as_of)
     mode = "incremental" if incremental else "full"
     if on_plan:
         on_plan(mode, planned)

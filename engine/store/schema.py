@@ -422,10 +422,8 @@ def stage_entries(leads: str,
     leads whose undated profile moves get their entry's time (default: `leads`). `results` and
     `moves` name the tables that hold the leads' rows (since version 8, a run writes into
     `_base` or `_recent` tables)."""
-    first = ("(SELECT e.{0} FROM events e WHERE e.lead_id = r.lead_id AND e.ts <= "
-             + as_of + " ORDER BY e.ts, e.event_id LIMIT 1)")
-    entry = (f"(SELECT f.ts FROM {moves} f WHERE f.ruleset = {moves}.ruleset "
-             f"AND f.lead_id = {moves}.lead_id AND f.seq = 0)")
+    first = _first_event("r.lead_id", as_of)
+    entry = _entry(moves)
     return f"""
 INSERT OR REPLACE INTO {moves} (ruleset, lead_id, seq, ts, from_stage, to_stage, rule, cause)
     SELECT r.ruleset, r.lead_id, 0, {first.format("ts")}, NULL,
@@ -445,11 +443,9 @@ def date_entries(ruleset: int, as_of: int, moves: str, leads: str) -> str:
     whose first event came due (one of a type no rule reacts to, which makes no lead replay),
     or one that a new such event reached; then the moves its profile made, dated at the entry.
     Rows that stay as they are are not written again."""
-    first = ("(SELECT e.{0} FROM events e WHERE e.lead_id = " + moves + ".lead_id "
-             f"AND e.ts <= {int(as_of)} ORDER BY e.ts, e.event_id LIMIT 1)")
+    first = _first_event(f"{moves}.lead_id", str(int(as_of)))
     cause = f"coalesce({first.format('event_id')}, 'profile')"
-    entry = (f"(SELECT f.ts FROM {moves} f WHERE f.ruleset = {moves}.ruleset "
-             f"AND f.lead_id = {moves}.lead_id AND f.seq = 0)")
+    entry = _entry(moves)
     return f"""
 UPDATE {moves} SET ts = {first.format("ts")}, cause = {cause}
     WHERE ruleset = {int(ruleset)} AND seq = 0 AND {leads}
@@ -458,6 +454,19 @@ UPDATE {moves} SET ts = {entry}
     WHERE ruleset = {int(ruleset)} AND seq > 0 AND cause = 'profile' AND {leads}
     AND ts IS NOT {entry};
 """
+
+
+def _first_event(lead: str, as_of: str) -> str:
+    """SQL for a column ({0}: ts or event_id) of the first stored event, by `as_of` (SQL), of
+    the lead in the SQL column `lead`."""
+    return ("(SELECT e.{0} FROM events e WHERE e.lead_id = " + lead + " AND e.ts <= " + as_of
+            + " ORDER BY e.ts, e.event_id LIMIT 1)")
+
+
+def _entry(moves: str) -> str:
+    """SQL for the time of the entry into the funnel (move 0) of the row's lead in `moves`."""
+    return (f"(SELECT f.ts FROM {moves} f WHERE f.ruleset = {moves}.ruleset "
+            f"AND f.lead_id = {moves}.lead_id AND f.seq = 0)")
 
 
 # Version 7: the stage history is complete: every lead's entry into its first stage is stored
