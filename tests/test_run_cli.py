@@ -132,14 +132,18 @@ def test_run_is_full_then_incremental_and_equals_a_full_run(cwd, workers):
         first.stdout.splitlines()[2],
         "Changes:  first run of these rules on this store; 3 leads scored"]
     assert first.stdout.splitlines()[2].startswith("Run 1:    all 3 leads replayed; 7 events in ")
-    assert checkpointed() == ["L1"]  # a full run saves none for leads that applied no event
+    # a full run saves one for every lead: L2 (disqualified by its profile) and L3 applied no
+    # event
+    assert checkpointed() == ["L1", "L2", "L3"]
     ingest(("events", "events.csv"))  # the rest of L1's events, and L2, L3, L4
     second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--workers", workers)
     lines = second.stdout.splitlines()
-    # L1 resumes after e08; L2 and L3 applied no event in run 1, which saved no checkpoint for
-    # them, so they replay from their start, as L4 (new) does
-    assert lines[2].startswith("Run 2:    4 of 4 leads replayed (1 resumed from their last "
-                               "event): those with new events, a new profile, or a timer due; ")
+    # L1 resumes after e08 and L3 from the state before any event; L4 (new) replays from its
+    # start; L2, disqualified by its profile, is left as it was, whatever its new events
+    assert lines[2].startswith(
+        "Run 2:    3 of 4 leads replayed (2 resumed from their last event): those with new events "
+        "(1 more left as they were: new events only of types no rule reacts to, or "
+        "disqualified), a new profile, or a timer due; ")
     # L1: owner and SLA (it went to SalesLead and back); L3: its first events; L4 is new
     assert lines[3] == ("Changes:  since run 1: 2 leads changed (score 1, band 1, priority 1, "
                         "stage 1, owner 1, sla 1), 1 new")
@@ -252,8 +256,9 @@ def test_leads_whose_new_events_no_rule_reads_are_not_replayed_but_their_entry_i
     ingest(("events", "opens.csv"))
     second = invoke("run", "b2b.rules", "--db", "crm.db", "--as-of", AS_OF, "--workers", workers)
     assert second.stdout.splitlines()[2].startswith(
-        "Run 2:    0 of 4 leads replayed: those with new events (2 more had new events only of "
-        "types no rule reacts to), a new profile, or a timer due; ")
+        "Run 2:    0 of 4 leads replayed: those with new events (2 more left as they were: new "
+        "events only of types no rule reacts to, or disqualified), a new profile, or a timer "
+        "due; ")
     incremental = results()
     entry = [(m["ts"], m["cause"]) for m in incremental[1]
              if m["lead_id"] == "L3" and m["seq"] == 0]

@@ -17,8 +17,8 @@ def run_mode(run: RunReport) -> str:
     if run.mode == "full":
         return f"all {run.replayed:,} leads replayed"
     resumed = f" ({run.resumed:,} resumed from their last event)" if run.resumed else ""
-    unchanged = (f" ({run.unchanged:,} more had new events only of types no rule reacts to)"
-                 if run.unchanged else "")
+    unchanged = (f" ({run.unchanged:,} more left as they were: new events only of types no "
+                 "rule reacts to, or disqualified)" if run.unchanged else "")
     return (f"{run.replayed:,} of {run.leads:,} leads replayed{resumed}: those with new events"
             f"{unchanged}, a new profile, or a timer due")
 

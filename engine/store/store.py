@@ -7,7 +7,7 @@ import json
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Container, Iterable, Iterator
 
 import attrs
 
@@ -491,15 +491,16 @@ class Store:
             yield from merge_by_lead(leads, rows)
 
     def resume_leads(self, ruleset_hash: str, lead_ids: Iterable[str], types: Iterable[str],
-                     usable: Callable[[tuple], bool]
+                     usable: Callable[[tuple], bool], settled: Container[str] = ()
                      ) -> Iterator[tuple[str, str, bytes, tuple | None, list[tuple]]]:
         """The leads given, by lead_id, as (lead_id, profile JSON text, its `profile_digest`,
         saved state, rows).
 
         The saved state is the lead's checkpoint for the ruleset when it still holds: `usable`,
         for the same profile, and no event of `types` came late, at or before its position.
-        Then the rows are the events of `types` after that position; otherwise the saved state
-        is None and the rows are all of them.
+        Then the rows are the events of `types` after that position (none for a lead of
+        `settled`, whose later events cannot change it); otherwise the saved state is None and
+        the rows are all of them.
         """
         types_json = JSON_ENCODER.encode(sorted(types))
         ids_json = JSON_ENCODER.encode(sorted(lead_ids))
@@ -524,6 +525,9 @@ class Store:
                 kept = saved.get(lead_id)
                 if kept is not None and kept[0] == digest:
                     state = unmarshal(kept[3], usable)
+                    if state is not None and lead_id in settled:
+                        leads.append((lead_id, (profile, digest, state)))
+                        continue
                     if state is not None and kept[1] is not None:
                         start = (kept[1], kept[2])
                 starts.append((lead_id, *start))
